@@ -1,0 +1,627 @@
+//! `http`: one request, the answer checked for status, body and a JSON field.
+//!
+//! Ignition's health endpoint is the model: `GET /StatusPing` answering `{"state":"RUNNING"}` is
+//! healthy; any other state is `speaks` with `http.unhealthy_state` naming it. The exchange runs
+//! hyper's HTTP/1.1 client over portproof's own dialer, so every phase is timed, the peer's first
+//! bytes are kept for the sniffer, and HTTPS is the same code over the shared TLS engine.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use url::Url;
+
+use crate::net::{BoxIo, Conn, Tape, dial};
+use crate::target::authority;
+use crate::{Failure, HttpOptions, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, StatusPattern, Target, sniff, tls};
+
+/// Most redirects followed on the same host before giving up.
+const MAX_REDIRECTS: usize = 5;
+/// Largest response head hyper may buffer; a peer that sends more is cut off.
+const MAX_HEAD: usize = 64 * 1024;
+/// Longest we spend on a second connection that only asks "is this TLS?".
+const POKE_BUDGET: Duration = Duration::from_millis(800);
+
+/// The `http` probe.
+#[derive(Debug, Clone, Copy)]
+pub struct Http;
+
+impl Probe for Http {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+    fn summary(&self) -> &'static str {
+        "HTTP request; status, body text or regex, JSON field (Ignition /StatusPing); https = over TLS"
+    }
+    fn default_ports(&self) -> &'static [u16] {
+        &[80, 443, 8080, 8088, 8043]
+    }
+    fn default_require(&self, t: &Target) -> Level {
+        if t.http.as_ref().is_some_and(HttpOptions::has_criteria) { Level::Healthy } else { Level::Speaks }
+    }
+    fn validate(&self, t: &Target) -> Result<(), Failure> {
+        let o = t.http.clone().unwrap_or_default();
+        Method::from_bytes(o.method.as_bytes())
+            .map_err(|_| Failure::config(format!("http.method {:?} is not an HTTP method", o.method)))?;
+        if !o.path.starts_with('/') {
+            return Err(Failure::config(format!("http.path {:?} must start with /", o.path)));
+        }
+        o.path
+            .parse::<hyper::Uri>()
+            .map_err(|e| Failure::config(format!("http.path {:?} is not a valid request target: {e}", o.path)))?;
+        for (k, v) in &o.headers {
+            HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| Failure::config(format!("http.headers: {k:?} is not a valid header name")))?;
+            HeaderValue::from_str(v)
+                .map_err(|_| Failure::config(format!("http.headers.{k}: the value is not a valid header value")))?;
+        }
+        if let Some(re) = &o.body_regex {
+            regex::Regex::new(re).map_err(|e| Failure::config(format!("http.body_regex: {e}")))?;
+        }
+        if let Some(j) = &o.json
+            && j.pointer.is_empty()
+        {
+            return Err(Failure::config("http.json.pointer is empty: name a field like /state"));
+        }
+        if o.max_body == 0 {
+            return Err(Failure::config("http.max_body must be at least 1 byte"));
+        }
+        if t.over == Over::Tls {
+            tls::validate(&t.tls)?;
+        }
+        Ok(())
+    }
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let r = run(t, cx).await;
+            cx.finish(r)
+        })
+    }
+}
+
+/// One request's destination.
+#[derive(Clone, Debug)]
+struct Hop {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+impl Hop {
+    fn url(&self) -> String {
+        format!("{}://{}{}", if self.tls { "https" } else { "http" }, authority(&self.host, self.port), self.path)
+    }
+    /// The Host header: the port is left out when it is the scheme's default (RFC 9110 7.2).
+    fn host_header(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            authority(&self.host, 0).trim_end_matches(":0").to_owned()
+        } else {
+            authority(&self.host, self.port)
+        }
+    }
+}
+
+/// The part of an answer the checks need.
+struct Answer {
+    status: StatusCode,
+    version: hyper::Version,
+    headers: hyper::HeaderMap,
+    body: Vec<u8>,
+    truncated: bool,
+    body_error: Option<hyper::Error>,
+}
+
+async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
+    let opts = t.http.clone().unwrap_or_default();
+    let mut hop = Hop { tls: t.over == Over::Tls, host: t.host.clone(), port: t.port, path: opts.path.clone() };
+    let mut redirects = Vec::new();
+    loop {
+        let answer = exchange(cx, t, &hop, &opts).await?;
+        let location = answer.headers.get(hyper::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let explicitly_wanted =
+            opts.status.as_ref().is_some_and(|s| s.iter().any(|p| p.matches(answer.status.as_u16())));
+        match location {
+            Some(loc) if answer.status.is_redirection() && opts.follow_redirects && !explicitly_wanted => {
+                let next = Url::parse(&hop.url()).and_then(|base| base.join(&loc));
+                let next = match next {
+                    Ok(u) => u,
+                    Err(e) => {
+                        cx.reach(Level::Speaks);
+                        return Err(Failure::new(
+                            "http.bad_redirect",
+                            Phase::Request,
+                            format!("redirect to {loc:?} is not a valid URL: {e}"),
+                        ));
+                    }
+                };
+                redirects.push(json!({"status": answer.status.as_u16(), "location": next.as_str()}));
+                cx.fact("redirects", redirects.clone());
+                match same_host_hop(&next, &hop.host) {
+                    Some(h) if redirects.len() <= MAX_REDIRECTS => hop = h,
+                    Some(_) => {
+                        cx.reach(Level::Speaks);
+                        return Err(Failure::new(
+                            "http.redirect_loop",
+                            Phase::Request,
+                            format!("more than {MAX_REDIRECTS} redirects, the last to {next}"),
+                        )
+                        .hint("the server redirects in a circle: check its URL rewriting and forced-HTTPS settings"));
+                    }
+                    None => {
+                        cx.reach(Level::Speaks);
+                        return Err(Failure::new(
+                            "http.redirect_offsite",
+                            Phase::Request,
+                            format!("HTTP {} redirects to {next}, another host; not followed", answer.status.as_u16()),
+                        )
+                        .hint("point the check at that host, or accept the redirect with http.status: [301, 302]"));
+                    }
+                }
+            }
+            _ => {
+                cx.fact("url", hop.url());
+                return evaluate(cx, &opts, answer);
+            }
+        }
+    }
+}
+
+/// The next hop if `next` stays on `host` (any port or scheme), else `None`.
+fn same_host_hop(next: &Url, host: &str) -> Option<Hop> {
+    let tls = match next.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return None,
+    };
+    let next_host = next.host_str()?.trim_start_matches('[').trim_end_matches(']');
+    if !next_host.trim_end_matches('.').eq_ignore_ascii_case(host.trim_end_matches('.')) {
+        return None;
+    }
+    let path = match next.query() {
+        Some(q) => format!("{}?{q}", next.path()),
+        None => next.path().to_owned(),
+    };
+    Some(Hop { tls, host: host.to_owned(), port: next.port_or_known_default()?, path })
+}
+
+/// Dials, runs TLS when the hop asks for it, sends the request and reads the answer.
+async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -> Result<Answer, Failure> {
+    let tcp = dial(cx, &hop.host, hop.port).await?;
+    let peer = tcp.peer();
+    let io: BoxIo = if hop.tls {
+        Box::new(tls::handshake(cx, tcp, &hop.host, &t.tls, &[b"http/1.1"]).await?)
+    } else {
+        Box::new(tcp)
+    };
+    let conn = Conn::new(io, cx.limits.max_read);
+    let tape = conn.tape();
+    cx.phase(Phase::Request);
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEAD)
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(conn))
+        .await
+        .map_err(|e| Failure::new("http.error", Phase::Request, format!("HTTP handshake: {e}")))?;
+    let request = build_request(hop, opts)?;
+    let head_only = request.method() == Method::HEAD;
+    let max_body = opts.max_body;
+
+    // The connection must be driven while we wait: polled here, not spawned, so that dropping
+    // the probe at its deadline closes the socket instead of leaking a task.
+    let work = async {
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        Ok::<_, hyper::Error>(response)
+    };
+    tokio::pin!(connection);
+    tokio::pin!(work);
+    let head = tokio::select! {
+        r = &mut work => r,
+        c = &mut connection => match c {
+            Ok(()) => (&mut work).await,
+            Err(e) => Err(e),
+        },
+    };
+    let response = match head {
+        Ok(r) => r,
+        Err(e) => return Err(no_answer(cx, &e, &tape, peer, hop).await),
+    };
+    cx.phase(Phase::Transfer);
+    let (parts, mut body) = response.into_parts();
+    let mut buf = Vec::new();
+    let mut truncated = false;
+    let mut body_error = None;
+    if !head_only {
+        let read = async {
+            while let Some(frame) = body.frame().await {
+                let Ok(data) = frame?.into_data() else { continue };
+                let room = usize::try_from(max_body).unwrap_or(usize::MAX).saturating_sub(buf.len());
+                if data.len() > room {
+                    buf.extend_from_slice(&data[..room]);
+                    truncated = true;
+                    break;
+                }
+                buf.extend_from_slice(&data);
+            }
+            Ok::<_, hyper::Error>(())
+        };
+        tokio::pin!(read);
+        let r = tokio::select! {
+            r = &mut read => r,
+            c = &mut connection => match c {
+                Ok(()) => (&mut read).await,
+                Err(e) => match (&mut read).await { Ok(()) => Err(e), other => other },
+            },
+        };
+        body_error = r.err();
+    }
+    cx.end_phase();
+    Ok(Answer {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body: buf,
+        truncated,
+        body_error,
+    })
+}
+
+fn build_request(hop: &Hop, opts: &HttpOptions) -> Result<Request<Empty<Bytes>>, Failure> {
+    let method = Method::from_bytes(opts.method.as_bytes())
+        .map_err(|_| Failure::config(format!("http.method {:?} is not an HTTP method", opts.method)))?;
+    let mut b = Request::builder()
+        .method(method)
+        .uri(hop.path.as_str())
+        .header(hyper::header::HOST, hop.host_header())
+        .header(hyper::header::USER_AGENT, concat!("portproof/", env!("CARGO_PKG_VERSION")))
+        .header(hyper::header::ACCEPT, "*/*")
+        .header(hyper::header::CONNECTION, "close");
+    let headers = b.headers_mut().expect("builder has no error yet");
+    for (k, v) in &opts.headers {
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|_| Failure::config(format!("bad header name {k:?}")))?;
+        let value = HeaderValue::from_str(v).map_err(|_| Failure::config(format!("bad value for header {k}")))?;
+        headers.insert(name, value);
+    }
+    b.body(Empty::new()).map_err(|e| Failure::config(format!("request: {e}")))
+}
+
+/// Why no answer head arrived: another protocol, a silent close, or a broken answer.
+async fn no_answer(
+    cx: &mut ProbeCx,
+    e: &hyper::Error,
+    tape: &Tape,
+    peer: Option<std::net::SocketAddr>,
+    hop: &Hop,
+) -> Failure {
+    let head = tape.head();
+    if e.is_parse_too_large() {
+        cx.reach(Level::Speaks);
+        return Failure::new(
+            "http.oversized_head",
+            Phase::Request,
+            format!("the response head is larger than {} KiB", MAX_HEAD / 1024),
+        )
+        .hint("the server sends absurdly large headers: it is broken or hostile");
+    }
+    if let Some(heard) = sniff::identify(&head) {
+        if heard.protocol != "http" {
+            cx.identify(heard.protocol);
+            return mismatch(&heard, hop);
+        }
+    }
+    if head.is_empty() {
+        // Silence then close: a TLS server waiting for a ClientHello does exactly that. Ask on
+        // a second connection, within what is left of the deadline.
+        if !hop.tls
+            && let Some(addr) = peer
+        {
+            let budget =
+                cx.remaining().map_or(POKE_BUDGET, |r| POKE_BUDGET.min(r.saturating_sub(Duration::from_millis(50))));
+            if !budget.is_zero()
+                && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&hop.host), budget).await
+            {
+                cx.identify(heard.protocol);
+                return mismatch(&heard, hop);
+            }
+        }
+        return Failure::new(
+            "http.no_response",
+            Phase::Request,
+            format!("the peer closed the connection without answering ({e})"),
+        )
+        .hint(
+            "the port accepts connections but the service drops HTTP requests: check the port, or whether it needs TLS",
+        );
+    }
+    if let Some(io) = find_io_error(e) {
+        return crate::net::read_failure(io, Phase::Request, "waiting for the HTTP answer");
+    }
+    Failure::new(
+        "http.malformed",
+        Phase::Request,
+        format!("the answer is not valid HTTP ({e}); it starts with {}", sniff::describe(&head)),
+    )
+    .hint("the port speaks something other than HTTP/1.x: check the port number")
+}
+
+fn mismatch(heard: &sniff::Heard, hop: &Hop) -> Failure {
+    let hint = match (heard.protocol, hop.tls) {
+        ("tls", false) => "this port speaks TLS: use expect: https (or over: tls)".to_owned(),
+        (p, _) => format!("this port speaks {p}, not HTTP: check the port number or expect: {p}"),
+    };
+    Failure::new(
+        "proto.mismatch",
+        Phase::Request,
+        format!("expected HTTP, the peer answered in {}: {}", heard.protocol, heard.detail),
+    )
+    .hint(hint)
+}
+
+fn find_io_error(e: &hyper::Error) -> Option<&std::io::Error> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        src = s.source();
+    }
+    None
+}
+
+/// Grades an answer: `speaks` for any HTTP answer, `healthy` when every criterion holds.
+fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer) -> Result<(), Failure> {
+    let status = a.status.as_u16();
+    cx.fact("http_status", status);
+    cx.fact("http_version", format!("{:?}", a.version));
+    for (key, header) in [("server", hyper::header::SERVER), ("content_type", hyper::header::CONTENT_TYPE)] {
+        if let Some(v) = a.headers.get(header).and_then(|v| v.to_str().ok()) {
+            cx.fact(key, v);
+        }
+    }
+    cx.fact("body_bytes", a.body.len());
+    if status == 400 && sniff::https_only_complaint(&a.body) {
+        cx.identify("tls");
+        return Err(Failure::new(
+            "proto.mismatch",
+            Phase::Request,
+            "the server answered HTTP 400 saying this port expects HTTPS (plain HTTP request sent to a TLS port)",
+        )
+        .hint("use expect: https (or over: tls) for this port"));
+    }
+    cx.reach(Level::Speaks);
+    if a.truncated {
+        cx.warn(
+            "http.body_truncated",
+            format!(
+                "the body is longer than http.max_body ({} bytes); only that much was read and checked",
+                opts.max_body
+            ),
+        );
+    }
+    if let Some(e) = &a.body_error {
+        return Err(Failure::new(
+            "http.body_error",
+            Phase::Transfer,
+            format!("the body broke off after {} bytes: {e}", a.body.len()),
+        )
+        .hint("the server or a proxy cut the answer short"));
+    }
+    let wanted = opts.status.clone().unwrap_or_else(|| vec![StatusPattern::Class(2)]);
+    if !wanted.iter().any(|p| p.matches(status)) {
+        let list = wanted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let reason = a.status.canonical_reason().unwrap_or("");
+        return Err(Failure::new("http.status", Phase::Request, format!("HTTP {status} {reason}, expected {list}"))
+            .hint(status_hint(status, &a.headers)));
+    }
+    let text = String::from_utf8_lossy(&a.body);
+    if let Some(needle) = &opts.body_contains
+        && !text.contains(needle.as_str())
+    {
+        return Err(Failure::new(
+            "http.body_mismatch",
+            Phase::Transfer,
+            format!("the body ({} bytes) does not contain {needle:?}", a.body.len()),
+        )
+        .hint("the page served is not the one expected: check the path and the application behind it"));
+    }
+    if let Some(re) = &opts.body_regex {
+        let re = regex::Regex::new(re).map_err(|e| Failure::config(format!("http.body_regex: {e}")))?;
+        if !re.is_match(&text) {
+            return Err(Failure::new(
+                "http.body_mismatch",
+                Phase::Transfer,
+                format!("the body ({} bytes) does not match /{re}/", a.body.len()),
+            )
+            .hint("the page served is not the one expected: check the path and the application behind it"));
+        }
+    }
+    if let Some(check) = &opts.json {
+        let doc: serde_json::Value = serde_json::from_slice(&a.body).map_err(|e| {
+            Failure::new(
+                "http.not_json",
+                Phase::Transfer,
+                format!("the body is not JSON ({e}); it starts with {}", sniff::describe(&a.body)),
+            )
+            .hint("the path does not serve the JSON status document: check http.path")
+        })?;
+        let pointer = check.rfc6901();
+        let Some(found) = doc.pointer(&pointer) else {
+            return Err(Failure::new(
+                "http.json_field_missing",
+                Phase::Transfer,
+                format!("the JSON body has no field {pointer}"),
+            )
+            .hint("the status document has another shape: check http.json.pointer"));
+        };
+        cx.fact("json_field", pointer.as_ref());
+        cx.fact("json_value", found.clone());
+        if *found != check.equals {
+            return Err(Failure::new(
+                "http.unhealthy_state",
+                Phase::Transfer,
+                format!("{pointer} is {}, healthy is {}", show(found), show(&check.equals)),
+            )
+            .hint(format!("the service reports {} itself: look at its status page and logs", show(found))));
+        }
+    }
+    cx.reach(Level::Healthy);
+    Ok(())
+}
+
+fn show(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn status_hint(status: u16, headers: &hyper::HeaderMap) -> String {
+    match status {
+        301 | 302 | 303 | 307 | 308 => {
+            let to = headers.get(hyper::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
+            format!("redirects to {to}: check the URL, or accept it with http.status")
+        }
+        401 | 407 => "the endpoint needs credentials: add an Authorization header or check a public path".into(),
+        403 => "the server forbids this client: check its access rules for this address".into(),
+        404 => "the path does not exist on this server: check http.path".into(),
+        429 => "the server is rate-limiting this client".into(),
+        500..=599 => "the application behind the port is failing: look at its logs".into(),
+        _ => "the server answered, but not with a status the check accepts: check http.status".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_host_redirects_are_followed_across_scheme_and_port() {
+        let next = Url::parse("https://GW.example:8043/web/home?x=1").unwrap();
+        let h = same_host_hop(&next, "gw.example").unwrap();
+        assert!(h.tls);
+        assert_eq!((h.port, h.path.as_str()), (8043, "/web/home?x=1"));
+        assert!(same_host_hop(&Url::parse("http://evil.example/").unwrap(), "gw.example").is_none());
+        assert!(same_host_hop(&Url::parse("ftp://gw.example/").unwrap(), "gw.example").is_none());
+        let v6 = same_host_hop(&Url::parse("http://[::1]:81/").unwrap(), "::1").unwrap();
+        assert_eq!(v6.port, 81);
+    }
+
+    #[test]
+    fn host_header_omits_default_ports() {
+        let h = Hop { tls: false, host: "gw".into(), port: 80, path: "/".into() };
+        assert_eq!(h.host_header(), "gw");
+        let h = Hop { tls: true, host: "::1".into(), port: 8043, path: "/".into() };
+        assert_eq!(h.host_header(), "[::1]:8043");
+        assert_eq!(h.url(), "https://[::1]:8043/");
+    }
+
+    #[test]
+    fn validate_rejects_bad_settings_before_io() {
+        let mut t = Target::new("127.0.0.1", 80);
+        for bad in [
+            HttpOptions { path: "StatusPing".into(), ..Default::default() },
+            HttpOptions { method: "G E T".into(), ..Default::default() },
+            HttpOptions { body_regex: Some("(".into()), ..Default::default() },
+            HttpOptions { headers: [("Bad Name".into(), "x".into())].into(), ..Default::default() },
+            HttpOptions { max_body: 0, ..Default::default() },
+        ] {
+            t.http = Some(bad.clone());
+            let f = Http.validate(&t).unwrap_err();
+            assert_eq!(f.code, "config.invalid", "{bad:?}");
+        }
+        t.http = Some(HttpOptions { path: "/StatusPing".into(), ..Default::default() });
+        Http.validate(&t).unwrap();
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            version: hyper::Version::HTTP_11,
+            headers: hyper::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+            body_error: None,
+        }
+    }
+
+    fn status_ping() -> HttpOptions {
+        HttpOptions {
+            path: "/StatusPing".into(),
+            json: Some(crate::JsonCheck { pointer: "state".into(), equals: "RUNNING".into() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn status_ping_running_is_healthy() {
+        let mut cx = ProbeCx::default();
+        evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"RUNNING"}"#)).unwrap();
+        assert_eq!(cx.level(), Level::Healthy);
+        assert_eq!(cx.facts()["json_value"], "RUNNING");
+    }
+
+    #[test]
+    fn status_ping_faulted_speaks_and_names_the_state() {
+        let mut cx = ProbeCx::default();
+        let f = evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"FAULTED"}"#)).unwrap_err();
+        assert_eq!(cx.level(), Level::Speaks);
+        assert_eq!(f.code, "http.unhealthy_state");
+        assert!(f.message.contains("FAULTED") && f.message.contains("RUNNING"), "{}", f.message);
+    }
+
+    #[test]
+    fn each_criterion_fails_with_its_own_code() {
+        let cases = [
+            (HttpOptions::default(), answer(500, ""), "http.status"),
+            (
+                HttpOptions { status: Some(vec![StatusPattern::Code(204)]), ..Default::default() },
+                answer(200, ""),
+                "http.status",
+            ),
+            (
+                HttpOptions { body_contains: Some("Welcome".into()), ..Default::default() },
+                answer(200, "<h1>Hi</h1>"),
+                "http.body_mismatch",
+            ),
+            (
+                HttpOptions { body_regex: Some("v[0-9]+".into()), ..Default::default() },
+                answer(200, "version"),
+                "http.body_mismatch",
+            ),
+            (status_ping(), answer(200, "<html>"), "http.not_json"),
+            (status_ping(), answer(200, r#"{"status":"ok"}"#), "http.json_field_missing"),
+        ];
+        for (opts, a, code) in cases {
+            let mut cx = ProbeCx::default();
+            let f = evaluate(&mut cx, &opts, a).unwrap_err();
+            assert_eq!(f.code, code, "{}", f.message);
+            assert_eq!(cx.level(), Level::Speaks, "{code}");
+            assert!(f.hint.is_some(), "{code} has a hint");
+        }
+    }
+
+    #[test]
+    fn nginx_https_complaint_is_tls_not_http() {
+        let mut cx = ProbeCx::default();
+        let a = answer(400, "<center>The plain HTTP request was sent to HTTPS port</center>");
+        let f = evaluate(&mut cx, &HttpOptions::default(), a).unwrap_err();
+        assert_eq!(f.code, "proto.mismatch");
+        assert_eq!(cx.identified(), Some("tls"));
+        assert_eq!(cx.level(), Level::Unreachable, "evaluate alone adds no level: dial reached open");
+    }
+
+    #[test]
+    fn truncated_body_warns() {
+        let mut cx = ProbeCx::default();
+        let mut a = answer(200, "xxxx");
+        a.truncated = true;
+        evaluate(&mut cx, &HttpOptions::default(), a).unwrap();
+        assert_eq!(cx.warnings()[0].code, "http.body_truncated");
+    }
+}

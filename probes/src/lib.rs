@@ -1,0 +1,510 @@
+//! The probe contract of portproof and one deep probe per protocol.
+//!
+//! A [`Probe`] goes past the open socket: it proves a port speaks its protocol and, where the
+//! protocol has one, that its health check passes. Everything a probe learns is written into
+//! its [`ProbeCx`] as it goes, so that a probe cancelled at its deadline still reports the level
+//! it reached, the phase it was in and the facts it had gathered (see `../DESIGN.md`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub mod http;
+pub mod net;
+pub mod sniff;
+pub mod tcp;
+pub mod tls;
+
+mod target;
+pub use target::{HttpOptions, JsonCheck, Over, StatusPattern, Target, TlsOptions};
+
+/// How far a probe got up the result ladder. Ordered: `Unreachable < Open < Speaks < Healthy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// No connection: name resolution failed, refused, no route, connect timeout.
+    Unreachable,
+    /// Connected, but the expected protocol was not confirmed.
+    Open,
+    /// The protocol's own handshake confirmed it; the evidence is in `facts`.
+    Speaks,
+    /// The protocol-level health check passed.
+    Healthy,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 4] = [Level::Unreachable, Level::Open, Level::Speaks, Level::Healthy];
+
+    /// The stable lowercase name used in manifests, JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Unreachable => "unreachable",
+            Level::Open => "open",
+            Level::Speaks => "speaks",
+            Level::Healthy => "healthy",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("unknown level {s:?}: expected one of unreachable, open, speaks, healthy"))
+    }
+}
+
+/// A step of a probe, timed separately and named in failures and timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Turning the host name into addresses.
+    Resolve,
+    /// The TCP three-way handshake.
+    Connect,
+    /// The TLS handshake, whether the port starts with TLS or upgrades to it.
+    Tls,
+    /// Waiting for the server to speak first (banners, server greetings).
+    Greeting,
+    /// Sending the request and waiting for the head of the answer.
+    Request,
+    /// Reading the body of the answer.
+    Transfer,
+    /// Logging in.
+    Auth,
+    /// Running a query or health call after login.
+    Query,
+    /// Work of the runner itself, outside any probe (configuration, interruption).
+    Run,
+}
+
+impl Phase {
+    /// The stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Greeting => "greeting",
+            Phase::Request => "request",
+            Phase::Transfer => "transfer",
+            Phase::Auth => "auth",
+            Phase::Query => "query",
+            Phase::Run => "run",
+        }
+    }
+
+    /// The prefix of this phase's failure codes: a timeout while connecting is `tcp.timeout`,
+    /// while resolving `dns.timeout`, otherwise `<phase>.timeout`.
+    pub fn code_prefix(self) -> &'static str {
+        match self {
+            Phase::Resolve => "dns",
+            Phase::Connect => "tcp",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the next level of the ladder was not reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Stable dotted name (`tcp.refused`, `http.unhealthy_state`, ...): safe to match on.
+    pub code: String,
+    /// The phase the probe was in when it failed.
+    pub phase: Phase,
+    /// What happened, naming the evidence.
+    pub message: String,
+    /// What to do about it, when there is something to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    /// A failure without a hint.
+    pub fn new(code: impl Into<String>, phase: Phase, message: impl Into<String>) -> Self {
+        Failure { code: code.into(), phase, message: message.into(), hint: None }
+    }
+
+    /// The same failure with a hint that says what to do.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// A configuration problem found before any I/O (bad regex, unreadable CA file, ...).
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure::new("config.invalid", Phase::Run, message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// Reached the level, but something is wrong (a certificate about to expire, a truncated body).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Stable dotted name, like failure codes.
+    pub code: String,
+    /// What was seen.
+    pub message: String,
+}
+
+/// How long one phase took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTime {
+    /// Which phase.
+    pub phase: Phase,
+    /// Its duration in milliseconds. A phase that repeats (a redirect's second connect) is
+    /// listed again rather than summed, so the order of events stays visible.
+    pub ms: f64,
+}
+
+/// What a probe learned: versions, product names, certificate subjects, endpoints, ...
+pub type Facts = BTreeMap<String, serde_json::Value>;
+
+/// The result of one probe of one target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The highest level reached.
+    pub level: Level,
+    /// The protocol actually heard, when it is not the expected one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identified: Option<String>,
+    /// Why the next level was not reached; `None` at `healthy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Problems seen at the level reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+    /// Per-phase durations, in the order they happened.
+    #[serde(default)]
+    pub phases: Vec<PhaseTime>,
+    /// What the probe learned.
+    #[serde(default)]
+    pub facts: Facts,
+}
+
+/// Limits that protect portproof from its peers.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most bytes any probe reads from one connection; past it the read fails with
+    /// `net::ReadLimitExceeded`. A hostile peer can make us wait, never make us grow.
+    pub max_read: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_read: 16 << 20 }
+    }
+}
+
+/// The probe's context: its phase clock and everything learned so far.
+///
+/// It lives outside the probe's future, so the runner can still read it after dropping the
+/// future at the deadline.
+#[derive(Debug)]
+pub struct ProbeCx {
+    level: Level,
+    identified: Option<String>,
+    warnings: Vec<Warning>,
+    facts: Facts,
+    phases: Vec<PhaseTime>,
+    current: Option<(Phase, Instant)>,
+    last: Phase,
+    /// Limits on what may be read from peers.
+    pub limits: Limits,
+    deadline: Option<Instant>,
+}
+
+impl Default for ProbeCx {
+    fn default() -> Self {
+        ProbeCx::new(None)
+    }
+}
+
+impl ProbeCx {
+    /// A fresh context; `deadline` lets probes budget optional extra work (a second sniffing
+    /// connection) so that it never pushes the verdict past the deadline.
+    pub fn new(deadline: Option<Instant>) -> Self {
+        ProbeCx {
+            level: Level::Unreachable,
+            identified: None,
+            warnings: Vec::new(),
+            facts: Facts::new(),
+            phases: Vec::new(),
+            current: None,
+            last: Phase::Resolve,
+            limits: Limits::default(),
+            deadline,
+        }
+    }
+
+    /// Ends the current phase (if any) and starts `phase`.
+    pub fn phase(&mut self, phase: Phase) {
+        self.end_phase();
+        self.current = Some((phase, Instant::now()));
+        self.last = phase;
+    }
+
+    /// Ends the current phase, recording its duration.
+    pub fn end_phase(&mut self) {
+        if let Some((phase, start)) = self.current.take() {
+            self.phases.push(PhaseTime { phase, ms: start.elapsed().as_secs_f64() * 1e3 });
+        }
+    }
+
+    /// The phase running now, or the last one that ran.
+    pub fn current_phase(&self) -> Phase {
+        self.current.map(|(p, _)| p).unwrap_or(self.last)
+    }
+
+    /// Records that `level` was reached; the level never goes down.
+    pub fn reach(&mut self, level: Level) {
+        self.level = self.level.max(level);
+    }
+
+    /// The highest level reached so far.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Records a fact (later values for the same key replace earlier ones).
+    pub fn fact(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.facts.insert(key.to_owned(), value.into());
+    }
+
+    /// The facts gathered so far.
+    pub fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    /// Records a warning.
+    pub fn warn(&mut self, code: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Warning { code: code.into(), message: message.into() });
+    }
+
+    /// The warnings recorded so far.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Records the protocol actually heard, when it is not the expected one.
+    pub fn identify(&mut self, protocol: impl Into<String>) {
+        self.identified = Some(protocol.into());
+    }
+
+    /// What was identified so far.
+    pub fn identified(&self) -> Option<&str> {
+        self.identified.as_deref()
+    }
+
+    /// Time left before the deadline, if there is one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Turns what was gathered into the outcome; `Err` carries why the next level was not reached.
+    pub fn finish(&mut self, result: Result<(), Failure>) -> Outcome {
+        self.end_phase();
+        Outcome {
+            level: self.level,
+            identified: self.identified.clone(),
+            failure: result.err(),
+            warnings: std::mem::take(&mut self.warnings),
+            phases: std::mem::take(&mut self.phases),
+            facts: std::mem::take(&mut self.facts),
+        }
+    }
+
+    /// The outcome of a probe cut off at its deadline: `<phase>.timeout` for the phase it was in.
+    pub fn timed_out(&mut self, after: Duration) -> Outcome {
+        let phase = self.current_phase();
+        let failure = Failure::new(
+            format!("{}.timeout", phase.code_prefix()),
+            phase,
+            format!("no answer within {} (deadline reached during {phase})", humanize(after)),
+        )
+        .hint(timeout_hint(phase));
+        self.finish(Err(failure))
+    }
+}
+
+fn timeout_hint(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Resolve => "the DNS server did not answer in time; check the resolver configuration",
+        Phase::Connect => {
+            "no answer to the connection attempt: a firewall is probably dropping packets, or the host is down"
+        }
+        Phase::Tls => "the port accepted the connection but did not complete a TLS handshake; is it a TLS port?",
+        Phase::Greeting => "the port accepted the connection but the service never greeted; is it the right port?",
+        Phase::Request | Phase::Transfer => {
+            "the service accepted the connection but did not answer in time; it may be overloaded, hung, or a different protocol"
+        }
+        Phase::Auth | Phase::Query => "the service stalled after the handshake; check its load and logs",
+        Phase::Run => "raise --timeout if the service is known to be slow",
+    }
+}
+
+/// `1.5s`, `250ms`: durations the way people write them in manifests.
+pub fn humanize(d: Duration) -> String {
+    if d.as_millis() < 1000 || d.subsec_millis() != 0 && d.as_secs() < 10 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// The boxed future every probe returns, so probes can live in one registry.
+pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// One protocol's deep check. Unit structs in a registry; per-target settings live in [`Target`].
+pub trait Probe: Send + Sync + 'static {
+    /// Stable name used on the command line, in manifests, JSON and metrics.
+    fn name(&self) -> &'static str;
+
+    /// One line for `portproof probes`.
+    fn summary(&self) -> &'static str;
+
+    /// The ports this protocol usually listens on.
+    fn default_ports(&self) -> &'static [u16];
+
+    /// The best level this probe can reach; `tcp` stops at `open`.
+    fn best_level(&self) -> Level {
+        Level::Healthy
+    }
+
+    /// The level a check requires when its manifest does not say. A probe whose target states
+    /// explicit health criteria raises it to `healthy`, so that a stated criterion can fail.
+    fn default_require(&self, _t: &Target) -> Level {
+        Level::Speaks.min(self.best_level())
+    }
+
+    /// How many connections at once this probe may hold to one host; `None` leaves it to the
+    /// runner's per-host limit. Industrial protocols say 1: a PLC may allow only a few.
+    fn per_host_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// Checks the target's settings before any I/O.
+    fn validate(&self, _t: &Target) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// Runs the probe. Cancel-safe: the runner drops the future at the deadline and builds the
+    /// outcome from `cx` with [`ProbeCx::timed_out`].
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a>;
+}
+
+impl fmt::Debug for dyn Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every probe, in the order `portproof probes` lists them.
+pub fn registry() -> &'static [&'static dyn Probe] {
+    &[&tcp::Tcp, &http::Http]
+}
+
+/// Looks a probe up by its name.
+pub fn find(name: &str) -> Option<&'static dyn Probe> {
+    registry().iter().copied().find(|p| p.name() == name)
+}
+
+/// Names that mean a probe run over TLS: `https` is `http` over TLS.
+pub const TLS_ALIASES: &[(&str, &str)] = &[("https", "http")];
+
+/// Resolves an `expect` name: a probe, and whether the name itself implies TLS.
+pub fn resolve_expect(name: &str) -> Option<(&'static dyn Probe, bool)> {
+    if let Some(p) = find(name) {
+        return Some((p, false));
+    }
+    TLS_ALIASES.iter().find(|(alias, _)| *alias == name).and_then(|(_, base)| find(base)).map(|p| (p, true))
+}
+
+/// Every name `expect` accepts, for error messages and the JSON Schema.
+pub fn expect_names() -> Vec<&'static str> {
+    let mut names: Vec<_> = registry().iter().map(|p| p.name()).collect();
+    names.extend(TLS_ALIASES.iter().map(|(a, _)| *a));
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_ordered_and_round_trip() {
+        assert!(Level::Unreachable < Level::Open && Level::Open < Level::Speaks && Level::Speaks < Level::Healthy);
+        for l in Level::ALL {
+            assert_eq!(l.as_str().parse::<Level>().unwrap(), l);
+            assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{l}\""));
+        }
+        assert!("up".parse::<Level>().unwrap_err().contains("healthy"));
+    }
+
+    #[test]
+    fn reach_never_goes_down() {
+        let mut cx = ProbeCx::default();
+        cx.reach(Level::Speaks);
+        cx.reach(Level::Open);
+        assert_eq!(cx.level(), Level::Speaks);
+    }
+
+    #[test]
+    fn timeout_names_the_phase_it_was_in() {
+        let mut cx = ProbeCx::default();
+        cx.phase(Phase::Connect);
+        let o = cx.timed_out(Duration::from_millis(500));
+        let f = o.failure.unwrap();
+        assert_eq!(f.code, "tcp.timeout");
+        assert_eq!(f.phase, Phase::Connect);
+        assert!(f.message.contains("500ms"), "{}", f.message);
+        assert_eq!(o.phases.len(), 1);
+
+        let mut cx = ProbeCx::default();
+        cx.phase(Phase::Connect);
+        cx.phase(Phase::Request);
+        let o = cx.timed_out(Duration::from_secs(2));
+        assert_eq!(o.failure.unwrap().code, "request.timeout");
+        assert_eq!(o.phases.iter().map(|p| p.phase).collect::<Vec<_>>(), [Phase::Connect, Phase::Request]);
+    }
+
+    #[test]
+    fn https_is_http_over_tls() {
+        let (p, tls) = resolve_expect("https").unwrap();
+        assert_eq!((p.name(), tls), ("http", true));
+        let (p, tls) = resolve_expect("tcp").unwrap();
+        assert_eq!((p.name(), tls), ("tcp", false));
+        assert!(resolve_expect("gopher").is_none());
+    }
+
+    #[test]
+    fn humanize_reads_like_a_manifest() {
+        assert_eq!(humanize(Duration::from_millis(250)), "250ms");
+        assert_eq!(humanize(Duration::from_secs(2)), "2s");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1500ms");
+    }
+}

@@ -1,0 +1,322 @@
+//! Dialing with per-phase timing, and connections that record and bound what the peer sends.
+//!
+//! Every probe dials through here so that `dns.failed`, `tcp.refused`, `tcp.unreachable`,
+//! `tcp.reset` and `tcp.timeout` mean the same thing for every protocol, and so that no peer can
+//! make a probe buffer more than [`crate::Limits::max_read`] bytes.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::target::authority;
+use crate::{Failure, Level, Phase, ProbeCx};
+
+/// Any byte stream a probe can speak over: TCP, TLS over TCP, or a test double.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A boxed [`Io`], so a probe can run the same code over plain TCP and over TLS.
+pub type BoxIo = Box<dyn Io>;
+
+/// How many of the peer's first bytes a connection keeps, for the sniffer to name them.
+pub const HEAD_LEN: usize = 2048;
+
+/// The error a [`Conn`] returns once the peer has sent more than its read limit.
+#[derive(Debug)]
+pub struct ReadLimitExceeded(pub u64);
+
+impl std::fmt::Display for ReadLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the peer sent more than {} bytes, the most a probe reads from one connection", self.0)
+    }
+}
+
+impl std::error::Error for ReadLimitExceeded {}
+
+#[derive(Debug, Default)]
+struct TapeInner {
+    head: Vec<u8>,
+    read: u64,
+    written: u64,
+}
+
+/// A shared view of what crossed a [`Conn`]: the peer's first bytes and the byte counts.
+/// Cloned handles stay valid after the connection was handed to a protocol library.
+#[derive(Clone, Debug, Default)]
+pub struct Tape(Arc<Mutex<TapeInner>>);
+
+impl Tape {
+    /// The first bytes the peer sent (at most [`HEAD_LEN`]).
+    pub fn head(&self) -> Vec<u8> {
+        self.0.lock().expect("tape lock").head.clone()
+    }
+    /// How many bytes the peer sent.
+    pub fn bytes_read(&self) -> u64 {
+        self.0.lock().expect("tape lock").read
+    }
+    /// How many bytes we sent.
+    pub fn bytes_written(&self) -> u64 {
+        self.0.lock().expect("tape lock").written
+    }
+}
+
+/// A stream that records the peer's first bytes and refuses to read past a limit.
+#[derive(Debug)]
+pub struct Conn<S = TcpStream> {
+    inner: S,
+    tape: Tape,
+    limit: u64,
+    peer: Option<SocketAddr>,
+}
+
+impl<S> Conn<S> {
+    /// Wraps a stream; reads past `limit` bytes fail with [`ReadLimitExceeded`].
+    pub fn new(inner: S, limit: u64) -> Self {
+        Conn { inner, tape: Tape::default(), limit, peer: None }
+    }
+    /// A handle on what crossed this connection.
+    pub fn tape(&self) -> Tape {
+        self.tape.clone()
+    }
+    /// The address dialed, for plain TCP connections.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let already = this.tape.0.lock().expect("tape lock").read;
+        if already >= this.limit {
+            return Poll::Ready(Err(io::Error::other(ReadLimitExceeded(this.limit))));
+        }
+        let room = usize::try_from(this.limit - already).unwrap_or(usize::MAX);
+        let before = buf.filled().len();
+        if room >= buf.remaining() {
+            if let Poll::Ready(r) = Pin::new(&mut this.inner).poll_read(cx, buf) {
+                r?;
+            } else {
+                return Poll::Pending;
+            }
+        } else {
+            // Close to the limit: read no more than the room left, through a small buffer.
+            let mut tmp = vec![0u8; room];
+            let mut small = ReadBuf::new(&mut tmp);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut small) {
+                Poll::Ready(Ok(())) => buf.put_slice(small.filled()),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let got = &buf.filled()[before..];
+        let mut t = this.tape.0.lock().expect("tape lock");
+        if t.head.len() < HEAD_LEN {
+            let take = (HEAD_LEN - t.head.len()).min(got.len());
+            t.head.extend_from_slice(&got[..take]);
+        }
+        t.read += got.len() as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = p {
+            self.tape.0.lock().expect("tape lock").written += n as u64;
+        }
+        p
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Resolves `host` (phase `resolve`), recording the addresses in the facts.
+pub async fn resolve(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+    cx.phase(Phase::Resolve);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return Err(Failure::new("dns.failed", Phase::Resolve, format!("could not resolve {host:?}: {e}"))
+                .hint("check the host name for typos, and that this machine's DNS or /etc/hosts knows it"));
+        }
+    };
+    if addrs.is_empty() {
+        return Err(Failure::new("dns.failed", Phase::Resolve, format!("{host:?} resolved to no address"))
+            .hint("the name exists but has no A or AAAA record"));
+    }
+    cx.fact("addresses", addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>());
+    Ok(addrs)
+}
+
+/// Resolves and connects (phases `resolve`, `connect`), trying each address in turn.
+/// On success the level is `open` and the address connected to is in the facts as `peer`.
+pub async fn dial(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Conn, Failure> {
+    let addrs = resolve(cx, host, port).await?;
+    cx.phase(Phase::Connect);
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                cx.reach(Level::Open);
+                cx.fact("peer", addr.to_string());
+                let mut c = Conn::new(s, cx.limits.max_read);
+                c.peer = Some(*addr);
+                return Ok(c);
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let (addr, e) = last.expect("resolve returns at least one address");
+    Err(connect_failure(&e, &authority(host, port), *addr))
+}
+
+/// The failure for an error of `connect(2)`, one code per cause.
+pub fn connect_failure(e: &io::Error, target: &str, addr: SocketAddr) -> Failure {
+    let via = if target.starts_with(&addr.ip().to_string()) || target.contains(&format!("[{}]", addr.ip())) {
+        String::new()
+    } else {
+        format!(" (at {addr})")
+    };
+    // Linux errno values: ENETUNREACH 101, EHOSTUNREACH 113, EHOSTDOWN 112.
+    let unreachable = matches!(e.raw_os_error(), Some(101 | 112 | 113))
+        || matches!(e.kind(), io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable);
+    let (code, hint) = match e.kind() {
+        io::ErrorKind::ConnectionRefused => (
+            "tcp.refused",
+            "nothing listens on that port: is the service running and bound to this address (not only to localhost)?",
+        ),
+        _ if unreachable => ("tcp.unreachable", "no route to the host: check the address, routing and VPN"),
+        io::ErrorKind::ConnectionReset => (
+            "tcp.reset",
+            "the connection was reset while connecting: a firewall or the service's own access rules rejected it",
+        ),
+        io::ErrorKind::TimedOut => {
+            ("tcp.timeout", "no answer to the connection attempt: a firewall is probably dropping packets")
+        }
+        io::ErrorKind::PermissionDenied => {
+            ("tcp.denied", "the local system refused the connection (firewall rule on this machine?)")
+        }
+        _ => ("tcp.error", "the connection failed for a reason the system reported above"),
+    };
+    Failure::new(code, Phase::Connect, format!("connect to {target}{via}: {e}")).hint(hint)
+}
+
+/// What a read error means for a probe: a reset, a hostile peer over the limit, or a plain error.
+pub fn read_failure(e: &io::Error, phase: Phase, what: &str) -> Failure {
+    if let Some(lim) = e.get_ref().and_then(|i| i.downcast_ref::<ReadLimitExceeded>()) {
+        return Failure::new(format!("{}.oversized", phase.code_prefix()), phase, format!("{what}: {lim}"))
+            .hint("the peer sends without end; it is not the expected service or it is broken");
+    }
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
+            Failure::new("tcp.reset", phase, format!("{what}: the peer reset the connection ({e})"))
+                .hint("the service dropped the connection: check its logs and access rules")
+        }
+        io::ErrorKind::UnexpectedEof => Failure::new(
+            format!("{}.closed", phase.code_prefix()),
+            phase,
+            format!("{what}: the peer closed the connection"),
+        ),
+        _ => Failure::new(format!("{}.error", phase.code_prefix()), phase, format!("{what}: {e}")),
+    }
+}
+
+/// Reads what the peer sends until `max` bytes, end of stream, or `idle` without a byte.
+/// For sniffing greetings: never waits longer than `idle` after the last byte.
+pub async fn read_available<S: AsyncRead + Unpin>(s: &mut S, max: usize, idle: std::time::Duration) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while out.len() < max {
+        let room = (max - out.len()).min(buf.len());
+        match tokio::time::timeout(idle, s.read(&mut buf[..room])).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn refused_port_is_tcp_refused() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let mut cx = ProbeCx::default();
+        let f = dial(&mut cx, "127.0.0.1", port).await.unwrap_err();
+        assert_eq!(f.code, "tcp.refused");
+        assert_eq!(f.phase, Phase::Connect);
+        assert!(f.hint.is_some());
+        assert_eq!(cx.level(), Level::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn unknown_name_is_dns_failed() {
+        let mut cx = ProbeCx::default();
+        let f = dial(&mut cx, "no-such-host.invalid", 80).await.unwrap_err();
+        assert_eq!(f.code, "dns.failed");
+        assert_eq!(f.phase, Phase::Resolve);
+    }
+
+    #[tokio::test]
+    async fn conn_records_head_and_stops_at_the_limit() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let chunk = vec![b'x'; 4096];
+            // Endless: the reader must stop on its own.
+            while s.write_all(&chunk).await.is_ok() {}
+        });
+        let mut cx = ProbeCx::default();
+        cx.limits.max_read = 10_000;
+        let mut c = dial(&mut cx, "127.0.0.1", addr.port()).await.unwrap();
+        assert_eq!(cx.level(), Level::Open);
+        let mut sink = Vec::new();
+        let e = c.read_to_end(&mut sink).await.unwrap_err();
+        assert!(e.get_ref().unwrap().is::<ReadLimitExceeded>());
+        assert_eq!(sink.len(), 10_000);
+        assert_eq!(c.tape().bytes_read(), 10_000);
+        assert_eq!(c.tape().head().len(), HEAD_LEN);
+        let f = read_failure(&e, Phase::Transfer, "reading");
+        assert_eq!(f.code, "transfer.oversized");
+    }
+
+    #[tokio::test]
+    async fn read_available_returns_after_idle() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        });
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let got = read_available(&mut s, 4096, std::time::Duration::from_millis(100)).await;
+        assert_eq!(got, b"SSH-2.0-OpenSSH_9.6\r\n");
+    }
+}

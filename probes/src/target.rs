@@ -1,0 +1,341 @@
+//! What to probe: the address and every probe's settings.
+//!
+//! The option sections are the same types the manifest deserializes, so a manifest, the
+//! command line and the JSON Schema can never disagree about a probe's settings.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One port to probe, with every setting a probe may need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Deadline for one attempt of the probe, all phases together.
+    pub timeout: Duration,
+    /// Whether the protocol runs directly on TCP or inside TLS.
+    pub over: Over,
+    /// TLS settings, used when `over` is `tls` (and by redirects to `https`).
+    pub tls: TlsOptions,
+    /// Settings of the `http` probe.
+    pub http: Option<HttpOptions>,
+}
+
+impl Target {
+    /// A target with default settings: plain TCP, 5 s deadline.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Target {
+            host: host.into(),
+            port,
+            timeout: Duration::from_secs(5),
+            over: Over::Tcp,
+            tls: TlsOptions::default(),
+            http: None,
+        }
+    }
+
+    /// `host:port`, with brackets around an IPv6 address.
+    pub fn authority(&self) -> String {
+        authority(&self.host, self.port)
+    }
+
+    /// The names of the option sections this target carries, to check they fit the probe.
+    pub fn sections(&self) -> Vec<&'static str> {
+        let mut s = Vec::new();
+        if self.http.is_some() {
+            s.push("http");
+        }
+        s
+    }
+}
+
+/// `host:port`, with brackets around an IPv6 address.
+pub fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// The layer a protocol runs over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Over {
+    /// Directly on TCP.
+    #[default]
+    Tcp,
+    /// Inside a TLS session (HTTPS, AMQPS, MQTTS, ...).
+    Tls,
+}
+
+impl fmt::Display for Over {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Over::Tcp => "tcp",
+            Over::Tls => "tls",
+        })
+    }
+}
+
+/// TLS client settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOptions {
+    /// Server name sent in SNI and verified against the certificate; defaults to the host
+    /// when it is a name (an IP address is verified against the certificate's IP SANs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// PEM file of CA certificates to trust instead of the system store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// PEM certificate chain presented when the server asks for a client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+    /// Go on when the server certificate does not verify; what verification found is still
+    /// reported as a warning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_path() -> String {
+    "/".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_body() -> u64 {
+    1 << 20
+}
+fn is_default_method(m: &str) -> bool {
+    m == "GET"
+}
+fn is_default_path(p: &str) -> bool {
+    p == "/"
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_default_max_body(n: &u64) -> bool {
+    *n == default_max_body()
+}
+
+/// Settings of the `http` probe: the request and what a healthy answer looks like.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOptions {
+    /// Request method.
+    #[serde(default = "default_method", skip_serializing_if = "is_default_method")]
+    pub method: String,
+    /// Request path with its query, starting with `/` (Ignition: `/StatusPing`).
+    #[serde(default = "default_path", skip_serializing_if = "is_default_path")]
+    pub path: String,
+    /// Extra request headers (`Host` here overrides the default).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Healthy status codes: numbers or classes like `"2xx"`. Default: any 2xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Vec<StatusPattern>>,
+    /// Text the body must contain to be healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// Regular expression the body must match to be healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_regex: Option<String>,
+    /// A JSON field of the body that must hold a given value to be healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonCheck>,
+    /// Follow redirects that stay on the same host (any port or scheme); a redirect to
+    /// another host is recorded and never followed.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub follow_redirects: bool,
+    /// Most body bytes read; the rest is left unread and a `http.body_truncated` warning is given.
+    #[serde(default = "default_max_body", skip_serializing_if = "is_default_max_body")]
+    pub max_body: u64,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            method: default_method(),
+            path: default_path(),
+            headers: BTreeMap::new(),
+            status: None,
+            body_contains: None,
+            body_regex: None,
+            json: None,
+            follow_redirects: true,
+            max_body: default_max_body(),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Whether any health criterion was stated; if so a check requires `healthy` by default.
+    pub fn has_criteria(&self) -> bool {
+        self.status.is_some() || self.body_contains.is_some() || self.body_regex.is_some() || self.json.is_some()
+    }
+}
+
+/// A JSON field that must hold a value: Ignition's `/StatusPing` answers `{"state":"RUNNING"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCheck {
+    /// JSON Pointer (RFC 6901) to the field, like `/state`; a bare name means a top-level field.
+    pub pointer: String,
+    /// The value the field must hold. Any other value is `http.unhealthy_state`.
+    pub equals: serde_json::Value,
+}
+
+impl JsonCheck {
+    /// The pointer in RFC 6901 form.
+    pub fn rfc6901(&self) -> Cow<'_, str> {
+        if self.pointer.is_empty() || self.pointer.starts_with('/') {
+            Cow::Borrowed(&self.pointer)
+        } else {
+            Cow::Owned(format!("/{}", self.pointer))
+        }
+    }
+}
+
+/// A status code, or a class of them (`2xx`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusPattern {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code whose first digit is this (1 to 5).
+    Class(u8),
+}
+
+impl StatusPattern {
+    /// Whether `status` fits this pattern.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => c == status,
+            StatusPattern::Class(c) => status / 100 == u16::from(c),
+        }
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusPattern::Code(c) => write!(f, "{c}"),
+            StatusPattern::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+impl std::str::FromStr for StatusPattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let bad = || format!("bad status {s:?}: expected a code from 100 to 599 or a class like \"2xx\"");
+        if let Some(first) = s.strip_suffix("xx").or_else(|| s.strip_suffix("XX")) {
+            return match first.parse::<u8>() {
+                Ok(c @ 1..=5) => Ok(StatusPattern::Class(c)),
+                _ => Err(bad()),
+            };
+        }
+        match s.parse::<u16>() {
+            Ok(c @ 100..=599) => Ok(StatusPattern::Code(c)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for StatusPattern {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StatusPattern::Code(c) => s.serialize_u16(*c),
+            StatusPattern::Class(_) => s.collect_str(self),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = StatusPattern;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status code (200) or a class (\"2xx\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StatusPattern, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StatusPattern, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StatusPattern, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for StatusPattern {
+    fn schema_name() -> Cow<'static, str> {
+        "StatusPattern".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A status code (200) or a class of codes (\"2xx\").",
+            "oneOf": [
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "string", "pattern": "^[1-5]([0-9]{2}|xx|XX)$" }
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patterns_parse_and_match() {
+        let p: StatusPattern = "2xx".parse().unwrap();
+        assert!(p.matches(204) && !p.matches(301));
+        let p: StatusPattern = "404".parse().unwrap();
+        assert!(p.matches(404) && !p.matches(405));
+        assert!("6xx".parse::<StatusPattern>().is_err());
+        assert!("99".parse::<StatusPattern>().is_err());
+        assert!("abc".parse::<StatusPattern>().unwrap_err().contains("2xx"));
+        let v: Vec<StatusPattern> = serde_json::from_str(r#"[200, "3xx"]"#).unwrap();
+        assert_eq!(v, [StatusPattern::Code(200), StatusPattern::Class(3)]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"[200,"3xx"]"#);
+    }
+
+    #[test]
+    fn json_pointer_accepts_a_bare_field_name() {
+        let j = JsonCheck { pointer: "state".into(), equals: "RUNNING".into() };
+        assert_eq!(j.rfc6901(), "/state");
+        let j = JsonCheck { pointer: "/a/b".into(), equals: 1.into() };
+        assert_eq!(j.rfc6901(), "/a/b");
+    }
+
+    #[test]
+    fn authority_brackets_ipv6() {
+        assert_eq!(authority("::1", 80), "[::1]:80");
+        assert_eq!(authority("gw.example", 8088), "gw.example:8088");
+    }
+
+    #[test]
+    fn criteria_are_what_raises_the_default_requirement() {
+        assert!(!HttpOptions::default().has_criteria());
+        let o = HttpOptions { body_contains: Some("ok".into()), ..Default::default() };
+        assert!(o.has_criteria());
+    }
+}

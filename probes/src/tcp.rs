@@ -1,0 +1,62 @@
+//! `tcp`: connect only. Level `open` is its best; it is the baseline every other probe beats.
+//!
+//! After connecting it listens briefly, because a port that speaks first (SSH, MySQL, SMTP)
+//! names itself for free: that goes into `identified` and the `banner` fact.
+
+use std::time::Duration;
+
+use crate::net::{dial, read_available};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff};
+
+/// How long `tcp` waits for a greeting after connecting. Servers that speak first do so at
+/// once; waiting longer would only slow every check of a silent port.
+const GREETING_WAIT: Duration = Duration::from_millis(150);
+
+/// The `tcp` probe.
+#[derive(Debug, Clone, Copy)]
+pub struct Tcp;
+
+impl Probe for Tcp {
+    fn name(&self) -> &'static str {
+        "tcp"
+    }
+    fn summary(&self) -> &'static str {
+        "connects only (best level: open); names a service that greets first"
+    }
+    fn default_ports(&self) -> &'static [u16] {
+        &[]
+    }
+    fn best_level(&self) -> Level {
+        Level::Open
+    }
+    fn validate(&self, t: &Target) -> Result<(), Failure> {
+        if t.over == Over::Tls {
+            return Err(Failure::config(
+                "expect: tcp connects only and cannot run over tls; name the protocol inside TLS (expect: https)",
+            ));
+        }
+        Ok(())
+    }
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let r = run(t, cx).await;
+            cx.finish(r)
+        })
+    }
+}
+
+async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
+    let mut conn = dial(cx, &t.host, t.port).await?;
+    let wait = cx.remaining().map_or(GREETING_WAIT, |r| GREETING_WAIT.min(r / 4));
+    cx.phase(Phase::Greeting);
+    let greeting = read_available(&mut conn, 512, wait).await;
+    cx.end_phase();
+    if !greeting.is_empty() {
+        cx.fact("banner", sniff::describe(&greeting));
+        if let Some(heard) = sniff::identify(&greeting) {
+            cx.identify(heard.protocol);
+            cx.fact("banner", heard.detail);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,656 @@
+//! The command line: clap definitions and what each subcommand does.
+//!
+//! Exit codes: 0 every required check passed, 1 some did not, 2 usage or configuration error.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use portproof_probes::{HttpOptions, JsonCheck, Level, Over, StatusPattern, TlsOptions};
+use portproof_testbeds::gateway::{self, Gateway};
+use tokio_util::sync::CancellationToken;
+
+use crate::manifest::{self, Check, CheckSpec, Manifest, ManifestError, Overrides, RawCheck};
+use crate::profile;
+use crate::report::{self, Format};
+use crate::runner::{self, Report, RunOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  portproof demo
+  portproof check 10.0.0.5:8088 --expect http --path /StatusPing --json-field state=RUNNING
+  portproof check http://10.0.0.5:8088/StatusPing
+  portproof check 10.0.0.5:8043 --expect https --ca gateway-ca.pem
+  portproof profile ignition --host 10.0.0.5 --format junit -o ignition.xml
+  portproof run checks.yaml --offset 100 --wait 2m
+  portproof schema manifest > manifest.schema.json
+
+Exit codes: 0 every required check passed, 1 some did not, 2 usage or configuration error.";
+
+/// portproof proves that each port speaks the protocol it should, and says why when it does not.
+#[derive(Debug, Parser)]
+#[command(name = "portproof", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check one port: `HOST:PORT --expect PROTO`, or an http(s):// URL.
+    #[command(after_help = "Examples:
+  portproof check 127.0.0.1:8088 --expect http --path /StatusPing --json-field state=RUNNING
+  portproof check https://gw.example:8043/StatusPing --ca ca.pem --require healthy
+  portproof check [::1]:22 --expect tcp")]
+    Check(Box<CheckArgs>),
+    /// Run every check of a YAML manifest (`portproof schema manifest` describes the format).
+    #[command(after_help = "Examples:
+  portproof run checks.yaml
+  portproof run checks.yaml --host 10.0.0.5 --offset 100 --format junit -o report.xml
+  portproof run checks.yaml --wait 2m      # retry until the testbed is up, at most 2 minutes")]
+    Run(RunArgs),
+    /// Run an embedded product profile (`portproof profiles` lists them).
+    #[command(after_help = "Examples:
+  portproof profile ignition --host 10.0.0.5
+  portproof profile ignition --host 127.0.0.1 --offset 20000 --format json")]
+    Profile(ProfileArgs),
+    /// List the embedded product profiles.
+    Profiles,
+    /// List the probes with their default ports.
+    Probes,
+    /// Print a JSON Schema, so editors can complete and check manifests.
+    #[command(after_help = "Example:
+  portproof schema manifest > manifest.schema.json")]
+    Schema(SchemaArgs),
+    /// Serve the in-process Ignition-like testbed on loopback until Ctrl-C.
+    Testbed(TestbedArgs),
+    /// Start the testbed in-process and run the Ignition profile against it.
+    Demo(DemoArgs),
+}
+
+/// Where and how to write the report.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Report format [default: table].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// How the runner runs.
+#[derive(Debug, Args, Clone)]
+pub struct RunnerArgs {
+    /// Deadline of one probe attempt, like 2s or 500ms (replaces the manifest's).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Most probes at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Most probes at once against one host.
+    #[arg(long, default_value_t = 6)]
+    pub per_host: usize,
+    /// Retry failing checks until they pass or this much time has passed (for testbeds that are
+    /// still starting), like 2m.
+    #[arg(long, value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+/// `portproof check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// HOST:PORT ([v6]:PORT for IPv6), or an http:// or https:// URL.
+    pub target: String,
+    /// The protocol the port must speak (see `portproof probes`); implied by a URL.
+    #[arg(long, short = 'e')]
+    pub expect: Option<String>,
+    /// Level needed to pass: open, speaks or healthy [default: speaks, or healthy when a
+    /// health criterion is given].
+    #[arg(long, value_parser = parse_level)]
+    pub require: Option<Level>,
+    /// A name for the report.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run the protocol inside TLS.
+    #[arg(long)]
+    pub tls: bool,
+    /// TLS settings.
+    #[command(flatten)]
+    pub tls_opts: TlsArgs,
+    /// HTTP settings.
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Report.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Runner.
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// TLS options of `check`.
+#[derive(Debug, Args, Default)]
+pub struct TlsArgs {
+    /// PEM file of CA certificates to trust instead of the system store.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate chain, for servers that ask for one.
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Server name for SNI and verification (default: the host).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Go on when the certificate does not verify (still reported as a warning).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// HTTP options of `check`.
+#[derive(Debug, Args, Default)]
+pub struct HttpArgs {
+    /// Request method.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Request path (Ignition: /StatusPing).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Extra request header, NAME:VALUE (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// Healthy status: a code or a class like 2xx (repeatable).
+    #[arg(long = "status", value_name = "CODE")]
+    pub status: Vec<StatusPattern>,
+    /// Text the body must contain.
+    #[arg(long)]
+    pub body_contains: Option<String>,
+    /// Regular expression the body must match.
+    #[arg(long)]
+    pub body_regex: Option<String>,
+    /// JSON field that must hold a value: POINTER=VALUE, like state=RUNNING (VALUE is JSON when
+    /// it parses as JSON, text otherwise).
+    #[arg(long, value_name = "POINTER=VALUE")]
+    pub json_field: Option<String>,
+    /// Do not follow same-host redirects.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Most body bytes to read.
+    #[arg(long)]
+    pub max_body: Option<u64>,
+}
+
+/// `portproof run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The manifest (YAML).
+    pub manifest: PathBuf,
+    /// Host for checks that name none (replaces defaults.host).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Add N to every port (negative to subtract).
+    #[arg(long, allow_hyphen_values = true)]
+    pub offset: Option<i32>,
+    /// Report.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Runner.
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// `portproof profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The profile (see `portproof profiles`).
+    pub name: String,
+    /// The product's host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Add N to every port (negative to subtract).
+    #[arg(long, allow_hyphen_values = true)]
+    pub offset: Option<i32>,
+    /// Report.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Runner.
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// What `portproof schema` describes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    /// The manifest and profile format.
+    Manifest,
+}
+
+/// `portproof schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema.
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+/// `portproof testbed`.
+#[derive(Debug, Args)]
+pub struct TestbedArgs {
+    /// Added to every Ignition port (8088 becomes 8088 + offset).
+    #[arg(long, default_value_t = gateway::DEFAULT_OFFSET)]
+    pub offset: u16,
+}
+
+/// `portproof demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Added to every Ignition port; the next free offset is used if these ports are taken.
+    #[arg(long, default_value_t = gateway::DEFAULT_OFFSET)]
+    pub offset: u16,
+    /// Report.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    manifest::parse_duration(s)
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse()
+}
+
+/// A configuration or usage problem: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl From<ManifestError> for UsageError {
+    fn from(e: ManifestError) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for UsageError {
+    fn from(e: std::io::Error) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+/// Parses the command line, runs it, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PORTPROOF_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(execute(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(UsageError(msg)) => {
+            eprintln!("portproof: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one command; `Ok` carries the exit code (0 or 1).
+pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
+    match cli.command {
+        Command::Check(a) => check(*a).await,
+        Command::Run(a) => {
+            let (m, src) = Manifest::load(&a.manifest)?;
+            let origin = a.manifest.display().to_string();
+            let o = Overrides { host: a.host, offset: a.offset, timeout: a.runner.timeout };
+            let checks = manifest::plan(&m, &src, &origin, &o)?;
+            let title = m.product.clone().or(m.description.clone()).unwrap_or(origin);
+            run_and_report(checks, Some(title), &a.output, &a.runner).await
+        }
+        Command::Profile(a) => {
+            let p = profile::find(&a.name).ok_or_else(|| {
+                UsageError(format!("no profile {:?}; the profiles are: {}", a.name, profile::names().join(", ")))
+            })?;
+            let m = p.manifest()?;
+            let o = Overrides { host: Some(a.host.clone()), offset: a.offset, timeout: a.runner.timeout };
+            let checks = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
+            let title = profile_title(&m, &a.host, a.offset);
+            run_and_report(checks, Some(title), &a.output, &a.runner).await
+        }
+        Command::Profiles => {
+            let mut out = String::from("PROFILE    CHECKS  PRODUCT\n");
+            for p in profile::PROFILES {
+                let m = p.manifest()?;
+                out.push_str(&format!("{:<10} {:>6}  {}\n", p.name, m.checks.len(), m.product.unwrap_or_default()));
+            }
+            print!("{out}");
+            Ok(0)
+        }
+        Command::Probes => {
+            let mut out = String::from("PROBE  BEST      DEFAULT PORTS                SUMMARY\n");
+            for p in portproof_probes::registry() {
+                let ports = p.default_ports().iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+                out.push_str(&format!("{:<6} {:<9} {:<28} {}\n", p.name(), p.best_level(), ports, p.summary()));
+            }
+            for (alias, base) in portproof_probes::TLS_ALIASES {
+                out.push_str(&format!("{alias:<6} {:<9} {:<28} {base} over TLS\n", "healthy", ""));
+            }
+            print!("{out}");
+            Ok(0)
+        }
+        Command::Schema(a) => {
+            match a.kind {
+                SchemaKind::Manifest => {
+                    println!("{}", serde_json::to_string_pretty(&manifest::schema()).expect("schema serializes"))
+                }
+            }
+            Ok(0)
+        }
+        Command::Testbed(a) => testbed(a).await,
+        Command::Demo(a) => demo(a).await,
+    }
+}
+
+fn profile_title(m: &Manifest, host: &str, offset: Option<i32>) -> String {
+    let product = m.product.clone().unwrap_or_else(|| "profile".into());
+    match offset {
+        Some(o) if o != 0 => format!("{product} on {host} (ports {o:+})"),
+        _ => format!("{product} on {host}"),
+    }
+}
+
+/// Splits `HOST:PORT`, `[v6]:PORT` or a URL into host, port, and what a URL implies.
+struct Parsed {
+    host: String,
+    port: u16,
+    expect: Option<&'static str>,
+    path: Option<String>,
+}
+
+fn parse_target(s: &str) -> Result<Parsed, UsageError> {
+    if s.contains("://") {
+        let url = url::Url::parse(s).map_err(|e| UsageError(format!("{s:?} is not a valid URL: {e}")))?;
+        let expect = match url.scheme() {
+            "http" => "http",
+            "https" => "https",
+            other => return Err(UsageError(format!("{s:?}: URLs must be http:// or https://, not {other}://"))),
+        };
+        let host = url.host_str().ok_or_else(|| UsageError(format!("{s:?} has no host")))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let port = url.port_or_known_default().expect("http and https have default ports");
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        return Ok(Parsed { host, port, expect: Some(expect), path: Some(path) });
+    }
+    let bad = || UsageError(format!("{s:?} is not HOST:PORT ([v6]:PORT for IPv6) or an http(s):// URL"));
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
+        (h, p)
+    } else {
+        let (h, p) = s.rsplit_once(':').ok_or_else(bad)?;
+        if h.contains(':') {
+            return Err(UsageError(format!("{s:?}: write an IPv6 address in brackets, like [::1]:8088")));
+        }
+        (h, p)
+    };
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| UsageError(format!("{s:?}: {port:?} is not a port (1-65535)")))?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok(Parsed { host: host.to_owned(), port, expect: None, path: None })
+}
+
+fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
+    let expect = match (&a.expect, p.expect) {
+        (Some(e), _) => e.clone(),
+        (None, Some(e)) => e.to_owned(),
+        (None, None) => {
+            return Err(UsageError(format!(
+                "say which protocol the port must speak: --expect PROTO (one of {})",
+                portproof_probes::expect_names().join(", ")
+            )));
+        }
+    };
+    let h = &a.http;
+    let given = h.method.is_some()
+        || h.path.is_some()
+        || p.path.is_some()
+        || !h.headers.is_empty()
+        || !h.status.is_empty()
+        || h.body_contains.is_some()
+        || h.body_regex.is_some()
+        || h.json_field.is_some()
+        || h.no_follow
+        || h.max_body.is_some();
+    let http = if given {
+        let mut o = HttpOptions::default();
+        if let Some(m) = &h.method {
+            o.method = m.to_ascii_uppercase();
+        }
+        if let Some(path) = h.path.clone().or_else(|| p.path.clone()) {
+            o.path = path;
+        }
+        for hv in &h.headers {
+            let (k, v) = hv.split_once(':').ok_or_else(|| UsageError(format!("--header {hv:?}: write NAME:VALUE")))?;
+            o.headers.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        if !h.status.is_empty() {
+            o.status = Some(h.status.clone());
+        }
+        o.body_contains = h.body_contains.clone();
+        o.body_regex = h.body_regex.clone();
+        if let Some(j) = &h.json_field {
+            let (pointer, value) = j
+                .split_once('=')
+                .ok_or_else(|| UsageError(format!("--json-field {j:?}: write POINTER=VALUE, like state=RUNNING")))?;
+            let equals = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+            o.json = Some(JsonCheck { pointer: pointer.to_owned(), equals });
+        }
+        o.follow_redirects = !h.no_follow;
+        if let Some(m) = h.max_body {
+            o.max_body = m;
+        }
+        Some(o)
+    } else {
+        None
+    };
+    let t = &a.tls_opts;
+    let tls_given = t.ca.is_some() || t.client_cert.is_some() || t.sni.is_some() || t.insecure;
+    Ok(RawCheck {
+        name: a.name.clone().unwrap_or_else(|| a.target.clone()),
+        host: Some(p.host.clone()),
+        port: p.port,
+        expect,
+        over: a.tls.then_some(Over::Tls),
+        require: a.require,
+        timeout: None,
+        optional: false,
+        planned: None,
+        note: None,
+        tls: tls_given.then(|| TlsOptions {
+            sni: t.sni.clone(),
+            ca: t.ca.clone(),
+            client_cert: t.client_cert.clone(),
+            client_key: t.client_key.clone(),
+            insecure: t.insecure,
+        }),
+        http,
+    })
+}
+
+async fn check(a: CheckArgs) -> Result<u8, UsageError> {
+    let parsed = parse_target(&a.target)?;
+    let raw = check_spec(&a, &parsed)?;
+    let spec = CheckSpec::try_from(raw).map_err(UsageError)?;
+    let m =
+        Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
+    let o = Overrides { timeout: a.runner.timeout, ..Default::default() };
+    let checks = manifest::plan(&m, "", "<command line>", &o)?;
+    run_and_report(checks, None, &a.output, &a.runner).await
+}
+
+/// Runs checks with Ctrl-C handling and writes the report; returns 0 or 1.
+pub async fn run_and_report(
+    checks: Vec<Check>,
+    title: Option<String>,
+    out: &OutputArgs,
+    r: &RunnerArgs,
+) -> Result<u8, UsageError> {
+    let format = out.format.unwrap_or(Format::Table);
+    let mut sink: Box<dyn Write + Send> = match &out.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let color = format == Format::Table
+        && out.output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signal = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("portproof: interrupted; reporting what finished");
+            on_signal.cancel();
+        }
+    });
+    let opts = RunOptions { concurrency: r.concurrency, per_host: r.per_host, wait: r.wait, ..RunOptions::default() };
+    let mut write_error = None;
+    let report = runner::run(checks, &opts, cancel, title, |res| {
+        if format == Format::Jsonl {
+            let line = report::jsonl::line(res);
+            if let Err(e) = writeln!(sink, "{line}").and_then(|_| sink.flush()) {
+                write_error.get_or_insert(e);
+            }
+        }
+    })
+    .await;
+    signal.abort();
+    if format != Format::Jsonl {
+        let text = report::render(&report, format, color);
+        if let Err(e) = sink.write_all(text.as_bytes()).and_then(|_| sink.flush()) {
+            write_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = write_error
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(UsageError(format!("writing the report: {e}")));
+    }
+    Ok(exit_code(&report))
+}
+
+/// 0 when every required check passed, else 1.
+pub fn exit_code(report: &Report) -> u8 {
+    if report.summary.passed { 0 } else { 1 }
+}
+
+async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {
+    let gw = Gateway::start(a.offset).await?;
+    println!("portproof testbed: an Ignition-like gateway on {} (Ignition port + {})", gw.ip, gw.offset);
+    for p in &gw.ports {
+        println!("  {:>5} -> {:<15} {}", p.base, p.server.addr, p.role);
+    }
+    let dir = std::env::temp_dir().join(format!("portproof-testbed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let files = gw.pki.write_to(&dir)?;
+    println!(
+        "  CA: {}  client identity: {} {}",
+        files.ca.display(),
+        files.client_cert.display(),
+        files.client_key.display()
+    );
+    println!("Check it with: portproof profile ignition --host {} --offset {}", gw.ip, gw.offset);
+    println!("Ctrl-C stops it.");
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(0)
+}
+
+async fn demo(a: DemoArgs) -> Result<u8, UsageError> {
+    let mut last = None;
+    let mut gw = None;
+    // The default ports may be taken (another demo, a real service): move up until free.
+    for step in 0..8u16 {
+        let offset = a.offset.saturating_add(step * 1000);
+        match Gateway::start(offset).await {
+            Ok(g) => {
+                gw = Some(g);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let gw =
+        gw.ok_or_else(|| UsageError(format!("no free ports for the testbed: {}", last.expect("tried at least once"))))?;
+    if gw.offset != a.offset {
+        eprintln!("portproof: ports at offset {} are taken; the testbed uses offset {}", a.offset, gw.offset);
+    }
+    let p = profile::find("ignition").expect("the ignition profile is embedded");
+    let m = p.manifest()?;
+    let host = gw.ip.to_string();
+    let offset = i32::from(gw.offset);
+    let o = Overrides { host: Some(host.clone()), offset: Some(offset), timeout: None };
+    let checks = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
+    let title = format!("{} — demo against the in-process testbed", profile_title(&m, &host, Some(offset)));
+    let runner = RunnerArgs { timeout: None, concurrency: 32, per_host: 6, wait: None };
+    run_and_report(checks, Some(title), &a.output, &runner).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_in_every_form() {
+        let p = parse_target("10.0.0.5:8088").unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.expect), ("10.0.0.5", 8088, None));
+        let p = parse_target("[::1]:8043").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 8043));
+        let p = parse_target("https://gw.example/StatusPing?x=1").unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.expect), ("gw.example", 443, Some("https")));
+        assert_eq!(p.path.as_deref(), Some("/StatusPing?x=1"));
+        let p = parse_target("http://[::1]:8088/").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 8088));
+        for bad in ["gw.example", "gw:0", "gw:http", "::1:80", ":80", "ftp://x/", "[::1]80"] {
+            assert!(parse_target(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn json_field_values_are_json_when_they_parse() {
+        let a = Cli::try_parse_from(["portproof", "check", "h:1", "--expect", "http", "--json-field", "/n=3"]).unwrap();
+        let Command::Check(a) = a.command else { panic!("parsed as check") };
+        let raw = check_spec(&a, &parse_target(&a.target).unwrap()).unwrap();
+        assert_eq!(raw.http.unwrap().json.unwrap().equals, serde_json::json!(3));
+        let a =
+            Cli::try_parse_from(["portproof", "check", "h:1", "-e", "http", "--json-field", "state=RUNNING"]).unwrap();
+        let Command::Check(a) = a.command else { panic!("parsed as check") };
+        let raw = check_spec(&a, &parse_target(&a.target).unwrap()).unwrap();
+        assert_eq!(raw.http.unwrap().json.unwrap().equals, serde_json::json!("RUNNING"));
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

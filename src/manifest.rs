@@ -1,0 +1,612 @@
+//! YAML manifests: which ports to check, with what probe, and what counts as passing.
+//!
+//! ```yaml
+//! defaults: { host: gw.example, timeout: 5s }
+//! checks:
+//!   - name: Gateway HTTP
+//!     port: 8088
+//!     expect: http
+//!     http: { path: /StatusPing, json: { pointer: /state, equals: RUNNING } }
+//! ```
+//!
+//! Every error names the file, the line and the field. Checks are validated while they are
+//! deserialized, so the YAML parser's own position and path come with each error; the few
+//! checks that need the command line (a missing host, an offset past 65535) find the line of
+//! their check again with [`locate_check`].
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use portproof_probes::{HttpOptions, Level, Over, Probe, Target, TlsOptions};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A parsed manifest.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The product a profile describes (profiles only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// What this manifest checks, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the port list comes from (a vendor document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Settings every check inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// The checks, reported in this order.
+    pub checks: Vec<CheckSpec>,
+}
+
+/// Settings inherited by every check.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Host of checks that name none (`--host` replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Deadline of one probe attempt, like `5s` or `500ms`.
+    #[serde(default, with = "humantime_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Duration>,
+    /// Level a check must reach to pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require: Option<Level>,
+    /// TLS settings for checks over TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOptions>,
+}
+
+/// One port to check.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, try_from = "RawCheck", into = "RawCheck")]
+#[schemars(with = "RawCheck")]
+pub struct CheckSpec {
+    raw: RawCheck,
+}
+
+/// The fields of a check as written; [`CheckSpec`] is this, validated.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Check")]
+pub struct RawCheck {
+    /// A name for people: it heads the line in the report.
+    pub name: String,
+    /// Host name or IP address; defaults to `defaults.host` or `--host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// TCP port (before `--offset`).
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// The protocol the port must speak: a probe name (`portproof probes`), or `https`.
+    #[schemars(extend("enum" = portproof_probes::expect_names()))]
+    pub expect: String,
+    /// Run the protocol directly on TCP or inside TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<Over>,
+    /// Level needed to pass: `open`, `speaks` (default) or `healthy` (default when the check
+    /// states health criteria).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require: Option<Level>,
+    /// Deadline of one probe attempt, like `5s` or `500ms`.
+    #[serde(default, with = "humantime_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Duration>,
+    /// A failing optional check is reported but does not fail the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+    /// The probe this port will get once it exists; until then `expect` is a stand-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<String>,
+    /// Free text shown with the result (why the port is there, what uses it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// TLS settings (with `over: tls` or `expect: https`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOptions>,
+    /// Settings of the `http` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpOptions>,
+}
+
+impl TryFrom<RawCheck> for CheckSpec {
+    type Error = String;
+    fn try_from(raw: RawCheck) -> Result<Self, String> {
+        let spec = CheckSpec { raw };
+        spec.check_shape()?;
+        Ok(spec)
+    }
+}
+
+impl From<CheckSpec> for RawCheck {
+    fn from(c: CheckSpec) -> RawCheck {
+        c.raw
+    }
+}
+
+impl CheckSpec {
+    /// The check as written.
+    pub fn raw(&self) -> &RawCheck {
+        &self.raw
+    }
+
+    /// The probe and whether TLS is on, after `expect` aliases and `over`.
+    pub fn probe(&self) -> (&'static dyn Probe, Over) {
+        let (probe, implied) = portproof_probes::resolve_expect(&self.raw.expect).expect("validated on parse");
+        let over = if implied { Over::Tls } else { self.raw.over.unwrap_or_default() };
+        (probe, over)
+    }
+
+    /// Everything that can be checked from the check alone, before defaults and the command line.
+    fn check_shape(&self) -> Result<(), String> {
+        let r = &self.raw;
+        if r.name.trim().is_empty() {
+            return Err("name: must not be empty".into());
+        }
+        if r.port == 0 {
+            return Err(format!("port: 0 is not a port (check {:?})", r.name));
+        }
+        let Some((probe, implied)) = portproof_probes::resolve_expect(&r.expect) else {
+            return Err(format!(
+                "expect: unknown protocol {:?} in check {:?}; known: {}",
+                r.expect,
+                r.name,
+                portproof_probes::expect_names().join(", ")
+            ));
+        };
+        if implied && r.over == Some(Over::Tcp) {
+            return Err(format!(
+                "over: expect {} runs over tls; over: tcp contradicts it (check {:?})",
+                r.expect, r.name
+            ));
+        }
+        if let Some(p) = &r.planned
+            && portproof_probes::resolve_expect(p).is_some_and(|(pl, _)| pl.name() == probe.name())
+        {
+            return Err(format!("planned: {p:?} is already the probe in use; drop planned (check {:?})", r.name));
+        }
+        for section in self.sections() {
+            if section != probe.name() {
+                return Err(format!(
+                    "{section}: settings for the {section} probe, but check {:?} expects {}",
+                    r.name, r.expect
+                ));
+            }
+        }
+        if let Some(req) = r.require
+            && req > probe.best_level()
+        {
+            return Err(format!(
+                "require: {req} is beyond what the {} probe can prove (at best {}) in check {:?}",
+                probe.name(),
+                probe.best_level(),
+                r.name
+            ));
+        }
+        Ok(())
+    }
+
+    fn sections(&self) -> Vec<&'static str> {
+        let mut t = Target::new("", 1);
+        t.http = self.raw.http.clone();
+        t.sections()
+    }
+}
+
+mod humantime_opt {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&portproof_probes::humanize(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Parses inside the visitor, so the YAML parser reports the scalar's own line.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Option<Duration>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration like 5s or 500ms")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                super::parse_duration(s).map(Some).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Err(E::custom(format!("bad duration {n}: give a unit, like {n}s or {n}ms")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses `5s`, `500ms`, `1m30s`; zero is refused, since it would time out every check.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("bad duration {s:?}: {e} (write it like 5s or 500ms)"))?;
+    if d.is_zero() {
+        return Err(format!("bad duration {s:?}: must be more than zero"));
+    }
+    Ok(d)
+}
+
+/// A manifest problem, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    /// The file (or `<profile NAME>`).
+    pub origin: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong, starting with the field's path (`checks[2].port: ...`).
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.origin, self.message),
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.origin, self.message),
+            _ => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+impl Manifest {
+    /// Reads and parses a manifest file.
+    pub fn load(path: &Path) -> Result<(Manifest, String), ManifestError> {
+        let origin = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            origin: origin.clone(),
+            line: None,
+            column: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let m = Manifest::parse(&src, &origin)?;
+        Ok((m, src))
+    }
+
+    /// Parses manifest text; `origin` names it in errors.
+    pub fn parse(src: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let m: Manifest = yaml_serde::from_str(src).map_err(|e| {
+            let loc = e.location();
+            ManifestError {
+                origin: origin.to_owned(),
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+                message: strip_location(&e.to_string()),
+            }
+        })?;
+        if m.checks.is_empty() {
+            return Err(ManifestError {
+                origin: origin.to_owned(),
+                line: None,
+                column: None,
+                message: "checks: the manifest has no checks".into(),
+            });
+        }
+        Ok(m)
+    }
+}
+
+/// yaml_serde puts " at line L column C" into its messages; we print the position in front.
+fn strip_location(msg: &str) -> String {
+    let Some(i) = msg.find(" at line ") else { return msg.to_owned() };
+    let rest = &msg[i + " at line ".len()..];
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let n = digits(rest);
+    let Some(after) = rest[n..].strip_prefix(" column ") else { return msg.to_owned() };
+    let m = digits(after);
+    format!("{}{}", &msg[..i], &after[m..])
+}
+
+/// The line and column where check `index` starts in `src`, found by parsing again and
+/// stopping at that element: the YAML parser then reports the element's own position.
+pub fn locate_check(src: &str, index: usize) -> Option<(usize, usize)> {
+    use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+    use std::cell::Cell;
+
+    thread_local! {
+        static SEEN: Cell<usize> = const { Cell::new(0) };
+        static WANTED: Cell<usize> = const { Cell::new(0) };
+    }
+    const MARK: &str = "portproof-locate-check";
+
+    struct Marker;
+    impl<'de> Deserialize<'de> for Marker {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Marker;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a check")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Marker, A::Error> {
+                    let i = SEEN.with(|s| {
+                        let i = s.get();
+                        s.set(i + 1);
+                        i
+                    });
+                    if i == WANTED.with(Cell::get) {
+                        return Err(de::Error::custom(MARK));
+                    }
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Marker)
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    #[derive(Deserialize)]
+    struct Doc {
+        #[allow(dead_code)]
+        checks: Vec<Marker>,
+    }
+
+    SEEN.with(|s| s.set(0));
+    WANTED.with(|w| w.set(index));
+    let err = yaml_serde::from_str::<Doc>(src).err()?;
+    if !err.to_string().contains(MARK) {
+        return None;
+    }
+    err.location().map(|l| (l.line(), l.column()))
+}
+
+/// Settings from the command line that apply to a whole manifest.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Replaces `defaults.host`.
+    pub host: Option<String>,
+    /// Added to every port (WSO2's port offset, a testbed's shifted ports).
+    pub offset: Option<i32>,
+    /// Replaces every check's deadline.
+    pub timeout: Option<Duration>,
+}
+
+/// A check ready to run: its target, probe and pass mark.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The name from the manifest.
+    pub name: String,
+    /// Where and how to probe.
+    pub target: Target,
+    /// The probe.
+    pub probe: &'static dyn Probe,
+    /// What the manifest said in `expect`.
+    pub expect: String,
+    /// Level needed to pass.
+    pub require: Level,
+    /// A failing optional check does not fail the run.
+    pub optional: bool,
+    /// The probe this port will get once it exists.
+    pub planned: Option<String>,
+    /// Free text from the manifest.
+    pub note: Option<String>,
+}
+
+/// The default deadline of one probe attempt.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Applies defaults and the command line to every check, and validates each target.
+pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<Check>, ManifestError> {
+    let mut out = Vec::with_capacity(m.checks.len());
+    let mut names = std::collections::HashSet::new();
+    for (i, spec) in m.checks.iter().enumerate() {
+        let at = |message: String| {
+            let loc = locate_check(src, i);
+            ManifestError { origin: origin.to_owned(), line: loc.map(|l| l.0), column: loc.map(|l| l.1), message }
+        };
+        let r = spec.raw();
+        if !names.insert(r.name.clone()) {
+            return Err(at(format!(
+                "checks[{i}].name: {:?} is used by an earlier check; names must be unique",
+                r.name
+            )));
+        }
+        let host = r.host.clone().or_else(|| o.host.clone()).or_else(|| m.defaults.host.clone()).ok_or_else(|| {
+            at(format!("checks[{i}].host: check {:?} has no host; give host:, defaults.host, or --host", r.name))
+        })?;
+        let port = match o.offset {
+            Some(off) => u16::try_from(i32::from(r.port) + off).ok().filter(|p| *p != 0).ok_or_else(|| {
+                at(format!("checks[{i}].port: {} with --offset {off} is outside 1..65535 (check {:?})", r.port, r.name))
+            })?,
+            None => r.port,
+        };
+        let (probe, over) = spec.probe();
+        let mut target = Target::new(host, port);
+        target.over = over;
+        target.timeout = o.timeout.or(r.timeout).or(m.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
+        target.tls = r.tls.clone().or_else(|| m.defaults.tls.clone()).unwrap_or_default();
+        target.http = r.http.clone();
+        probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
+        let require = r.require.or(m.defaults.require).unwrap_or_else(|| probe.default_require(&target));
+        if require > probe.best_level() {
+            return Err(at(format!(
+                "checks[{i}].require: {require} is beyond what the {} probe can prove (at best {})",
+                probe.name(),
+                probe.best_level()
+            )));
+        }
+        out.push(Check {
+            name: r.name.clone(),
+            target,
+            probe,
+            expect: r.expect.clone(),
+            require,
+            optional: r.optional,
+            planned: r.planned.clone(),
+            note: r.note.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The JSON Schema of manifests, for editors (`portproof schema manifest`).
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Manifest)).expect("schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+defaults:
+  host: 10.0.0.5
+  timeout: 2s
+checks:
+  - name: Gateway HTTP
+    port: 8088
+    expect: http
+    http:
+      path: /StatusPing
+      json: { pointer: /state, equals: RUNNING }
+  - name: Gateway HTTPS
+    port: 8043
+    expect: https
+    tls: { insecure: true }
+  - name: Metro
+    host: 10.0.0.6
+    port: 8060
+    expect: tcp
+    planned: tls
+    optional: true
+";
+
+    fn err(src: &str) -> ManifestError {
+        Manifest::parse(src, "m.yaml").unwrap_err()
+    }
+
+    #[test]
+    fn a_good_manifest_plans_every_check() {
+        let m = Manifest::parse(GOOD, "m.yaml").unwrap();
+        let checks = plan(&m, GOOD, "m.yaml", &Overrides::default()).unwrap();
+        assert_eq!(checks.len(), 3);
+        assert_eq!(checks[0].target.host, "10.0.0.5");
+        assert_eq!(checks[0].target.timeout, Duration::from_secs(2));
+        assert_eq!(checks[0].require, Level::Healthy, "a stated criterion raises the default");
+        assert_eq!(checks[1].target.over, Over::Tls);
+        assert_eq!(checks[1].probe.name(), "http");
+        assert_eq!(checks[1].require, Level::Speaks);
+        assert_eq!(checks[2].target.host, "10.0.0.6");
+        assert_eq!(checks[2].require, Level::Open, "tcp can prove no more");
+        assert!(checks[2].optional);
+    }
+
+    #[test]
+    fn host_and_offset_come_from_the_command_line() {
+        let m = Manifest::parse(GOOD, "m.yaml").unwrap();
+        let o = Overrides { host: Some("gw".into()), offset: Some(20000), timeout: None };
+        let checks = plan(&m, GOOD, "m.yaml", &o).unwrap();
+        assert_eq!((checks[0].target.host.as_str(), checks[0].target.port), ("gw", 28088));
+        assert_eq!(checks[2].target.host, "10.0.0.6", "an explicit host is kept");
+        let o = Overrides { offset: Some(60000), ..Default::default() };
+        let e = plan(&m, GOOD, "m.yaml", &o).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("checks[0].port") && e.message.contains("60000"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_host_names_the_line_of_its_check() {
+        let src = "checks:\n  - name: a\n    host: h\n    port: 1\n    expect: tcp\n  - name: b\n    port: 2\n    expect: tcp\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let e = plan(&m, src, "m.yaml", &Overrides::default()).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("checks[1].host"), "{e}");
+        assert!(e.to_string().starts_with("m.yaml:6:"), "{e}");
+    }
+
+    #[test]
+    fn bad_input_names_file_line_and_field() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("checks:\n  - name: a\n    port: 70000\n    expect: tcp\n", 3, "port"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: gopher\n", 2, "gopher"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    prot: 1\n", 5, "prot"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: http\n    http: { pathh: / }\n", 5, "pathh"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: http\n    timeout: soon\n", 5, "soon"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: http\n    timeout: 5\n", 5, "5s"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    require: healthy\n", 2, "require"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    http: { path: / }\n", 2, "http"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: http\n    http: { status: [700] }\n", 5, "700"),
+            ("defaults: { host: h }\nchecks:\n  - name: a\n    port: 0\n    expect: tcp\n", 3, "port"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n  -: [\n", 5, "while parsing"),
+        ];
+        for (src, line, needle) in cases {
+            let e = err(src);
+            assert_eq!(e.origin, "m.yaml");
+            assert_eq!(e.line, Some(*line), "{src}\n=> {e}");
+            assert!(e.message.contains(needle), "{src}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn positions_are_moved_out_of_messages() {
+        assert_eq!(strip_location("x: bad at line 3 column 7"), "x: bad");
+        assert_eq!(
+            strip_location("did not find '-' at line 5 column 3, while parsing"),
+            "did not find '-', while parsing"
+        );
+        assert_eq!(strip_location("at line unknown"), "at line unknown");
+    }
+
+    #[test]
+    fn an_empty_manifest_is_refused() {
+        assert!(err("checks: []\n").message.contains("no checks"));
+        assert!(err("defaults: {}\n").message.contains("checks"));
+    }
+
+    #[test]
+    fn probe_validation_errors_name_the_check() {
+        let src = "checks:\n  - name: a\n    host: h\n    port: 80\n    expect: http\n    http: { body_regex: '(' }\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let e = plan(&m, src, "m.yaml", &Overrides::default()).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("body_regex"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let src =
+            "defaults: {host: h}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n  - {name: a, port: 2, expect: tcp}\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let e = plan(&m, src, "m.yaml", &Overrides::default()).unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn the_schema_names_every_field_and_probe() {
+        let s = schema().to_string();
+        for needle in [
+            "\"checks\"",
+            "\"expect\"",
+            "\"json\"",
+            "\"pointer\"",
+            "\"https\"",
+            "\"tcp\"",
+            "\"client_cert\"",
+            "\"planned\"",
+        ] {
+            assert!(s.contains(needle), "schema lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_round_trips_through_yaml() {
+        let m = Manifest::parse(GOOD, "m.yaml").unwrap();
+        let again = yaml_serde::to_string(&m).unwrap();
+        let m2 = Manifest::parse(&again, "again").unwrap();
+        assert_eq!(m2.checks.len(), 3);
+        assert_eq!(m2.defaults.timeout, Some(Duration::from_secs(2)));
+    }
+}

@@ -1,0 +1,61 @@
+//! Report formats, one file each, all rendered from one [`Report`].
+
+pub mod json;
+pub mod jsonl;
+pub mod junit;
+pub mod prometheus;
+pub mod table;
+
+use crate::runner::{CheckResult, Report};
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned lines for people, with hints for failures (colour on a terminal).
+    Table,
+    /// One JSON document: `{"portproof", "results", "summary"}`.
+    Json,
+    /// One JSON result per line, written as each check finishes.
+    Jsonl,
+    /// JUnit XML: one testcase per check, for CI.
+    Junit,
+    /// Prometheus text exposition: `probe_success`, `probe_duration_seconds`, ...
+    Prometheus,
+}
+
+/// Renders the whole report in `format`. For `jsonl` this is every line, in manifest order.
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    match format {
+        Format::Table => table::render(report, color),
+        Format::Json => json::render(report),
+        Format::Jsonl => report.results.iter().map(|r| jsonl::line(r) + "\n").collect(),
+        Format::Junit => junit::render(report),
+        Format::Prometheus => prometheus::render(report),
+    }
+}
+
+/// The few facts worth a glance in a one-line summary, in the order people look for them.
+pub fn key_facts(r: &CheckResult) -> Vec<String> {
+    let f = &r.outcome.facts;
+    let mut out = Vec::new();
+    let s = |k: &str| f.get(k).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+    if let Some(status) = s("http_status") {
+        out.push(format!("HTTP {status}"));
+    }
+    if let (Some(field), Some(value)) = (s("json_field"), s("json_value")) {
+        out.push(format!("{}={value}", field.trim_start_matches('/')));
+    }
+    if let Some(server) = s("server") {
+        out.push(server);
+    }
+    if let Some(v) = s("tls_version") {
+        out.push(v);
+    }
+    if let Some(b) = s("banner") {
+        out.push(b);
+    }
+    if let Some(r) = f.get("redirects").and_then(|v| v.as_array()).filter(|a| !a.is_empty()) {
+        out.push(format!("{} redirect{}", r.len(), if r.len() == 1 { "" } else { "s" }));
+    }
+    out
+}

@@ -1,0 +1,142 @@
+//! `table`: one line per check for people, then the reason and the fix under each failure.
+//!
+//! ```text
+//!   CHECK          TARGET           EXPECT  LEVEL    RESULT  DETAIL
+//! ✔ Gateway HTTP   127.0.0.1:28088  http    healthy  ok      HTTP 200, state=RUNNING (3 ms)
+//! ✘ Gateway HTTPS  127.0.0.1:28043  https   open     FAIL    tls.cert_unknown_ca: ...
+//!                                                            hint: give the issuing CA with --ca FILE
+//! ```
+
+use std::fmt::Write;
+
+use crate::runner::{CheckResult, Report};
+
+use super::key_facts;
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+struct Paint(bool);
+
+impl Paint {
+    fn p(&self, code: &str, s: &str) -> String {
+        if self.0 { format!("{code}{s}{RESET}") } else { s.to_owned() }
+    }
+}
+
+fn verdict(r: &CheckResult) -> (&'static str, &'static str, &'static str) {
+    match (r.ok, r.optional) {
+        (true, _) => ("✔", "ok", GREEN),
+        (false, true) => ("•", "skip", YELLOW),
+        (false, false) => ("✘", "FAIL", RED),
+    }
+}
+
+fn expect_label(r: &CheckResult) -> String {
+    match &r.planned {
+        Some(p) => format!("{} ({p} later)", r.expect),
+        None => r.expect.clone(),
+    }
+}
+
+fn detail(r: &CheckResult) -> String {
+    let mut parts = key_facts(r);
+    if let Some(id) = &r.outcome.identified {
+        parts.insert(0, format!("heard {id}"));
+    }
+    let mut s = match (&r.outcome.failure, r.ok) {
+        (Some(f), false) => format!("{}: {}", f.code, f.message),
+        (Some(f), true) => {
+            let mut s = parts.join(", ");
+            if !s.is_empty() {
+                s.push_str("; ");
+            }
+            s.push_str(&format!("not {}: {}", next_level(r), f.code));
+            s
+        }
+        (None, _) => parts.join(", "),
+    };
+    let ms = r.duration_ms;
+    let t = if ms < 10.0 { format!("{ms:.1} ms") } else { format!("{ms:.0} ms") };
+    if s.is_empty() {
+        s = t;
+    } else {
+        s.push_str(&format!(" ({t})"));
+    }
+    s
+}
+
+fn next_level(r: &CheckResult) -> &'static str {
+    use portproof_probes::Level::*;
+    match r.outcome.level {
+        Unreachable => "open",
+        Open => "speaks",
+        Speaks | Healthy => "healthy",
+    }
+}
+
+/// The table, with ANSI colour when `color`.
+pub fn render(report: &Report, color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = String::new();
+    if let Some(t) = &report.title {
+        let _ = writeln!(out, "{}", paint.p(BOLD, t));
+    }
+    let head = ["CHECK", "TARGET", "EXPECT", "LEVEL", "RESULT"];
+    let rows: Vec<[String; 5]> = report
+        .results
+        .iter()
+        .map(|r| {
+            [r.name.clone(), r.target.clone(), expect_label(r), r.outcome.level.to_string(), verdict(r).1.to_owned()]
+        })
+        .collect();
+    let mut width = head.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+    let mut line = String::from("  ");
+    for (h, w) in head.iter().zip(width) {
+        line.push_str(&pad(h, w));
+        line.push_str("  ");
+    }
+    line.push_str("DETAIL");
+    let _ = writeln!(out, "{}", paint.p(DIM, &line));
+    let indent = 2 + width.iter().map(|w| w + 2).sum::<usize>();
+    for (r, row) in report.results.iter().zip(&rows) {
+        let (mark, _, colour) = verdict(r);
+        let mut line = format!("{} ", paint.p(colour, mark));
+        for (i, (cell, w)) in row.iter().zip(width).enumerate() {
+            let cell = pad(cell, w);
+            line.push_str(&if i == 4 { paint.p(colour, &cell) } else { cell });
+            line.push_str("  ");
+        }
+        line.push_str(&detail(r));
+        let _ = writeln!(out, "{}", line.trim_end());
+        let sub = |label: &str, text: &str| format!("{}{label}{text}", " ".repeat(indent));
+        if let Some(h) = r.outcome.failure.as_ref().and_then(|f| f.hint.as_ref()).filter(|_| !r.ok) {
+            let _ = writeln!(out, "{}", paint.p(DIM, &sub("hint: ", h)));
+        }
+        for w in &r.outcome.warnings {
+            let _ = writeln!(out, "{}", paint.p(YELLOW, &sub("warning: ", &format!("{}: {}", w.code, w.message))));
+        }
+    }
+    let s = &report.summary;
+    let mut tail = format!("{} checks: {} ok, {} failed", s.total, s.ok, s.failed);
+    if s.failed_optional > 0 {
+        tail.push_str(&format!(" ({} optional)", s.failed_optional));
+    }
+    tail.push_str(&format!(" in {:.0} ms", report.duration_ms));
+    if s.interrupted {
+        tail.push_str(" — interrupted");
+    }
+    let verdict = if s.passed { paint.p(GREEN, "PASS") } else { paint.p(RED, "FAIL") };
+    let _ = writeln!(out, "{verdict}  {tail}");
+    out
+}

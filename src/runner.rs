@@ -1,0 +1,447 @@
+//! Runs checks concurrently and gathers one result per check, whatever happens.
+//!
+//! Limits: a global one, one per host, and a lower one per (host, probe) where a probe asks
+//! for it (industrial protocols: a PLC may allow only a few connections). Each attempt has a
+//! deadline; at the deadline the probe's future is dropped and the result names the phase it
+//! was in. With `wait`, failed checks are retried with backoff until they pass or time runs
+//! out. On cancellation (Ctrl-C) running probes stop and every unfinished check still gets a
+//! result, `run.interrupted`. A probe that panics yields `run.panic`, never a missing line.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use portproof_probes::{Failure, Level, Outcome, Phase, ProbeCx};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::manifest::Check;
+
+/// How the runner runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Most probes running at once.
+    pub concurrency: usize,
+    /// Most probes running at once against one host.
+    pub per_host: usize,
+    /// Retry failed checks until they pass or this much time has passed since the start.
+    pub wait: Option<Duration>,
+    /// First pause between retries; it doubles up to [`MAX_RETRY_INTERVAL`]. Never below 1 s, so
+    /// a retrying run stays gentle with devices that allow few connections.
+    pub retry_interval: Duration,
+}
+
+/// The longest pause between two attempts of one check.
+pub const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { concurrency: 32, per_host: 6, wait: None, retry_interval: Duration::from_secs(1) }
+    }
+}
+
+/// One check's result: what was asked, and the probe's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's name.
+    pub name: String,
+    /// `host:port`.
+    pub target: String,
+    /// The `expect` of the check.
+    pub expect: String,
+    /// The probe that ran.
+    pub probe: String,
+    /// `tcp` or `tls`.
+    pub over: String,
+    /// Level needed to pass.
+    pub require: Level,
+    /// Whether a failure of this check fails the run.
+    pub optional: bool,
+    /// `level >= require`.
+    pub ok: bool,
+    /// How many attempts were made (more than one with `wait`).
+    pub attempts: u32,
+    /// Wall time of the check, all attempts and pauses included.
+    pub duration_ms: f64,
+    /// The probe this port will get once it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<String>,
+    /// Free text from the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The probe's outcome.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl CheckResult {
+    /// Whether this result fails the run.
+    pub fn fails_run(&self) -> bool {
+        !self.ok && !self.optional
+    }
+}
+
+/// Counts over all results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of checks.
+    pub total: usize,
+    /// Checks that reached their required level.
+    pub ok: usize,
+    /// Checks that did not, optional ones included.
+    pub failed: usize,
+    /// Of `failed`, how many are optional (they do not fail the run).
+    pub failed_optional: usize,
+    /// Checks per level reached.
+    pub levels: std::collections::BTreeMap<Level, usize>,
+    /// The run was interrupted before every check finished.
+    pub interrupted: bool,
+    /// Every non-optional check passed: the exit code is 0.
+    pub passed: bool,
+}
+
+/// Everything a run produced; every report format renders this.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The portproof version that made the report.
+    pub portproof: String,
+    /// What was checked (a profile's product, a manifest's file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// When the run started, RFC 3339.
+    pub started: String,
+    /// Wall time of the run.
+    pub duration_ms: f64,
+    /// One result per check, in manifest order.
+    pub results: Vec<CheckResult>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Builds the report and its summary from results in manifest order.
+    pub fn new(title: Option<String>, started: SystemTime, duration: Duration, results: Vec<CheckResult>) -> Self {
+        let mut s = Summary { total: results.len(), ..Summary::default() };
+        for r in &results {
+            if r.ok {
+                s.ok += 1;
+            } else {
+                s.failed += 1;
+                if r.optional {
+                    s.failed_optional += 1;
+                }
+            }
+            *s.levels.entry(r.outcome.level).or_default() += 1;
+            if r.outcome.failure.as_ref().is_some_and(|f| f.code == INTERRUPTED) {
+                s.interrupted = true;
+            }
+        }
+        s.passed = !results.iter().any(CheckResult::fails_run);
+        Report {
+            portproof: env!("CARGO_PKG_VERSION").to_owned(),
+            title,
+            started: humantime::format_rfc3339_seconds(started).to_string(),
+            duration_ms: duration.as_secs_f64() * 1e3,
+            results,
+            summary: s,
+        }
+    }
+}
+
+/// Failure code of checks cut short by cancellation.
+pub const INTERRUPTED: &str = "run.interrupted";
+
+/// Runs every check; `on_result` sees each result as it finishes (completion order); the
+/// report keeps manifest order.
+pub async fn run(
+    checks: Vec<Check>,
+    opts: &RunOptions,
+    cancel: CancellationToken,
+    title: Option<String>,
+    mut on_result: impl FnMut(&CheckResult),
+) -> Report {
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let global = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut host_probe: HashMap<(String, &'static str), Arc<Semaphore>> = HashMap::new();
+    let mut set = JoinSet::new();
+    let mut index_of = HashMap::new();
+    let mut slots: Vec<Option<CheckResult>> = vec![None; checks.len()];
+    let mut shells = Vec::with_capacity(checks.len());
+
+    for (i, check) in checks.into_iter().enumerate() {
+        let host_key = check.target.host.to_ascii_lowercase();
+        let host =
+            hosts.entry(host_key.clone()).or_insert_with(|| Arc::new(Semaphore::new(opts.per_host.max(1)))).clone();
+        let narrow = check.probe.per_host_limit().map(|n| {
+            host_probe
+                .entry((host_key, check.probe.name()))
+                .or_insert_with(|| Arc::new(Semaphore::new(n.max(1))))
+                .clone()
+        });
+        let limits = Limits { global: global.clone(), host, narrow };
+        shells.push(shell(&check));
+        let (opts, cancel) = (opts.clone(), cancel.clone());
+        let handle = set.spawn(run_check(check, limits, opts, cancel, started));
+        index_of.insert(handle.id(), i);
+    }
+
+    while let Some(joined) = set.join_next_with_id().await {
+        let (i, result) = match joined {
+            Ok((id, r)) => (index_of[&id], r),
+            Err(e) => {
+                let i = index_of[&e.id()];
+                let msg = panic_message(e);
+                let mut r = shells[i].clone();
+                r.outcome.failure = Some(
+                    Failure::new("run.panic", Phase::Run, format!("the probe crashed: {msg}"))
+                        .hint("this is a bug in portproof: please report it with this message"),
+                );
+                (i, r)
+            }
+        };
+        on_result(&result);
+        slots[i] = Some(result);
+    }
+    let results = slots.into_iter().zip(shells).map(|(r, shell)| r.unwrap_or(shell)).collect();
+    Report::new(title, started_at, started.elapsed(), results)
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "cancelled".into();
+    }
+    let p = e.into_panic();
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// The result of a check that never ran: the fallback that keeps "one result per check" true.
+fn shell(c: &Check) -> CheckResult {
+    CheckResult {
+        name: c.name.clone(),
+        target: c.target.authority(),
+        expect: c.expect.clone(),
+        probe: c.probe.name().to_owned(),
+        over: c.target.over.to_string(),
+        require: c.require,
+        optional: c.optional,
+        ok: false,
+        attempts: 0,
+        duration_ms: 0.0,
+        planned: c.planned.clone(),
+        note: c.note.clone(),
+        outcome: Outcome {
+            level: Level::Unreachable,
+            identified: None,
+            failure: Some(Failure::new(INTERRUPTED, Phase::Run, "the run ended before this check started")),
+            warnings: Vec::new(),
+            phases: Vec::new(),
+            facts: Default::default(),
+        },
+    }
+}
+
+struct Limits {
+    global: Arc<Semaphore>,
+    host: Arc<Semaphore>,
+    narrow: Option<Arc<Semaphore>>,
+}
+
+async fn run_check(
+    check: Check,
+    limits: Limits,
+    opts: RunOptions,
+    cancel: CancellationToken,
+    run_start: Instant,
+) -> CheckResult {
+    let start = Instant::now();
+    let mut result = shell(&check);
+    let mut pause = opts.retry_interval.max(Duration::from_secs(1));
+    loop {
+        // Permits are held for one attempt only, never across a pause.
+        let permits = tokio::select! {
+            p = acquire(&limits) => p,
+            _ = cancel.cancelled() => break,
+        };
+        result.attempts += 1;
+        let timeout = check.target.timeout;
+        let mut cx = ProbeCx::new(Some(Instant::now() + timeout));
+        let finished = {
+            let fut = check.probe.probe(&check.target, &mut cx);
+            tokio::select! {
+                o = tokio::time::timeout(timeout, fut) => Some(o.ok()),
+                _ = cancel.cancelled() => None,
+            }
+        };
+        drop(permits);
+        let interrupted = finished.is_none();
+        result.outcome = match finished {
+            Some(Some(outcome)) => outcome,
+            Some(None) => cx.timed_out(timeout),
+            None => {
+                let phase = cx.current_phase();
+                cx.finish(Err(Failure::new(
+                    INTERRUPTED,
+                    phase,
+                    format!("interrupted during {phase}, before the check finished"),
+                )))
+            }
+        };
+        result.ok = result.outcome.level >= check.require;
+        let Some(wait) = opts.wait else { break };
+        if result.ok || interrupted || run_start.elapsed() + pause > wait {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => break,
+        }
+        pause = (pause * 2).min(MAX_RETRY_INTERVAL);
+    }
+    result.duration_ms = start.elapsed().as_secs_f64() * 1e3;
+    if result.attempts > 1 {
+        result.outcome.facts.insert("attempts".into(), result.attempts.into());
+    }
+    result
+}
+
+async fn acquire(l: &Limits) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+    let mut held = Vec::with_capacity(3);
+    // Always in this order (global, host, host+probe), so two checks can never wait on each other.
+    held.push(l.global.clone().acquire_owned().await.expect("semaphore never closed"));
+    held.push(l.host.clone().acquire_owned().await.expect("semaphore never closed"));
+    if let Some(n) = &l.narrow {
+        held.push(n.clone().acquire_owned().await.expect("semaphore never closed"));
+    }
+    held
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Check;
+    use portproof_probes::{Probe, ProbeFuture, Target};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A probe that records how many run at once, sleeps, then reaches `speaks`.
+    struct Sleepy;
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    impl Probe for Sleepy {
+        fn name(&self) -> &'static str {
+            "sleepy"
+        }
+        fn summary(&self) -> &'static str {
+            "test"
+        }
+        fn default_ports(&self) -> &'static [u16] {
+            &[]
+        }
+        fn per_host_limit(&self) -> Option<usize> {
+            Some(1)
+        }
+        fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+            Box::pin(async move {
+                // Only the host of the limit test counts: other tests run in parallel.
+                let counted = t.host == "plc";
+                if counted {
+                    let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+                    PEAK.fetch_max(now, Ordering::SeqCst);
+                }
+                cx.phase(Phase::Greeting);
+                if t.port == 666 {
+                    panic!("probe bug on purpose");
+                }
+                tokio::time::sleep(Duration::from_millis(u64::from(t.port))).await;
+                if counted {
+                    RUNNING.fetch_sub(1, Ordering::SeqCst);
+                }
+                cx.reach(Level::Speaks);
+                cx.finish(Ok(()))
+            })
+        }
+    }
+
+    fn check(name: &str, host: &str, port: u16, timeout: Duration) -> Check {
+        let mut target = Target::new(host, port);
+        target.timeout = timeout;
+        Check {
+            name: name.into(),
+            target,
+            probe: &Sleepy,
+            expect: "sleepy".into(),
+            require: Level::Speaks,
+            optional: false,
+            planned: None,
+            note: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_result_per_check_in_manifest_order_even_on_timeout_and_panic() {
+        let checks = vec![
+            check("slow", "a", 300, Duration::from_millis(50)),
+            check("fast", "b", 1, Duration::from_secs(5)),
+            check("crash", "c", 666, Duration::from_secs(5)),
+        ];
+        let mut streamed = Vec::new();
+        let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |r| streamed.push(r.name.clone()))
+            .await;
+        let names: Vec<_> = r.results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["slow", "fast", "crash"]);
+        assert_eq!(streamed.len(), 3);
+        let slow = &r.results[0];
+        assert_eq!(slow.outcome.failure.as_ref().unwrap().code, "greeting.timeout");
+        assert!(!slow.ok);
+        assert!(r.results[1].ok);
+        let crash = r.results[2].outcome.failure.as_ref().unwrap();
+        assert_eq!(crash.code, "run.panic");
+        assert!(crash.message.contains("on purpose"));
+        assert_eq!((r.summary.ok, r.summary.failed, r.summary.passed), (1, 2, false));
+    }
+
+    #[tokio::test]
+    async fn per_host_probe_limit_serializes_one_host() {
+        let checks = (0..4).map(|i| check(&format!("c{i}"), "plc", 30, Duration::from_secs(5))).collect();
+        let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
+        assert!(r.summary.passed);
+        assert_eq!(PEAK.load(Ordering::SeqCst), 1, "Sleepy allows one connection per host");
+    }
+
+    #[tokio::test]
+    async fn cancellation_still_reports_every_check() {
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c2.cancel();
+        });
+        let checks = vec![
+            check("long", "x", 5000, Duration::from_secs(10)),
+            check("queued", "x", 5000, Duration::from_secs(10)),
+        ];
+        let r = run(checks, &RunOptions::default(), cancel, None, |_| {}).await;
+        assert_eq!(r.results.len(), 2);
+        for res in &r.results {
+            assert_eq!(res.outcome.failure.as_ref().unwrap().code, INTERRUPTED, "{}", res.name);
+        }
+        assert_eq!(r.results[0].outcome.failure.as_ref().unwrap().phase, Phase::Greeting, "names the phase it was in");
+        assert!(r.summary.interrupted && !r.summary.passed);
+    }
+
+    #[tokio::test]
+    async fn wait_retries_until_the_deadline() {
+        let opts = RunOptions { wait: Some(Duration::from_millis(1500)), ..Default::default() };
+        let checks = vec![check("never", "y", 200, Duration::from_millis(20))];
+        let r = run(checks, &opts, CancellationToken::new(), None, |_| {}).await;
+        assert_eq!(r.results[0].attempts, 2, "1 s pause, then one more attempt fits in 1.5 s");
+        assert_eq!(r.results[0].outcome.facts["attempts"], 2);
+    }
+}
