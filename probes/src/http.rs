@@ -300,6 +300,16 @@ async fn no_answer(
     hop: &Hop,
 ) -> Failure {
     let head = tape.head();
+    // TLS 1.3 lets the client finish its handshake before the server has judged the client
+    // certificate: the rejection arrives as an alert on the first read or write after it.
+    if let Some(tls_err) = find_io_error(e).and_then(|io| io.get_ref()).and_then(|i| i.downcast_ref::<rustls::Error>())
+    {
+        let name =
+            tls::server_name(&Default::default(), &hop.host).unwrap_or_else(|_| "localhost".try_into().expect("valid"));
+        let mut f = tls::diagnose_rustls(tls_err, &name, tape);
+        f.message.push_str(" (after the handshake looked complete, as TLS 1.3 allows)");
+        return f;
+    }
     if e.is_parse_too_large() {
         cx.reach(Level::Speaks);
         return Failure::new(

@@ -45,11 +45,12 @@ pub fn endless_garbage(listener: TcpListener) -> Server {
     })
 }
 
-/// Sends one byte a second, forever: the slowest peer that still looks alive.
-pub fn trickle(listener: TcpListener, byte: u8) -> Server {
+/// Sends `message` one byte a second, over and over: the slowest peer that still looks alive,
+/// speaking a plausible start of its protocol so the probe has no reason to give up early.
+pub fn trickle(listener: TcpListener, message: &'static [u8]) -> Server {
     accept_loop(listener, move |mut s| async move {
-        loop {
-            if s.write_all(&[byte]).await.is_err() {
+        for byte in message.iter().cycle() {
+            if s.write_all(&[*byte]).await.is_err() {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

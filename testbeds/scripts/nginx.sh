@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs nginx if needed and runs it on loopback as a real HTTP/HTTPS peer for portproof's
+# tests. Idempotent: a second run reuses the certificates and reloads the running nginx.
+#
+#   127.0.0.1:18080  HTTP:  /StatusPing {"state":"RUNNING"}, /faulted/StatusPing {"state":"FAULTED"},
+#                           /error (500), /redirect (302 -> /StatusPing)
+#   127.0.0.1:18443  HTTPS: the same, with a certificate for localhost/127.0.0.1 from a CA made here
+#
+# The CA is at $STATE/ca.pem. Nothing listens beyond loopback; the distribution's own site is
+# not touched.
+set -euo pipefail
+
+STATE=${PORTPROOF_STATE:-/tmp/portproof-testbeds}/nginx
+HTTP_PORT=${PORTPROOF_NGINX_HTTP_PORT:-18080}
+HTTPS_PORT=${PORTPROOF_NGINX_HTTPS_PORT:-18443}
+mkdir -p "$STATE/logs" "$STATE/tmp"
+
+log() { echo "nginx.sh: $*"; }
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  log "installing nginx"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; } \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends nginx >/dev/null; }
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# A CA and a server certificate, made once, valid for ten years.
+if [ ! -s "$STATE/server.pem" ]; then
+  log "making a CA and a server certificate in $STATE"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=portproof nginx test CA" \
+    -keyout "$STATE/ca-key.pem" -out "$STATE/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$STATE/server-key.pem" -out "$STATE/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > "$STATE/server.ext"
+  openssl x509 -req -in "$STATE/server.csr" -CA "$STATE/ca.pem" -CAkey "$STATE/ca-key.pem" -CAcreateserial \
+    -days 3650 -extfile "$STATE/server.ext" -out "$STATE/server.pem" 2>/dev/null
+  cat "$STATE/server.pem" "$STATE/ca.pem" > "$STATE/server-chain.pem"
+fi
+
+locations='
+    default_type application/json;
+    location = /StatusPing          { return 200 "{\"state\":\"RUNNING\"}"; }
+    location = /faulted/StatusPing  { return 200 "{\"state\":\"FAULTED\"}"; }
+    location = /error               { return 500 "internal error"; }
+    location = /redirect            { return 302 /StatusPing; }
+    location /                      { default_type text/html; return 200 "<html>portproof nginx peer</html>"; }
+'
+
+cat > "$STATE/nginx.conf" <<CONF
+worker_processes 1;
+pid $STATE/nginx.pid;
+error_log $STATE/logs/error.log warn;
+user root root;
+events { worker_connections 256; }
+http {
+    access_log $STATE/logs/access.log;
+    client_body_temp_path $STATE/tmp/body;
+    proxy_temp_path $STATE/tmp/proxy;
+    fastcgi_temp_path $STATE/tmp/fastcgi;
+    uwsgi_temp_path $STATE/tmp/uwsgi;
+    scgi_temp_path $STATE/tmp/scgi;
+    server_tokens on;
+    server {
+        listen 127.0.0.1:$HTTP_PORT;
+$locations
+    }
+    server {
+        listen 127.0.0.1:$HTTPS_PORT ssl;
+        ssl_certificate $STATE/server-chain.pem;
+        ssl_certificate_key $STATE/server-key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+$locations
+    }
+}
+CONF
+
+"$NGINX" -t -q -c "$STATE/nginx.conf" -p "$STATE"
+if [ -s "$STATE/nginx.pid" ] && kill -0 "$(cat "$STATE/nginx.pid")" 2>/dev/null; then
+  log "reloading the running nginx"
+  "$NGINX" -c "$STATE/nginx.conf" -p "$STATE" -s reload
+else
+  log "starting nginx"
+  "$NGINX" -c "$STATE/nginx.conf" -p "$STATE"
+fi
+
+for _ in $(seq 1 50); do
+  if curl -fsS "http://127.0.0.1:$HTTP_PORT/StatusPing" >/dev/null 2>&1 \
+     && curl -fsS --cacert "$STATE/ca.pem" "https://127.0.0.1:$HTTPS_PORT/StatusPing" >/dev/null 2>&1; then
+    log "ready: http://127.0.0.1:$HTTP_PORT https://127.0.0.1:$HTTPS_PORT (CA $STATE/ca.pem)"
+    exit 0
+  fi
+  sleep 0.2
+done
+log "nginx did not answer on 127.0.0.1:$HTTP_PORT/$HTTPS_PORT; see $STATE/logs/error.log"
+exit 1

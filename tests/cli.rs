@@ -1,0 +1,146 @@
+//! The command line: listings, schema, manifests and profiles, the demo, and exit codes.
+
+use crate::harness::{code, gateway, portproof};
+
+#[test]
+fn probes_lists_every_probe_with_its_ports() {
+    let run = portproof(&["probes"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("tcp"));
+    assert!(run.stdout.lines().any(|l| l.starts_with("http ") && l.contains("8088")), "{}", run.stdout);
+    assert!(run.stdout.contains("https"));
+}
+
+#[test]
+fn profiles_lists_ignition() {
+    let run = portproof(&["profiles"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("ignition") && run.stdout.contains("Ignition 8.3"), "{}", run.stdout);
+}
+
+#[test]
+fn schema_manifest_is_a_json_schema_and_is_published() {
+    let run = portproof(&["schema", "manifest"]);
+    assert_eq!(run.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(schema["$schema"].as_str().unwrap().contains("json-schema.org"));
+    assert!(schema["properties"]["checks"].is_object());
+    let published = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/manifest.schema.json")).unwrap();
+    let published: serde_json::Value = serde_json::from_str(&published).unwrap();
+    assert_eq!(
+        published, schema,
+        "docs/manifest.schema.json is stale: portproof schema manifest > docs/manifest.schema.json"
+    );
+}
+
+#[test]
+fn help_has_examples_and_exits_zero() {
+    for args in [&["--help"][..], &["check", "--help"], &["run", "--help"]] {
+        let run = portproof(args);
+        assert_eq!(run.code, 0, "{args:?}");
+        assert!(run.stdout.contains("Examples"), "{args:?}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_reason() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["check", "127.0.0.1:80"], "--expect"),
+        (&["check", "127.0.0.1", "--expect", "tcp"], "HOST:PORT"),
+        (&["check", "127.0.0.1:80", "--expect", "gopher"], "gopher"),
+        (&["check", "127.0.0.1:80", "--expect", "http", "--body-regex", "("], "body_regex"),
+        (&["check", "127.0.0.1:80", "--expect", "https", "--ca", "/nonexistent/ca.pem"], "/nonexistent/ca.pem"),
+        (&["check", "127.0.0.1:80", "--expect", "tcp", "--timeout", "soon"], "soon"),
+        (&["run", "/nonexistent/manifest.yaml"], "/nonexistent/manifest.yaml"),
+        (&["profile", "nope"], "ignition"),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let run = portproof(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: stderr lacks {needle:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_bad_manifest_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, "defaults:\n  host: 127.0.0.1\nchecks:\n  - name: web\n    port: 8088\n    expect: http\n    http:\n      pth: /StatusPing\n").unwrap();
+    let run = portproof(&["run", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    let expected = format!("{}:8:", path.display());
+    assert!(run.stderr.contains(&expected), "stderr: {}", run.stderr);
+    assert!(run.stderr.contains("pth"), "names the field: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "no report for a bad manifest");
+}
+
+#[test]
+fn run_applies_host_and_offset_and_keeps_manifest_order() {
+    let gw = gateway();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.yaml");
+    std::fs::write(
+        &path,
+        "checks:
+  - name: web
+    port: 8088
+    expect: http
+    http: { path: /StatusPing, json: { pointer: /state, equals: RUNNING } }
+  - name: opcua
+    port: 4840
+    expect: tcp
+  - name: nothing here
+    port: 9
+    expect: tcp
+    optional: true
+",
+    )
+    .unwrap();
+    let offset = gw.offset.to_string();
+    let run = portproof(&["run", path.to_str().unwrap(), "--host", "127.0.0.1", "--offset", &offset, "-f", "json"]);
+    assert_eq!(run.code, 0, "the only failure is optional: {}", run.stdout);
+    let j = run.json();
+    let names: Vec<&str> = j["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["web", "opcua", "nothing here"]);
+    assert_eq!(j["results"][0]["target"], format!("127.0.0.1:{}", 8088 + gw.offset));
+    assert_eq!(j["results"][0]["level"], "healthy");
+    assert_eq!(j["results"][2]["ok"], false);
+    assert_eq!(j["summary"]["failed_optional"], 1);
+    assert_eq!(j["summary"]["passed"], true);
+
+    gw.state.set("FAULTED");
+    let run = portproof(&["run", path.to_str().unwrap(), "--host", "127.0.0.1", "--offset", &offset]);
+    assert_eq!(run.code, 1, "a required check failed");
+    assert!(run.stdout.contains("http.unhealthy_state"), "{}", run.stdout);
+}
+
+#[test]
+fn profile_ignition_against_the_testbed() {
+    let gw = gateway();
+    let offset = gw.offset.to_string();
+    let run = portproof(&["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "-f", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let j = run.json();
+    let results = j["results"].as_array().unwrap();
+    assert_eq!(results.len(), 10);
+    let by_name = |n: &str| results.iter().find(|r| r["name"] == n).unwrap_or_else(|| panic!("no {n}"));
+    assert_eq!(by_name("Gateway HTTP")["level"], "healthy");
+    assert_eq!(by_name("Gateway HTTPS")["level"], "open");
+    assert_eq!(by_name("Gateway HTTPS")["planned"], "https");
+    assert_eq!(code(by_name("PostgreSQL")), "tcp.refused");
+    assert!(j["title"].as_str().unwrap().contains("Ignition"));
+}
+
+#[test]
+fn demo_shows_the_gateway_healthy() {
+    let run = portproof(&["demo", "-f", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let j = run.json();
+    let http = j["results"].as_array().unwrap().iter().find(|r| r["name"] == "Gateway HTTP").unwrap().clone();
+    assert_eq!(http["level"], "healthy");
+    assert_eq!(http["facts"]["json_value"], "RUNNING");
+    let run = portproof(&["demo"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Gateway HTTP") && run.stdout.contains("PASS"), "{}", run.stdout);
+}

@@ -1,0 +1,247 @@
+//! The tcp and http probes through the binary, against in-process testbeds: every answer the
+//! http probe grades, and the hostile peers that must end in a verdict within the deadline.
+
+use std::time::Duration;
+
+use portproof_testbeds::hostile;
+use portproof_testbeds::http::{GatewayState, routes, serve as serve_app};
+
+use crate::harness::{code, gateway, listener, portproof, portproof_within, serve};
+
+/// The data-segment limit hostile-peer tests run under: about 14 times what the binary needs
+/// (4.6 MB measured), far below what buffering an endless stream for seconds would take.
+const BOUND: u64 = 64 << 20;
+
+fn app(state: &str) -> portproof_testbeds::Server {
+    let l = listener();
+    serve(async { serve_app(l, GatewayState::new(state)) })
+}
+
+fn url(s: &portproof_testbeds::Server, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", s.port())
+}
+
+#[test]
+fn status_ping_running_is_healthy() {
+    let s = app("RUNNING");
+    let run = portproof(&["check", &url(&s, routes::STATUS_PING), "--json-field", "state=RUNNING", "-f", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let r = run.result();
+    assert_eq!(r["level"], "healthy");
+    assert_eq!(r["require"], "healthy", "a stated criterion raises the requirement");
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["facts"]["json_value"], "RUNNING");
+    assert_eq!(r["facts"]["http_status"], 200);
+    let phases: Vec<&str> = r["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["resolve", "connect", "request", "transfer"]);
+}
+
+#[test]
+fn status_ping_faulted_speaks_and_fails_naming_the_state() {
+    let s = app("RUNNING");
+    // The state changes while the server runs, as a gateway's would.
+    let state = GatewayState::new("FAULTED");
+    let l = listener();
+    let faulted = serve(async { serve_app(l, state.clone()) });
+    let run = portproof(&["check", &url(&faulted, routes::STATUS_PING), "--json-field", "state=RUNNING", "-f", "json"]);
+    assert_eq!(run.code, 1);
+    let r = run.result();
+    assert_eq!(r["level"], "speaks");
+    assert_eq!(code(&r), "http.unhealthy_state");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("FAULTED"));
+    state.set("RUNNING");
+    let run = portproof(&["check", &url(&faulted, routes::STATUS_PING), "--json-field", "state=RUNNING"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    drop(s);
+}
+
+#[test]
+fn a_500_speaks_and_fails_only_when_health_is_required() {
+    let s = app("RUNNING");
+    let target = url(&s, routes::ERROR);
+    let run = portproof(&["check", &target, "-f", "json"]);
+    let r = run.result();
+    assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("speaks"), Some(true)), "the port does speak HTTP");
+    assert_eq!(code(&r), "http.status", "why it is not healthy is still said");
+    assert_eq!(run.code, 0);
+    let run = portproof(&["check", &target, "--require", "healthy", "-f", "json"]);
+    assert_eq!(run.code, 1);
+    assert!(run.result()["failure"]["message"].as_str().unwrap().contains("500"));
+    let run = portproof(&["check", &target, "--status", "2xx"]);
+    assert_eq!(run.code, 1, "an explicit status criterion must be able to fail");
+}
+
+#[test]
+fn a_closed_port_is_tcp_refused() {
+    let port = serve(hostile::closed_port());
+    let run = portproof(&["check", &format!("127.0.0.1:{port}"), "--expect", "http", "-f", "json"]);
+    assert_eq!(run.code, 1);
+    let r = run.result();
+    assert_eq!(r["level"], "unreachable");
+    assert_eq!(code(&r), "tcp.refused");
+    assert_eq!(r["failure"]["phase"], "connect");
+    assert!(r["failure"]["hint"].as_str().is_some());
+}
+
+#[test]
+fn an_unknown_host_is_dns_failed() {
+    let run = portproof(&["check", "no-such-host.invalid:80", "--expect", "tcp", "-f", "json"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(code(&run.result()), "dns.failed");
+}
+
+#[test]
+fn a_silent_peer_times_out_in_its_phase_within_the_deadline() {
+    let s = serve(async { hostile::silent(portproof_testbeds::bind_any().await.unwrap()) });
+    let run =
+        portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "http", "--timeout", "1s", "-f", "json"]);
+    assert_eq!(run.code, 1);
+    let r = run.result();
+    assert_eq!(code(&r), "request.timeout");
+    assert_eq!(r["level"], "open");
+    // Correctness bound, not a benchmark: a hang would blow far past it.
+    assert!(run.elapsed < Duration::from_secs(4), "verdict after {:?}", run.elapsed);
+}
+
+#[test]
+fn a_trickling_peer_ends_at_the_deadline() {
+    let s = serve(async { hostile::trickle(portproof_testbeds::bind_any().await.unwrap(), b"HTTP/1.1 200 OK\r\n") });
+    let run = portproof(&[
+        "check",
+        &format!("127.0.0.1:{}", s.port()),
+        "--expect",
+        "http",
+        "--timeout",
+        "1500ms",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&run.result()), "request.timeout");
+    assert!(run.elapsed < Duration::from_secs(5), "verdict after {:?}", run.elapsed);
+}
+
+#[test]
+fn an_endless_body_is_cut_with_bounded_memory() {
+    let s = app("RUNNING");
+    let run = portproof_within(&["check", &url(&s, routes::ENDLESS), "--timeout", "10s", "-f", "json"], BOUND);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.result();
+    assert_eq!(r["level"], "healthy");
+    assert_eq!(r["warnings"][0]["code"], "http.body_truncated");
+    assert_eq!(r["facts"]["body_bytes"], 1 << 20);
+    assert!(run.elapsed < Duration::from_secs(8), "the cap ends the read, not the deadline: {:?}", run.elapsed);
+}
+
+#[test]
+fn endless_garbage_is_named_malformed_with_bounded_memory() {
+    let s = serve(async { hostile::endless_garbage(portproof_testbeds::bind_any().await.unwrap()) });
+    let run = portproof_within(
+        &["check", &format!("127.0.0.1:{}", s.port()), "--expect", "http", "--timeout", "5s", "-f", "json"],
+        BOUND,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.result();
+    assert_eq!(code(&r), "http.malformed", "{r:#}");
+    assert_eq!(r["level"], "open");
+}
+
+#[test]
+fn a_peer_that_hangs_up_without_a_word_is_no_response() {
+    let s = serve(async { hostile::slam(portproof_testbeds::bind_any().await.unwrap()) });
+    let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "http", "-f", "json"]);
+    let r = run.result();
+    assert_eq!(code(&r), "http.no_response", "{r:#}");
+    assert!(r.get("identified").is_none());
+}
+
+#[test]
+fn a_tls_server_on_an_http_check_is_identified() {
+    let pki = portproof_testbeds::pki::Pki::new();
+    let s = serve(async { hostile::tls_server(portproof_testbeds::bind_any().await.unwrap(), pki.server_config()) });
+    let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "http", "-f", "json"]);
+    assert_eq!(run.code, 1);
+    let r = run.result();
+    assert_eq!(r["identified"], "tls", "{r:#}");
+    assert_eq!(code(&r), "proto.mismatch");
+    assert!(r["failure"]["hint"].as_str().unwrap().contains("https"));
+}
+
+#[test]
+fn redirects_are_followed_on_the_same_host_only() {
+    let s = app("RUNNING");
+    let run = portproof(&["check", &url(&s, routes::REDIRECT_LOCAL), "--json-field", "state=RUNNING", "-f", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let r = run.result();
+    assert_eq!(r["facts"]["redirects"][0]["status"], 302);
+    assert!(r["facts"]["url"].as_str().unwrap().ends_with("/StatusPing"));
+
+    let r = portproof(&["check", &url(&s, routes::REDIRECT_OFFSITE), "-f", "json"]).result();
+    assert_eq!(code(&r), "http.redirect_offsite");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("elsewhere.invalid"));
+
+    let r = portproof(&["check", &url(&s, routes::REDIRECT_LOOP), "-f", "json"]).result();
+    assert_eq!(code(&r), "http.redirect_loop");
+
+    let run = portproof(&["check", &url(&s, routes::REDIRECT_LOCAL), "--status", "302", "-f", "json"]);
+    assert_eq!(run.code, 0, "a redirect the check asks for is the answer, not followed");
+    assert!(run.result()["facts"].get("redirects").is_none());
+}
+
+#[test]
+fn https_through_the_tls_engine() {
+    let gw = gateway();
+    let dir = tempfile::tempdir().unwrap();
+    let files = gw.pki.write_to(dir.path()).unwrap();
+    let https = format!("https://127.0.0.1:{}/StatusPing", gw.port(8043).unwrap());
+    let ca = files.ca.to_str().unwrap();
+    let run = portproof(&["check", &https, "--ca", ca, "--json-field", "state=RUNNING", "-f", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let r = run.result();
+    assert_eq!(r["level"], "healthy");
+    assert_eq!(r["over"], "tls");
+    assert_eq!(r["facts"]["tls_version"], "TLSv1_3");
+    assert!(r["phases"].as_array().unwrap().iter().any(|p| p["phase"] == "tls"));
+
+    let r = portproof(&["check", &https, "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.cert_unknown_ca", "the system store does not know the testbed CA");
+    assert_eq!(r["level"], "open");
+
+    let r = portproof(&["check", &https, "--insecure", "-f", "json"]).result();
+    assert_eq!(r["level"], "healthy");
+    assert_eq!(r["warnings"][0]["code"], "tls.unverified");
+
+    let r = portproof(&["check", &https, "--ca", ca, "--sni", "wrong.example", "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.cert_name_mismatch");
+
+    let plain = format!("127.0.0.1:{}", gw.port(8088).unwrap());
+    let r = portproof(&["check", &plain, "--expect", "https", "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.not_tls");
+    assert_eq!(r["identified"], "http", "HTTP on an https target is named");
+
+    let metro = format!("127.0.0.1:{}", gw.port(8060).unwrap());
+    let r = portproof(&["check", &metro, "--expect", "https", "--ca", ca, "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.client_cert_required", "{r:#}");
+}
+
+#[test]
+fn tcp_is_open_at_best_and_names_a_greeting() {
+    let s = serve(async {
+        let l = portproof_testbeds::bind_any().await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Ok((mut c, _)) = l.accept().await {
+                let _ = c.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        portproof_testbeds::Server::new(addr, task)
+    });
+    let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "-f", "json"]);
+    assert_eq!(run.code, 0);
+    let r = run.result();
+    assert_eq!((r["level"].as_str(), r["require"].as_str()), (Some("open"), Some("open")));
+    assert_eq!(r["identified"], "ssh");
+    let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "--require", "healthy"]);
+    assert_eq!(run.code, 2, "tcp cannot prove healthy: a configuration error, not a failed check");
+}
