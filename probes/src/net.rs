@@ -217,7 +217,16 @@ pub fn connect_failure(e: &io::Error, target: &str, addr: SocketAddr) -> Failure
         }
         _ => ("tcp.error", "the connection failed for a reason the system reported above"),
     };
-    Failure::new(code, Phase::Connect, format!("connect to {target}{via}: {e}")).hint(hint)
+    Failure::new(code, Phase::Connect, format!("connect to {target}{via}: {}", plain_io(e))).hint(hint)
+}
+
+/// An I/O error as a person reads it: "Connection refused", without "(os error 111)".
+fn plain_io(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
 }
 
 /// What a read error means for a probe: a reset, a hostile peer over the limit, or a plain error.
@@ -271,6 +280,7 @@ mod tests {
         assert_eq!(f.code, "tcp.refused");
         assert_eq!(f.phase, Phase::Connect);
         assert!(f.hint.is_some());
+        assert!(f.message.ends_with("Connection refused"), "{}", f.message);
         assert_eq!(cx.level(), Level::Unreachable);
     }
 
