@@ -59,16 +59,28 @@ pub enum Command {
   portproof profile ignition --host 127.0.0.1 --offset 20000 --format json")]
     Profile(ProfileArgs),
     /// List the embedded product profiles.
+    #[command(after_help = "Examples:
+  portproof profiles
+  portproof profile ignition --host 10.0.0.5")]
     Profiles,
     /// List the probes with their default ports.
+    #[command(after_help = "Examples:
+  portproof probes
+  portproof check 10.0.0.5:8088 --expect http")]
     Probes,
     /// Print a JSON Schema, so editors can complete and check manifests.
-    #[command(after_help = "Example:
+    #[command(after_help = "Examples:
   portproof schema manifest > manifest.schema.json")]
     Schema(SchemaArgs),
     /// Serve the in-process Ignition-like testbed on loopback until Ctrl-C.
+    #[command(after_help = "Examples:
+  portproof testbed --offset 20000        # then, in another shell:
+  portproof profile ignition --host 127.0.0.1 --offset 20000")]
     Testbed(TestbedArgs),
     /// Start the testbed in-process and run the Ignition profile against it.
+    #[command(after_help = "Examples:
+  portproof demo
+  portproof demo --format junit -o demo.xml")]
     Demo(DemoArgs),
 }
 
@@ -81,6 +93,36 @@ pub struct OutputArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Colour in the table: auto is on a terminal, unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    pub color: When,
+}
+
+/// When to colour the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum When {
+    /// On a terminal, unless the NO_COLOR environment variable is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl OutputArgs {
+    /// Whether the table gets ANSI colours.
+    fn color(&self, format: Format) -> bool {
+        format == Format::Table
+            && match self.color {
+                When::Always => true,
+                When::Never => false,
+                When::Auto => {
+                    self.output.is_none()
+                        && std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            }
+    }
 }
 
 /// How the runner runs.
@@ -519,10 +561,7 @@ pub async fn run_and_report(
         ),
         None => Box::new(std::io::stdout()),
     };
-    let color = format == Format::Table
-        && out.output.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = out.color(format);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     let signal = tokio::spawn(async move {

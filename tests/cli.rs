@@ -35,7 +35,10 @@ fn schema_manifest_is_a_json_schema_and_is_published() {
 
 #[test]
 fn help_has_examples_and_exits_zero() {
-    for args in [&["--help"][..], &["check", "--help"], &["run", "--help"]] {
+    let commands = ["check", "run", "profile", "profiles", "probes", "schema", "testbed", "demo"];
+    let each = commands.iter().map(|c| vec![*c, "--help"]);
+    for args in std::iter::once(vec!["--help"]).chain(each) {
+        let args = &args[..];
         let run = portproof(args);
         assert_eq!(run.code, 0, "{args:?}");
         assert!(run.stdout.contains("Examples"), "{args:?}: {}", run.stdout);
@@ -143,4 +146,87 @@ fn demo_shows_the_gateway_healthy() {
     let run = portproof(&["demo"]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("Gateway HTTP") && run.stdout.contains("PASS"), "{}", run.stdout);
+}
+
+#[test]
+fn colour_is_off_when_piped_and_on_when_asked() {
+    let port = crate::harness::serve(portproof_testbeds::hostile::closed_port()).to_string();
+    let target = format!("127.0.0.1:{port}");
+    let plain = portproof(&["check", &target, "--expect", "tcp"]);
+    assert!(!plain.stdout.contains('\x1b'), "{}", plain.stdout);
+    let coloured = portproof(&["check", &target, "--expect", "tcp", "--color", "always"]);
+    assert!(coloured.stdout.contains("\x1b[31m"), "{}", coloured.stdout);
+    let json = portproof(&["check", &target, "--expect", "tcp", "--color", "always", "-f", "json"]);
+    assert!(!json.stdout.contains('\x1b'), "colour never reaches JSON");
+}
+
+#[test]
+fn testbed_serves_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let offset = (41000 + std::process::id() % 1000 * 7).to_string();
+    let mut child = std::process::Command::new(crate::harness::bin())
+        .args(["testbed", "--offset", &offset])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("Ctrl-C");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("/StatusPing")), "{seen:?}");
+    let run = portproof(&["profile", "ignition", "--offset", &offset, "-f", "json"]);
+    assert_eq!(run.code, 0, "the profile passes against `portproof testbed`: {}", run.stdout);
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends the testbed cleanly");
+}
+
+#[test]
+fn ctrl_c_still_writes_the_report() {
+    let silent = crate::harness::serve(async {
+        portproof_testbeds::hostile::silent(portproof_testbeds::bind_any().await.unwrap())
+    });
+    let refused = crate::harness::serve(portproof_testbeds::hostile::closed_port());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "defaults: {{ host: 127.0.0.1, timeout: 60s }}
+checks:
+  - {{ name: hangs, port: {}, expect: http }}
+  - {{ name: refused, port: {refused}, expect: tcp }}
+",
+            silent.port()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("report.json");
+    let child = std::process::Command::new(crate::harness::bin())
+        .args(["run", path.to_str().unwrap(), "-f", "json", "-o", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "stops promptly, not at the 60 s deadline");
+    assert_eq!(output.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(j["results"].as_array().unwrap().len(), 2, "one result per check, always");
+    assert_eq!(code(&j["results"][0]), "run.interrupted");
+    assert_eq!(j["results"][0]["failure"]["phase"], "request", "names the phase it was in");
+    assert_eq!(j["results"][0]["level"], "open", "keeps the level it had reached");
+    assert_eq!(code(&j["results"][1]), "tcp.refused", "finished checks keep their result");
+    assert_eq!(j["summary"]["interrupted"], true);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted"));
 }

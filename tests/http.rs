@@ -245,3 +245,41 @@ fn tcp_is_open_at_best_and_names_a_greeting() {
     let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "--require", "healthy"]);
     assert_eq!(run.code, 2, "tcp cannot prove healthy: a configuration error, not a failed check");
 }
+
+#[test]
+fn https_with_a_client_certificate() {
+    let pki = portproof_testbeds::pki::Pki::new();
+    let l = listener();
+    let s =
+        serve(async { portproof_testbeds::http::serve_tls(l, GatewayState::new("RUNNING"), pki.mtls_server_config()) });
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write_to(dir.path()).unwrap();
+    let target = format!("https://127.0.0.1:{}/StatusPing", s.port());
+    let (ca, cert, key) =
+        (files.ca.to_str().unwrap(), files.client_cert.to_str().unwrap(), files.client_key.to_str().unwrap());
+    let run = portproof(&[
+        "check",
+        &target,
+        "--ca",
+        ca,
+        "--client-cert",
+        cert,
+        "--client-key",
+        key,
+        "--json-field",
+        "state=RUNNING",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.result()["level"], "healthy");
+
+    let r = portproof(&["check", &target, "--ca", ca, "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.client_cert_required", "{r:#}");
+    assert!(r["failure"]["hint"].as_str().unwrap().contains("--client-cert"));
+
+    // A key that does not belong to the certificate is a configuration error, before any I/O.
+    let run = portproof(&["check", &target, "--ca", ca, "--client-cert", cert, "--client-key", ca]);
+    assert_eq!(run.code, 2, "a CA certificate is not a private key: {}", run.stderr);
+    assert!(run.stderr.contains(ca), "{}", run.stderr);
+}

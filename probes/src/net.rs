@@ -284,6 +284,42 @@ mod tests {
         assert_eq!(cx.level(), Level::Unreachable);
     }
 
+    #[test]
+    fn each_connect_error_has_its_own_code() {
+        let addr: SocketAddr = "192.0.2.1:502".parse().unwrap();
+        let cases = [
+            (io::Error::from(io::ErrorKind::ConnectionRefused), "tcp.refused"),
+            (io::Error::from_raw_os_error(113), "tcp.unreachable"), // EHOSTUNREACH
+            (io::Error::from_raw_os_error(101), "tcp.unreachable"), // ENETUNREACH
+            (io::Error::from(io::ErrorKind::ConnectionReset), "tcp.reset"),
+            (io::Error::from(io::ErrorKind::TimedOut), "tcp.timeout"),
+            (io::Error::other("strange"), "tcp.error"),
+        ];
+        for (e, code) in cases {
+            let f = connect_failure(&e, "plc.example:502", addr);
+            assert_eq!(f.code, code, "{e}");
+            assert_eq!(f.phase, Phase::Connect);
+            assert!(f.message.contains("(at 192.0.2.1:502)"), "names the address behind the name: {}", f.message);
+            assert!(!f.message.contains("os error"), "{}", f.message);
+            assert!(f.hint.is_some());
+        }
+        let f = connect_failure(&io::Error::from(io::ErrorKind::ConnectionRefused), "192.0.2.1:502", addr);
+        assert!(!f.message.contains("(at "), "no repetition when the target is the address: {}", f.message);
+    }
+
+    #[tokio::test]
+    async fn ipv6_loopback_dials_when_the_host_has_it() {
+        let Ok(l) = TcpListener::bind("[::1]:0").await else {
+            eprintln!("SKIPPED: this host has no IPv6 loopback");
+            return;
+        };
+        let port = l.local_addr().unwrap().port();
+        let mut cx = ProbeCx::default();
+        let c = dial(&mut cx, "::1", port).await.unwrap();
+        assert_eq!(c.peer().unwrap().ip().to_string(), "::1");
+        assert_eq!(cx.facts()["peer"], format!("[::1]:{port}"));
+    }
+
     #[tokio::test]
     async fn unknown_name_is_dns_failed() {
         let mut cx = ProbeCx::default();
