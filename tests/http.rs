@@ -116,7 +116,8 @@ fn a_trickling_peer_ends_at_the_deadline() {
         "-f",
         "json",
     ]);
-    assert_eq!(code(&run.result()), "request.timeout");
+    let r = run.result();
+    assert_eq!(code(&r), "request.timeout", "{r:#}");
     assert!(run.elapsed < Duration::from_secs(5), "verdict after {:?}", run.elapsed);
 }
 
@@ -225,25 +226,29 @@ fn https_through_the_tls_engine() {
 
 #[test]
 fn tcp_is_open_at_best_and_names_a_greeting() {
-    let s = serve(async {
-        let l = portproof_testbeds::bind_any().await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            while let Ok((mut c, _)) = l.accept().await {
-                let _ = c.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        });
-        portproof_testbeds::Server::new(addr, task)
-    });
+    let s =
+        serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
     let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "-f", "json"]);
     assert_eq!(run.code, 0);
     let r = run.result();
     assert_eq!((r["level"].as_str(), r["require"].as_str()), (Some("open"), Some("open")));
     assert_eq!(r["identified"], "ssh");
+    assert!(r["facts"]["banner"].as_str().unwrap().contains("OpenSSH_9.6"));
     let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "--require", "healthy"]);
     assert_eq!(run.code, 2, "tcp cannot prove healthy: a configuration error, not a failed check");
+}
+
+#[test]
+fn a_server_that_talks_first_is_not_http() {
+    let ssh =
+        serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
+    let r = portproof(&["check", &format!("127.0.0.1:{}", ssh.port()), "--expect", "http", "-f", "json"]).result();
+    assert_eq!((r["identified"].as_str(), code(&r).as_str()), (Some("ssh"), "proto.mismatch"), "{r:#}");
+    let odd = serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"\x01\x02hello") });
+    // Whether the greeting or our request crosses first, the verdict is the same.
+    let r = portproof(&["check", &format!("127.0.0.1:{}", odd.port()), "--expect", "http", "-f", "json"]).result();
+    assert_eq!(code(&r), "http.malformed", "{r:#}");
+    assert_eq!(r["level"], "open");
 }
 
 #[test]

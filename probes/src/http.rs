@@ -352,6 +352,14 @@ async fn no_answer(
     if let Some(io) = find_io_error(e) {
         return crate::net::read_failure(io, Phase::Request, "waiting for the HTTP answer");
     }
+    if tape.bytes_written() == 0 {
+        return Failure::new(
+            "http.malformed",
+            Phase::Request,
+            format!("the peer spoke before the request was sent, which HTTP servers never do: {}", sniff::describe(&head)),
+        )
+        .hint("the port speaks a protocol whose server talks first: check the port number, or expect: tcp to see its banner");
+    }
     Failure::new(
         "http.malformed",
         Phase::Request,

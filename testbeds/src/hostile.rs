@@ -45,10 +45,13 @@ pub fn endless_garbage(listener: TcpListener) -> Server {
     })
 }
 
-/// Sends `message` one byte a second, over and over: the slowest peer that still looks alive,
-/// speaking a plausible start of its protocol so the probe has no reason to give up early.
+/// Answers with `message` one byte a second, over and over: the slowest peer that still looks
+/// alive, speaking a plausible start of its protocol so the probe has no reason to give up
+/// early. Like a real server it first waits (briefly) for the client's request.
 pub fn trickle(listener: TcpListener, message: &'static [u8]) -> Server {
     accept_loop(listener, move |mut s| async move {
+        let mut request = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_millis(500), s.read(&mut request)).await;
         for byte in message.iter().cycle() {
             if s.write_all(&[*byte]).await.is_err() {
                 break;
@@ -69,6 +72,17 @@ pub fn tls_server(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> S
                 let mut buf = [0u8; 1024];
                 while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
             }
+        }
+    })
+}
+
+/// Greets every connection with `greeting` (a banner, like SSH's) and then holds it: a server
+/// of a protocol that talks first.
+pub fn greeter(listener: TcpListener, greeting: &'static [u8]) -> Server {
+    accept_loop(listener, move |mut s| async move {
+        if s.write_all(greeting).await.is_ok() {
+            let mut buf = [0u8; 1024];
+            while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
         }
     })
 }
