@@ -320,6 +320,38 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_arbitrary_bytes() {
+        // Deterministic xorshift, so a failure reproduces; lengths straddle every signature.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let prefixes: [&[u8]; 6] = [b"", b"AMQP", b"HTTP/", &[22, 3], &[21, 3, 3, 0, 2], &[0x4a, 0, 0, 0, 10]];
+        for i in 0..20_000 {
+            let prefix = prefixes[i % prefixes.len()];
+            let len = (next() % 80) as usize;
+            let mut bytes = prefix.to_vec();
+            bytes.extend((0..len).map(|_| next() as u8));
+            let _ = identify(&bytes);
+            let _ = describe(&bytes);
+        }
+        // Every truncation of a real signature, too.
+        for sig in [
+            &b"AMQP\x00\x00\x09\x01"[..],
+            b"\x4a\x00\x00\x00\x0a5.5.5-10\x00",
+            &[21, 3, 3, 0, 2, 2, 50],
+            b"220 x FTP\r\n",
+        ] {
+            for n in 0..=sig.len() {
+                let _ = identify(&sig[..n]);
+            }
+        }
+    }
+
+    #[test]
     fn describe_is_short_and_printable() {
         assert_eq!(describe(b"hello"), "\"hello\"");
         assert_eq!(describe(&[0, 1, 255]), "00 01 ff");
