@@ -143,7 +143,7 @@ impl Report {
             portproof: env!("CARGO_PKG_VERSION").to_owned(),
             title,
             started: humantime::format_rfc3339_seconds(started).to_string(),
-            duration_ms: duration.as_secs_f64() * 1e3,
+            duration_ms: portproof_probes::millis(duration),
             results,
             summary: s,
         }
@@ -304,7 +304,7 @@ async fn run_check(
         }
         pause = (pause * 2).min(MAX_RETRY_INTERVAL);
     }
-    result.duration_ms = start.elapsed().as_secs_f64() * 1e3;
+    result.duration_ms = portproof_probes::millis(start.elapsed());
     if result.attempts > 1 {
         result.outcome.facts.insert("attempts".into(), result.attempts.into());
     }

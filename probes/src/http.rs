@@ -306,7 +306,7 @@ async fn no_answer(
     {
         let name =
             tls::server_name(&Default::default(), &hop.host).unwrap_or_else(|_| "localhost".try_into().expect("valid"));
-        let mut f = tls::diagnose_rustls(tls_err, &name, tape);
+        let mut f = tls::diagnose_rustls(tls_err, &name);
         f.message.push_str(" (after the handshake looked complete, as TLS 1.3 allows)");
         return f;
     }

@@ -271,7 +271,7 @@ impl ProbeCx {
     /// Ends the current phase, recording its duration.
     pub fn end_phase(&mut self) {
         if let Some((phase, start)) = self.current.take() {
-            self.phases.push(PhaseTime { phase, ms: start.elapsed().as_secs_f64() * 1e3 });
+            self.phases.push(PhaseTime { phase, ms: millis(start.elapsed()) });
         }
     }
 
@@ -365,6 +365,11 @@ fn timeout_hint(phase: Phase) -> &'static str {
         Phase::Auth | Phase::Query => "the service stalled after the handshake; check its load and logs",
         Phase::Run => "raise --timeout if the service is known to be slow",
     }
+}
+
+/// A duration in milliseconds, to the microsecond: finer digits are float noise, not data.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// `1.5s`, `250ms`: durations the way people write them in manifests.

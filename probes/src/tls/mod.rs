@@ -209,7 +209,7 @@ where
             }
             cx.fact("tls_verified", log.error.is_none());
             if let Some(e) = &log.error {
-                let f = diagnose_rustls(e, &name, &tape);
+                let f = diagnose_rustls(e, &name);
                 cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
             }
             Ok(stream)
@@ -226,7 +226,7 @@ pub fn diagnose(e: &io::Error, name: &ServerName<'_>, tape: &Tape, cx: &mut Prob
             if is_garbled(re) {
                 return not_tls(&head, cx);
             }
-            return diagnose_rustls(re, name, tape);
+            return diagnose_rustls(re, name);
         }
         if let Some(lim) = inner.downcast_ref::<ReadLimitExceeded>() {
             return Failure::new("tls.oversized", Phase::Tls, lim.to_string());
@@ -286,7 +286,7 @@ fn not_tls(head: &[u8], cx: &mut ProbeCx) -> Failure {
 }
 
 /// The failure for a rustls error: certificate problems and alerts by name.
-pub fn diagnose_rustls(e: &rustls::Error, name: &ServerName<'_>, _tape: &Tape) -> Failure {
+pub fn diagnose_rustls(e: &rustls::Error, name: &ServerName<'_>) -> Failure {
     let name = name.to_str();
     let f = |code: &str, msg: String| Failure::new(code, Phase::Tls, msg);
     match e {
