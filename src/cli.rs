@@ -132,11 +132,11 @@ pub struct RunnerArgs {
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Most probes at once.
-    #[arg(long, default_value_t = 32)]
-    pub concurrency: usize,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub concurrency: u16,
     /// Most probes at once against one host.
-    #[arg(long, default_value_t = 6)]
-    pub per_host: usize,
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub per_host: u16,
     /// Retry failing checks until they pass or this much time has passed (for testbeds that are
     /// still starting), like 2m.
     #[arg(long, value_parser = parse_duration)]
@@ -338,7 +338,11 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(execute(cli)) {
+    let result = rt.block_on(execute(cli));
+    // A name lookup stuck in the system resolver cannot be cancelled; the report is written,
+    // so do not wait for it.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(UsageError(msg)) => {
             eprintln!("portproof: error: {msg}");
@@ -570,7 +574,12 @@ pub async fn run_and_report(
             on_signal.cancel();
         }
     });
-    let opts = RunOptions { concurrency: r.concurrency, per_host: r.per_host, wait: r.wait, ..RunOptions::default() };
+    let opts = RunOptions {
+        concurrency: usize::from(r.concurrency),
+        per_host: usize::from(r.per_host),
+        wait: r.wait,
+        ..RunOptions::default()
+    };
     let mut write_error = None;
     let report = runner::run(checks, &opts, cancel, title, |res| {
         if format == Format::Jsonl {

@@ -228,12 +228,18 @@ mod humantime_opt {
     }
 }
 
+/// The longest deadline or wait accepted: longer is a typo, and would overflow clocks.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 /// Parses `5s`, `500ms`, `1m30s`; zero is refused, since it would time out every check.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
         .map_err(|e| format!("bad duration {s:?}: {e} (write it like 5s or 500ms)"))?;
     if d.is_zero() {
         return Err(format!("bad duration {s:?}: must be more than zero"));
+    }
+    if d > MAX_DURATION {
+        return Err(format!("bad duration {s:?}: at most 24h"));
     }
     Ok(d)
 }
@@ -430,7 +436,12 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         target.tls = r.tls.clone().or_else(|| m.defaults.tls.clone()).unwrap_or_default();
         target.http = r.http.clone();
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
-        let require = r.require.or(m.defaults.require).unwrap_or_else(|| probe.default_require(&target));
+        // A check's own `require` is held to what its probe can prove (an error below); the
+        // manifest-wide default applies as far as each probe can go.
+        let require = r
+            .require
+            .or(m.defaults.require.map(|d| d.min(probe.best_level())))
+            .unwrap_or_else(|| probe.default_require(&target));
         if require > probe.best_level() {
             return Err(at(format!(
                 "checks[{i}].require: {require} is beyond what the {} probe can prove (at best {})",
@@ -573,6 +584,21 @@ checks:
         let e = plan(&m, src, "m.yaml", &Overrides::default()).unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("body_regex"), "{e}");
+    }
+
+    #[test]
+    fn a_default_requirement_stops_at_what_each_probe_can_prove() {
+        let src = "defaults: {host: h, require: healthy}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n  - {name: b, port: 2, expect: http}\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let checks = plan(&m, src, "m.yaml", &Overrides::default()).unwrap();
+        assert_eq!((checks[0].require, checks[1].require), (Level::Open, Level::Healthy));
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert!(parse_duration("25h").unwrap_err().contains("24h"));
+        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub struct CheckResult {
     pub ok: bool,
     /// How many attempts were made (more than one with `wait`).
     pub attempts: u32,
-    /// Wall time of the check, all attempts and pauses included.
+    /// Time of the check's attempts and the pauses between them; time queued for a free
+    /// connection slot is not included.
     pub duration_ms: f64,
     /// The probe this port will get once it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,15 +261,21 @@ async fn run_check(
     cancel: CancellationToken,
     run_start: Instant,
 ) -> CheckResult {
-    let start = Instant::now();
     let mut result = shell(&check);
     let mut pause = opts.retry_interval.max(Duration::from_secs(1));
+    // Time spent probing and pausing between attempts; waiting for a permit is not the
+    // check's own time, and counting it would blame a slow host for a busy runner.
+    let mut spent = Duration::ZERO;
     loop {
         // Permits are held for one attempt only, never across a pause.
         let permits = tokio::select! {
             p = acquire(&limits) => p,
-            _ = cancel.cancelled() => break,
+            _ = cancel.cancelled() => {
+                interrupt_between_attempts(&mut result, "waiting for a free connection slot");
+                break;
+            }
         };
+        let attempt_start = Instant::now();
         result.attempts += 1;
         let timeout = check.target.timeout;
         let mut cx = ProbeCx::new(Some(Instant::now() + timeout));
@@ -293,32 +300,54 @@ async fn run_check(
                 )))
             }
         };
-        result.ok = result.outcome.level >= check.require;
+        // An interrupted check did not finish: it never counts as passed.
+        result.ok = !interrupted && result.outcome.level >= check.require;
+        spent += attempt_start.elapsed();
         let Some(wait) = opts.wait else { break };
         if result.ok || interrupted || run_start.elapsed() + pause > wait {
             break;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = cancel.cancelled() => break,
+        let pause_start = Instant::now();
+        let cancelled = tokio::select! {
+            _ = tokio::time::sleep(pause) => false,
+            _ = cancel.cancelled() => true,
+        };
+        spent += pause_start.elapsed();
+        if cancelled {
+            interrupt_between_attempts(&mut result, "pausing before the next attempt");
+            break;
         }
         pause = (pause * 2).min(MAX_RETRY_INTERVAL);
     }
-    result.duration_ms = portproof_probes::millis(start.elapsed());
+    result.duration_ms = portproof_probes::millis(spent);
     if result.attempts > 1 {
         result.outcome.facts.insert("attempts".into(), result.attempts.into());
     }
     result
 }
 
+/// Marks a check cut short between attempts (or before its first), keeping what the last
+/// attempt found in the message.
+fn interrupt_between_attempts(result: &mut CheckResult, during: &str) {
+    let last = match (&result.outcome.failure, result.attempts) {
+        (_, 0) => String::new(),
+        (Some(f), n) => format!("; attempt {n} ended with {}: {}", f.code, f.message),
+        (None, n) => format!("; attempt {n} reached {}", result.outcome.level),
+    };
+    result.ok = false;
+    result.outcome.failure = Some(Failure::new(INTERRUPTED, Phase::Run, format!("interrupted while {during}{last}")));
+}
+
 async fn acquire(l: &Limits) -> Vec<tokio::sync::OwnedSemaphorePermit> {
     let mut held = Vec::with_capacity(3);
-    // Always in this order (global, host, host+probe), so two checks can never wait on each other.
-    held.push(l.global.clone().acquire_owned().await.expect("semaphore never closed"));
-    held.push(l.host.clone().acquire_owned().await.expect("semaphore never closed"));
+    // Narrowest first (host+probe, host, then global), always in this order so two checks can
+    // never wait on each other, and so a check queued behind a busy host holds no global slot
+    // that a check of another host could use.
     if let Some(n) = &l.narrow {
         held.push(n.clone().acquire_owned().await.expect("semaphore never closed"));
     }
+    held.push(l.host.clone().acquire_owned().await.expect("semaphore never closed"));
+    held.push(l.global.clone().acquire_owned().await.expect("semaphore never closed"));
     held
 }
 
@@ -415,6 +444,22 @@ mod tests {
         let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
         assert!(r.summary.passed);
         assert_eq!(PEAK.load(Ordering::SeqCst), 1, "Sleepy allows one connection per host");
+    }
+
+    #[tokio::test]
+    async fn a_busy_host_does_not_hold_global_slots() {
+        // Global limit 2, one connection per host: six slow checks on one host must not keep
+        // the quick check of another host waiting behind them.
+        let opts = RunOptions { concurrency: 2, per_host: 1, ..Default::default() };
+        let mut checks: Vec<Check> =
+            (0..6).map(|i| check(&format!("busy{i}"), "busy", 400, Duration::from_secs(5))).collect();
+        checks.push(check("other", "other", 1, Duration::from_secs(5)));
+        let mut order = Vec::new();
+        let r = run(checks, &opts, CancellationToken::new(), None, |res| order.push(res.name.clone())).await;
+        assert!(r.summary.passed);
+        assert!(order.iter().position(|n| n == "other").unwrap() <= 1, "the other host ran at once: {order:?}");
+        let other = r.results.iter().find(|c| c.name == "other").unwrap();
+        assert!(other.duration_ms < 300.0, "queue time is not the check's time: {} ms", other.duration_ms);
     }
 
     #[tokio::test]

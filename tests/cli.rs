@@ -57,6 +57,10 @@ fn usage_errors_exit_2_with_a_reason() {
         (&["run", "/nonexistent/manifest.yaml"], "/nonexistent/manifest.yaml"),
         (&["profile", "nope"], "ignition"),
         (&["frobnicate"], "frobnicate"),
+        (&["check", "127.0.0.1:80", "--expect", "tcp", "--concurrency", "0"], "concurrency"),
+        (&["check", "127.0.0.1:80", "--expect", "tcp", "--concurrency", "18446744073709551615"], "concurrency"),
+        (&["check", "127.0.0.1:80", "--expect", "tcp", "--timeout", "18446744073709551615s"], "timeout"),
+        (&["check", "127.0.0.1:80", "--expect", "http", "--max-body", "20000000"], "max_body"),
     ];
     for (args, needle) in cases {
         let run = portproof(args);

@@ -288,3 +288,35 @@ fn https_with_a_client_certificate() {
     assert_eq!(run.code, 2, "a CA certificate is not a private key: {}", run.stderr);
     assert!(run.stderr.contains(ca), "{}", run.stderr);
 }
+
+#[test]
+fn a_server_that_answers_before_the_request_is_judged_the_same_every_time() {
+    // Whether its bytes or our request cross first, the verdict must not change.
+    let s = serve(async {
+        hostile::greeter(
+            portproof_testbeds::bind_any().await.unwrap(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        )
+    });
+    for _ in 0..10 {
+        let r = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "http", "-f", "json"]).result();
+        assert_eq!(r["level"], "healthy", "{r:#}");
+    }
+}
+
+#[test]
+fn a_redirect_to_a_dead_port_keeps_the_evidence_and_names_the_redirect() {
+    let dead = serve(hostile::closed_port());
+    let answer: &'static [u8] =
+        format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{dead}/StatusPing\r\nContent-Length: 0\r\n\r\n")
+            .into_bytes()
+            .leak();
+    let s = serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), answer) });
+    let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "http", "-f", "json"]);
+    let r = run.result();
+    assert_eq!(r["level"], "speaks", "the port did answer in HTTP: {r:#}");
+    assert_eq!(run.code, 0, "speaks is what the check requires");
+    assert_eq!(code(&r), "tcp.refused");
+    let msg = r["failure"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("after HTTP 302 to http://127.0.0.1:"), "{msg}");
+}

@@ -23,6 +23,9 @@ use crate::{Failure, HttpOptions, Level, Over, Phase, Probe, ProbeCx, ProbeFutur
 const MAX_REDIRECTS: usize = 5;
 /// Largest response head hyper may buffer; a peer that sends more is cut off.
 const MAX_HEAD: usize = 64 * 1024;
+/// Largest `max_body` allowed: half the per-connection read limit, leaving room for the head
+/// and chunk framing, so a body cap is always ours and never the read limit's.
+pub const MAX_MAX_BODY: u64 = 8 << 20;
 /// Longest we spend on a second connection that only asks "is this TLS?".
 const POKE_BUDGET: Duration = Duration::from_millis(800);
 
@@ -67,8 +70,11 @@ impl Probe for Http {
         {
             return Err(Failure::config("http.json.pointer is empty: name a field like /state"));
         }
-        if o.max_body == 0 {
-            return Err(Failure::config("http.max_body must be at least 1 byte"));
+        if o.max_body == 0 || o.max_body > MAX_MAX_BODY {
+            return Err(Failure::config(format!(
+                "http.max_body must be from 1 to {MAX_MAX_BODY} bytes (a probe reads at most {} from a peer)",
+                crate::Limits::default().max_read
+            )));
         }
         if t.over == Over::Tls {
             tls::validate(&t.tls)?;
@@ -120,9 +126,17 @@ struct Answer {
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let opts = t.http.clone().unwrap_or_default();
     let mut hop = Hop { tls: t.over == Over::Tls, host: t.host.clone(), port: t.port, path: opts.path.clone() };
-    let mut redirects = Vec::new();
+    let mut redirects: Vec<serde_json::Value> = Vec::new();
     loop {
-        let answer = exchange(cx, t, &hop, &opts).await?;
+        let answer = match exchange(cx, t, &hop, &opts).await {
+            Ok(a) => a,
+            Err(mut f) if !redirects.is_empty() => {
+                let last = &redirects[redirects.len() - 1];
+                f.message = format!("after HTTP {} to {}: {}", last["status"], hop.url(), f.message);
+                return Err(f);
+            }
+            Err(f) => return Err(f),
+        };
         let location = answer.headers.get(hyper::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let explicitly_wanted =
             opts.status.as_ref().is_some_and(|s| s.iter().any(|p| p.matches(answer.status.as_u16())));
@@ -140,6 +154,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
                         ));
                     }
                 };
+                // The port answered in HTTP: that stands whatever the next hop does.
+                cx.reach(Level::Speaks);
                 redirects.push(json!({"status": answer.status.as_u16(), "location": next.as_str()}));
                 cx.fact("redirects", redirects.clone());
                 match same_host_hop(&next, &hop.host) {
@@ -201,6 +217,7 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
     };
     let conn = Conn::new(io, cx.limits.max_read);
     let tape = conn.tape();
+    let conn = RequestFirst::new(conn);
     cx.phase(Phase::Request);
     let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD)
@@ -269,6 +286,67 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
         truncated,
         body_error,
     })
+}
+
+/// Holds back reads until the request has been written.
+///
+/// hyper's client rejects bytes that arrive on an idle connection, and its dispatcher reads
+/// before it writes; a peer that answers the instant it accepts would then get a verdict that
+/// depends on who won the race. HTTP is request first, so reads wait for the first write and
+/// the peer's bytes are always judged as the answer.
+struct RequestFirst<S> {
+    inner: S,
+    written: bool,
+    reader: Option<std::task::Waker>,
+}
+
+impl<S> RequestFirst<S> {
+    fn new(inner: S) -> Self {
+        RequestFirst { inner, written: false, reader: None }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for RequestFirst<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.written {
+            self.reader = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for RequestFirst<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let p = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(p, std::task::Poll::Ready(Ok(n)) if n > 0) && !self.written {
+            self.written = true;
+            if let Some(w) = self.reader.take() {
+                w.wake();
+            }
+        }
+        p
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 fn build_request(hop: &Hop, opts: &HttpOptions) -> Result<Request<Empty<Bytes>>, Failure> {
@@ -351,14 +429,6 @@ async fn no_answer(
     }
     if let Some(io) = find_io_error(e) {
         return crate::net::read_failure(io, Phase::Request, "waiting for the HTTP answer");
-    }
-    if tape.bytes_written() == 0 {
-        return Failure::new(
-            "http.malformed",
-            Phase::Request,
-            format!("the peer spoke before the request was sent, which HTTP servers never do: {}", sniff::describe(&head)),
-        )
-        .hint("the port speaks a protocol whose server talks first: check the port number, or expect: tcp to see its banner");
     }
     Failure::new(
         "http.malformed",
@@ -548,6 +618,7 @@ mod tests {
             HttpOptions { body_regex: Some("(".into()), ..Default::default() },
             HttpOptions { headers: [("Bad Name".into(), "x".into())].into(), ..Default::default() },
             HttpOptions { max_body: 0, ..Default::default() },
+            HttpOptions { max_body: MAX_MAX_BODY + 1, ..Default::default() },
         ] {
             t.http = Some(bad.clone());
             let f = Http.validate(&t).unwrap_err();

@@ -98,7 +98,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
         let this = &mut *self;
         let already = this.tape.0.lock().expect("tape lock").read;
         if already >= this.limit {
-            return Poll::Ready(Err(io::Error::other(ReadLimitExceeded(this.limit))));
+            // At the limit: a clean end of stream is still fine; one more byte is not.
+            let mut one = [0u8; 1];
+            let mut probe = ReadBuf::new(&mut one);
+            return match Pin::new(&mut this.inner).poll_read(cx, &mut probe) {
+                Poll::Ready(Ok(())) if probe.filled().is_empty() => Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => Poll::Ready(Err(io::Error::other(ReadLimitExceeded(this.limit)))),
+                other => other,
+            };
         }
         let room = usize::try_from(this.limit - already).unwrap_or(usize::MAX);
         let before = buf.filled().len();
@@ -172,8 +179,19 @@ pub async fn dial(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Conn, Failu
     let addrs = resolve(cx, host, port).await?;
     cx.phase(Phase::Connect);
     let mut last = None;
-    for addr in &addrs {
-        match TcpStream::connect(addr).await {
+    for (i, addr) in addrs.iter().enumerate() {
+        // With several addresses, each gets a fair share of the time left, so one that drops
+        // packets cannot spend the whole deadline while the next would answer.
+        let left = addrs.len() - i;
+        let attempt = TcpStream::connect(addr);
+        let result = match cx.remaining().filter(|_| left > 1) {
+            Some(r) => match tokio::time::timeout(r / left as u32, attempt).await {
+                Ok(res) => res,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no answer within its share of the deadline")),
+            },
+            None => attempt.await,
+        };
+        match result {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 cx.reach(Level::Open);
@@ -186,7 +204,11 @@ pub async fn dial(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Conn, Failu
         }
     }
     let (addr, e) = last.expect("resolve returns at least one address");
-    Err(connect_failure(&e, &authority(host, port), *addr))
+    let mut f = connect_failure(&e, &authority(host, port), *addr);
+    if addrs.len() > 1 {
+        f.message.push_str(&format!(" (tried all {} addresses, this was the last)", addrs.len()));
+    }
+    Err(f)
 }
 
 /// The failure for an error of `connect(2)`, one code per cause.
@@ -350,6 +372,22 @@ mod tests {
         assert_eq!(c.tape().head().len(), HEAD_LEN);
         let f = read_failure(&e, Phase::Transfer, "reading");
         assert_eq!(f.code, "transfer.oversized");
+    }
+
+    #[tokio::test]
+    async fn exactly_the_limit_then_eof_is_a_clean_end() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            s.write_all(&[7u8; 1000]).await.unwrap();
+        });
+        let mut cx = ProbeCx::default();
+        cx.limits.max_read = 1000;
+        let mut c = dial(&mut cx, "127.0.0.1", addr.port()).await.unwrap();
+        let mut all = Vec::new();
+        c.read_to_end(&mut all).await.expect("end of stream at the limit is not an error");
+        assert_eq!(all.len(), 1000);
     }
 
     #[tokio::test]
