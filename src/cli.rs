@@ -236,15 +236,9 @@ pub struct RunArgs {
     /// Host for checks that name none (replaces defaults.host).
     #[arg(long)]
     pub host: Option<String>,
-    /// Add N to every port (negative to subtract).
-    #[arg(long, allow_hyphen_values = true)]
-    pub offset: Option<i32>,
-    /// Report.
+    /// Offset, report and runner.
     #[command(flatten)]
-    pub output: OutputArgs,
-    /// Runner.
-    #[command(flatten)]
-    pub runner: RunnerArgs,
+    pub run: ManifestRunArgs,
 }
 
 /// `portproof profile`.
@@ -255,6 +249,14 @@ pub struct ProfileArgs {
     /// The product's host.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Offset, report and runner.
+    #[command(flatten)]
+    pub run: ManifestRunArgs,
+}
+
+/// What running a whole manifest or profile takes besides the host.
+#[derive(Debug, Args)]
+pub struct ManifestRunArgs {
     /// Add N to every port (negative to subtract).
     #[arg(long, allow_hyphen_values = true)]
     pub offset: Option<i32>,
@@ -358,20 +360,16 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
         Command::Run(a) => {
             let (m, src) = Manifest::load(&a.manifest)?;
             let origin = a.manifest.display().to_string();
-            let o = Overrides { host: a.host, offset: a.offset, timeout: a.runner.timeout };
-            let checks = manifest::plan(&m, &src, &origin, &o)?;
-            let title = m.product.clone().or(m.description.clone()).unwrap_or(origin);
-            run_and_report(checks, Some(title), &a.output, &a.runner).await
+            let title = m.product.clone().or(m.description.clone()).unwrap_or_else(|| origin.clone());
+            run_manifest(&m, &src, &origin, a.host, title, &a.run).await
         }
         Command::Profile(a) => {
             let p = profile::find(&a.name).ok_or_else(|| {
                 UsageError(format!("no profile {:?}; the profiles are: {}", a.name, profile::names().join(", ")))
             })?;
             let m = p.manifest()?;
-            let o = Overrides { host: Some(a.host.clone()), offset: a.offset, timeout: a.runner.timeout };
-            let checks = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
-            let title = profile_title(&m, &a.host, a.offset);
-            run_and_report(checks, Some(title), &a.output, &a.runner).await
+            let title = profile_title(&m, &a.host, a.run.offset);
+            run_manifest(&m, p.yaml, &p.origin(), Some(a.host), title, &a.run).await
         }
         Command::Profiles => {
             let mut out = String::from("PROFILE    CHECKS  PRODUCT\n");
@@ -405,6 +403,20 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
         Command::Testbed(a) => testbed(a).await,
         Command::Demo(a) => demo(a).await,
     }
+}
+
+/// Plans a manifest or profile with the command line's host and offset, then runs it.
+async fn run_manifest(
+    m: &Manifest,
+    src: &str,
+    origin: &str,
+    host: Option<String>,
+    title: String,
+    a: &ManifestRunArgs,
+) -> Result<u8, UsageError> {
+    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout };
+    let checks = manifest::plan(m, src, origin, &o)?;
+    run_and_report(checks, Some(title), &a.output, &a.runner).await
 }
 
 fn profile_title(m: &Manifest, host: &str, offset: Option<i32>) -> String {
@@ -655,12 +667,14 @@ async fn demo(a: DemoArgs) -> Result<u8, UsageError> {
     let p = profile::find("ignition").expect("the ignition profile is embedded");
     let m = p.manifest()?;
     let host = gw.ip.to_string();
-    let offset = i32::from(gw.offset);
-    let o = Overrides { host: Some(host.clone()), offset: Some(offset), timeout: None };
-    let checks = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
-    let title = format!("{} — demo against the in-process testbed", profile_title(&m, &host, Some(offset)));
-    let runner = RunnerArgs { timeout: None, concurrency: 32, per_host: 6, wait: None };
-    run_and_report(checks, Some(title), &a.output, &runner).await
+    let offset = Some(i32::from(gw.offset));
+    let title = format!("{} — demo against the in-process testbed", profile_title(&m, &host, offset));
+    let run = ManifestRunArgs {
+        offset,
+        output: a.output,
+        runner: RunnerArgs { timeout: None, concurrency: 32, per_host: 6, wait: None },
+    };
+    run_manifest(&m, p.yaml, &p.origin(), Some(host), title, &run).await
 }
 
 #[cfg(test)]
