@@ -282,6 +282,23 @@ fn https_with_a_client_certificate() {
     let r = portproof(&["check", &target, "--ca", ca, "-f", "json"]).result();
     assert_eq!(code(&r), "tls.client_cert_required", "{r:#}");
     assert!(r["failure"]["hint"].as_str().unwrap().contains("--client-cert"));
+    assert!(
+        r["failure"]["message"].as_str().unwrap().contains("CN=portproof testbed CA"),
+        "names the CA it accepts: {r:#}"
+    );
+    assert_eq!(r["facts"]["tls_client_cert_requested"], true);
+    assert_eq!(r["facts"]["tls_client_cert_sent"], false);
+    assert!(r["facts"]["tls_acceptable_cas"][0].as_str().unwrap().contains("portproof testbed CA"));
+
+    // A certificate from another CA is presented, and rejected by name.
+    let stranger = portproof_testbeds::pki::Pki::new();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = stranger.write_to(other_dir.path()).unwrap();
+    let (ocert, okey) = (other.client_cert.to_str().unwrap(), other.client_key.to_str().unwrap());
+    let r =
+        portproof(&["check", &target, "--ca", ca, "--client-cert", ocert, "--client-key", okey, "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.client_cert_rejected", "{r:#}");
+    assert_eq!(r["facts"]["tls_client_cert_sent"], true);
 
     // A key that does not belong to the certificate is a configuration error, before any I/O.
     let run = portproof(&["check", &target, "--ca", ca, "--client-cert", cert, "--client-key", ca]);

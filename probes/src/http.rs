@@ -384,7 +384,8 @@ async fn no_answer(
     {
         let name =
             tls::server_name(&Default::default(), &hop.host).unwrap_or_else(|_| "localhost".try_into().expect("valid"));
-        let mut f = tls::diagnose_rustls(tls_err, &name);
+        let auth = tls::ClientAuthSeen::from_facts(cx.facts());
+        let mut f = tls::diagnose_rustls(tls_err, &name, &Default::default(), &auth);
         f.message.push_str(" (after the handshake looked complete, as TLS 1.3 allows)");
         return f;
     }

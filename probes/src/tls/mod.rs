@@ -6,12 +6,15 @@
 //! The deep diagnosis (raw ClientHello scanning, chain analysis, client-certificate requests)
 //! grows here.
 
+pub mod cert;
+
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -21,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::net::{Conn, ReadLimitExceeded, Tape};
 use crate::sniff;
-use crate::{Failure, Phase, ProbeCx, TlsOptions};
+use crate::{Facts, Failure, Phase, ProbeCx, TlsOptions};
 
 /// The crypto provider for every handshake: ring, so the build needs no C toolchain beyond cc.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -125,11 +128,90 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
+/// What the handshake showed of client authentication.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientAuthSeen {
+    /// The server sent a CertificateRequest.
+    pub requested: bool,
+    /// We answered it with a certificate (a client identity was configured).
+    pub sent: bool,
+    /// The CA names the server said it accepts (often empty in TLS 1.3).
+    pub acceptable_cas: Vec<String>,
+}
+
+impl ClientAuthSeen {
+    /// Reads back what [`handshake`] recorded in the facts, for diagnosing alerts that arrive
+    /// after the handshake.
+    pub fn from_facts(f: &Facts) -> Self {
+        ClientAuthSeen {
+            requested: f.get("tls_client_cert_requested").and_then(|v| v.as_bool()).unwrap_or(false),
+            sent: f.get("tls_client_cert_sent").and_then(|v| v.as_bool()).unwrap_or(false),
+            acceptable_cas: f
+                .get("tls_acceptable_cas")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn record(&self, cx: &mut ProbeCx) {
+        cx.fact("tls_client_cert_requested", self.requested);
+        if self.requested {
+            cx.fact("tls_client_cert_sent", self.sent);
+            cx.fact("tls_acceptable_cas", self.acceptable_cas.clone());
+        }
+    }
+
+    fn ca_list(&self) -> String {
+        if self.acceptable_cas.is_empty() {
+            "the server did not name the CAs it accepts".into()
+        } else {
+            format!("it accepts certificates issued by: {}", self.acceptable_cas.join("; "))
+        }
+    }
+}
+
+/// A client-certificate resolver that records the server's request (and its acceptable CA
+/// names) and answers with the configured identity, if any.
+#[derive(Debug)]
+pub struct RecordingResolver {
+    key: Option<Arc<CertifiedKey>>,
+    seen: Mutex<ClientAuthSeen>,
+}
+
+impl RecordingResolver {
+    /// Takes what was recorded.
+    pub fn take(&self) -> ClientAuthSeen {
+        std::mem::take(&mut *self.seen.lock().expect("client auth log"))
+    }
+}
+
+impl ResolvesClientCert for RecordingResolver {
+    fn resolve(&self, root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        let mut seen = self.seen.lock().expect("client auth log");
+        seen.requested = true;
+        seen.sent = self.key.is_some();
+        seen.acceptable_cas = root_hint_subjects.iter().map(|dn| cert::name_to_string(dn)).collect();
+        self.key.clone()
+    }
+    /// Always: so that even without an identity the server's request is seen and recorded.
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A client configuration with the recorders that watch its handshakes.
+pub struct Engine {
+    /// The rustls configuration.
+    pub config: Arc<ClientConfig>,
+    /// Records the server chain and the verification verdict.
+    pub verifier: Arc<RecordingVerifier>,
+    /// Records the client-certificate request.
+    pub resolver: Arc<RecordingResolver>,
+}
+
 /// Builds the client configuration for `opts`: trust roots, client identity, ALPN.
-pub fn client_config(
-    opts: &TlsOptions,
-    alpn: &[&[u8]],
-) -> Result<(Arc<ClientConfig>, Arc<RecordingVerifier>), Failure> {
+pub fn client_config(opts: &TlsOptions, alpn: &[&[u8]]) -> Result<Engine, Failure> {
     let roots = match &opts.ca {
         Some(path) => {
             let mut roots = RootCertStore::empty();
@@ -146,20 +228,24 @@ pub fn client_config(
         .build()
         .map_err(|e| Failure::config(format!("no usable trust anchors: {e}")))?;
     let verifier = Arc::new(RecordingVerifier { inner, insecure: opts.insecure, log: Mutex::default() });
-    let builder = ClientConfig::builder_with_provider(provider())
+    let key = match (&opts.client_cert, &opts.client_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            CertifiedKey::from_der(load_certs(cert, "client certificate")?, load_key(key)?, &provider()).map_err(
+                |e| Failure::config(format!("client certificate {} and key do not fit: {e}", cert.display())),
+            )?,
+        )),
+        (None, None) => None,
+        _ => return Err(Failure::config("client_cert and client_key go together: give both or neither")),
+    };
+    let resolver = Arc::new(RecordingResolver { key, seen: Mutex::default() });
+    let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Failure::config(format!("TLS versions: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier.clone());
-    let mut config = match (&opts.client_cert, &opts.client_key) {
-        (Some(cert), Some(key)) => builder
-            .with_client_auth_cert(load_certs(cert, "client certificate")?, load_key(key)?)
-            .map_err(|e| Failure::config(format!("client certificate {} and key do not fit: {e}", cert.display())))?,
-        (None, None) => builder.with_no_client_auth(),
-        _ => return Err(Failure::config("client_cert and client_key go together: give both or neither")),
-    };
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_client_cert_resolver(resolver.clone());
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok((Arc::new(config), verifier))
+    Ok(Engine { config: Arc::new(config), verifier, resolver })
 }
 
 /// Checks TLS settings before any I/O: files readable, key and certificate given together.
@@ -186,15 +272,23 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (config, verifier) = client_config(opts, alpn)?;
+    let engine = client_config(opts, alpn)?;
     let name = server_name(opts, host)?;
     cx.phase(Phase::Tls);
     let tape = conn.tape();
-    let result = TlsConnector::from(config).connect(name.clone(), conn).await;
-    let log = verifier.take_log();
+    let result = TlsConnector::from(engine.config.clone()).connect(name.clone(), conn).await;
+    let log = engine.verifier.take_log();
+    let chain = cert::examine(&log.chain, name.to_str().as_ref());
     if !log.chain.is_empty() {
         cx.fact("tls_chain_length", log.chain.len());
+        cx.fact("tls_certificates", serde_json::to_value(&chain.certs).unwrap_or_default());
+        cx.fact("tls_name_match", chain.name_match);
+        for w in &chain.warnings {
+            cx.warn(w.code, w.message.clone());
+        }
     }
+    let auth = engine.resolver.take();
+    auth.record(cx);
     match result {
         Ok(stream) => {
             let (_, session) = stream.get_ref();
@@ -209,24 +303,31 @@ where
             }
             cx.fact("tls_verified", log.error.is_none());
             if let Some(e) = &log.error {
-                let f = diagnose_rustls(e, &name);
+                let f = diagnose_rustls(e, &name, &chain, &auth);
                 cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
             }
             Ok(stream)
         }
-        Err(e) => Err(diagnose(&e, &name, &tape, cx)),
+        Err(e) => Err(diagnose(&e, &name, &tape, &chain, &auth, cx)),
     }
 }
 
 /// Turns a handshake error into a failure with a stable code, naming what the peer sent.
-pub fn diagnose(e: &io::Error, name: &ServerName<'_>, tape: &Tape, cx: &mut ProbeCx) -> Failure {
+pub fn diagnose(
+    e: &io::Error,
+    name: &ServerName<'_>,
+    tape: &Tape,
+    chain: &cert::ChainReport,
+    auth: &ClientAuthSeen,
+    cx: &mut ProbeCx,
+) -> Failure {
     let head = tape.head();
     if let Some(inner) = e.get_ref() {
         if let Some(re) = inner.downcast_ref::<rustls::Error>() {
             if is_garbled(re) {
                 return not_tls(&head, cx);
             }
-            return diagnose_rustls(re, name);
+            return diagnose_rustls(re, name, chain, auth);
         }
         if let Some(lim) = inner.downcast_ref::<ReadLimitExceeded>() {
             return Failure::new("tls.oversized", Phase::Tls, lim.to_string());
@@ -285,56 +386,101 @@ fn not_tls(head: &[u8], cx: &mut ProbeCx) -> Failure {
     }
 }
 
-/// The failure for a rustls error: certificate problems and alerts by name.
-pub fn diagnose_rustls(e: &rustls::Error, name: &ServerName<'_>) -> Failure {
+/// The failure for a rustls error: certificate problems from the chain report, alerts by name
+/// with what the client-certificate exchange showed.
+pub fn diagnose_rustls(
+    e: &rustls::Error,
+    name: &ServerName<'_>,
+    chain: &cert::ChainReport,
+    auth: &ClientAuthSeen,
+) -> Failure {
     let name = name.to_str();
     let f = |code: &str, msg: String| Failure::new(code, Phase::Tls, msg);
+    // Every problem of the chain is named, the one that failed first in front.
+    let from_chain = |code: &str, fallback: String| {
+        let mut msg = chain.errors.iter().find(|p| p.code == code).map_or(fallback, |p| p.message.clone());
+        let others: Vec<_> = chain.errors.iter().filter(|p| p.code != code).map(|p| p.message.as_str()).collect();
+        if !others.is_empty() {
+            msg.push_str(&format!("; also: {}", others.join("; ")));
+        }
+        Failure::new(code, Phase::Tls, msg)
+    };
     match e {
         rustls::Error::InvalidCertificate(ce) => match ce {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                f("tls.cert_expired", format!("the server certificate has expired ({ce:?})"))
+                from_chain("tls.cert_expired", format!("the server certificate has expired ({ce:?})"))
                     .hint("renew the server certificate and restart the service")
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                f("tls.cert_not_yet_valid", format!("the server certificate is not valid yet ({ce:?})"))
+                from_chain("tls.cert_not_yet_valid", format!("the server certificate is not valid yet ({ce:?})"))
                     .hint("check the clocks of this machine and of the server, or the certificate's notBefore")
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                f("tls.cert_name_mismatch", format!("the server certificate is not valid for {name:?} ({ce:?})")).hint(
+                from_chain("tls.cert_name_mismatch", format!("the server certificate is not valid for {name:?}")).hint(
                     "connect with a name the certificate holds (tls.sni), or reissue the certificate with this name",
                 )
             }
-            CertificateError::UnknownIssuer => f(
-                "tls.cert_unknown_ca",
-                "the server certificate is not signed by a trusted CA (self-signed or private CA)".into(),
-            )
-            .hint(
-                "give the issuing CA with --ca FILE (tls.ca in a manifest), or install a publicly trusted certificate",
-            ),
-            other => f("tls.cert_invalid", format!("the server certificate failed verification: {other:?}")),
+            CertificateError::UnknownIssuer => {
+                let why = chain.untrusted();
+                let hint = if why.code == "tls.cert_incomplete_chain" {
+                    "configure the server to send its intermediate certificate(s) with its own (the full chain)"
+                } else {
+                    "give the issuing CA with --ca FILE (tls.ca in a manifest), or install a publicly trusted certificate"
+                };
+                from_chain(why.code, why.message).hint(hint)
+            }
+            other => from_chain("tls.cert_invalid", format!("the server certificate failed verification: {other:?}")),
         },
         rustls::Error::AlertReceived(alert) => {
             let code = u8::from(*alert);
             let alert_name = sniff::alert_name(code);
+            let client_cert_alert = matches!(
+                alert_name,
+                "certificate_required"
+                    | "bad_certificate"
+                    | "unsupported_certificate"
+                    | "certificate_revoked"
+                    | "certificate_expired"
+                    | "certificate_unknown"
+                    | "unknown_ca"
+                    | "access_denied"
+                    | "decrypt_error"
+                    | "handshake_failure"
+            );
             match alert_name {
-                "certificate_required" => f(
+                "certificate_required" if !auth.sent => f(
                     "tls.client_cert_required",
-                    "the server requires a client certificate and none was given (alert certificate_required)".into(),
+                    format!("the server requires a client certificate and none was given (alert certificate_required); {}", auth.ca_list()),
                 )
-                .hint("give a client identity with --client-cert FILE --client-key FILE"),
-                "protocol_version" => {
-                    f("tls.protocol_version", "the server accepts none of our TLS versions (1.2, 1.3)".into()).hint(
-                        "the server may only speak TLS 1.0/1.1, which are obsolete: upgrade its TLS configuration",
+                .hint("give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)"),
+                _ if auth.requested && !auth.sent && client_cert_alert => f(
+                    "tls.client_cert_required",
+                    format!("the server asked for a client certificate, got none, and ended the handshake (alert {alert_name}); {}", auth.ca_list()),
+                )
+                .hint("give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)"),
+                _ if auth.sent && client_cert_alert => {
+                    let cause = match alert_name {
+                        "unknown_ca" => "it is not issued by a CA the server trusts",
+                        "certificate_expired" => "it has expired",
+                        "certificate_revoked" => "it has been revoked",
+                        "unsupported_certificate" => "its key usage or type does not allow client authentication",
+                        "access_denied" => "the server knows it but does not allow it in",
+                        "decrypt_error" => "the private key does not fit the certificate, or the signature failed",
+                        _ => "the server does not accept it (wrong CA, expired, or not for client authentication)",
+                    };
+                    f(
+                        "tls.client_cert_rejected",
+                        format!("the server rejected our client certificate (alert {alert_name}): likely {cause}; {}", auth.ca_list()),
                     )
+                    .hint("use a client certificate issued by a CA the server trusts, valid now, with extendedKeyUsage clientAuth")
                 }
-                "unrecognized_name" => {
-                    f("tls.sni_required", format!("the server does not know the name {name:?} (unrecognized_name)"))
-                        .hint("set tls.sni to a name the server serves")
+                "protocol_version" => {
+                    f("tls.protocol_version", "the server accepts none of our TLS versions (1.2, 1.3)".into())
+                        .hint("the server may only speak TLS 1.0/1.1, which are obsolete: upgrade its TLS configuration")
                 }
-                _ => f(
-                    &format!("tls.alert.{alert_name}"),
-                    format!("the server ended the handshake with alert {alert_name} ({code})"),
-                ),
+                "unrecognized_name" => f("tls.sni_required", format!("the server does not know the name {name:?} (unrecognized_name)"))
+                    .hint("set tls.sni to a name the server serves"),
+                _ => f(&format!("tls.alert.{alert_name}"), format!("the server ended the handshake with alert {alert_name} ({code})")),
             }
         }
         rustls::Error::PeerIncompatible(p) => {
