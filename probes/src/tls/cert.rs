@@ -374,7 +374,7 @@ mod tests {
     #[test]
     fn an_incomplete_chain_is_told_from_an_unknown_root() {
         let pki = ca_and_leaf();
-        let r = examine(&[pki.1.clone()], "gw.example");
+        let r = examine(std::slice::from_ref(&pki.1), "gw.example");
         assert_eq!(r.untrusted().code, "tls.cert_incomplete_chain");
         assert!(r.untrusted().message.contains("portproof test CA"));
         let r = examine(&[pki.1, pki.0], "gw.example");
