@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use portproof_probes::{HttpOptions, JsonCheck, Level, Over, StatusPattern, TlsOptions};
+use portproof_probes::{ClientAuth, HttpOptions, JsonCheck, Level, Over, StatusPattern, TlsOptions};
 use portproof_testbeds::gateway::{self, Gateway};
 use tokio_util::sync::CancellationToken;
 
@@ -193,6 +193,30 @@ pub struct TlsArgs {
     /// Go on when the certificate does not verify (still reported as a warning).
     #[arg(long)]
     pub insecure: bool,
+    /// What the tls probe expects of mutual TLS: required, optional or none.
+    #[arg(long, value_enum)]
+    pub client_auth: Option<ClientAuthArg>,
+}
+
+/// `--client-auth` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientAuthArg {
+    /// The server must demand a client certificate.
+    Required,
+    /// The server asks for one but lets clients in without.
+    Optional,
+    /// The server must not ask.
+    None,
+}
+
+impl From<ClientAuthArg> for ClientAuth {
+    fn from(a: ClientAuthArg) -> Self {
+        match a {
+            ClientAuthArg::Required => ClientAuth::Required,
+            ClientAuthArg::Optional => ClientAuth::Optional,
+            ClientAuthArg::None => ClientAuth::None,
+        }
+    }
 }
 
 /// HTTP options of `check`.
@@ -260,6 +284,9 @@ pub struct ManifestRunArgs {
     /// Add N to every port (negative to subtract).
     #[arg(long, allow_hyphen_values = true)]
     pub offset: Option<i32>,
+    /// PEM CA file trusted by TLS checks that name no CA of their own.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     /// Report.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -414,7 +441,7 @@ async fn run_manifest(
     title: String,
     a: &ManifestRunArgs,
 ) -> Result<u8, UsageError> {
-    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout };
+    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout, ca: a.ca.clone() };
     let checks = manifest::plan(m, src, origin, &o)?;
     run_and_report(checks, Some(title), &a.output, &a.runner).await
 }
@@ -529,7 +556,8 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         None
     };
     let t = &a.tls_opts;
-    let tls_given = t.ca.is_some() || t.client_cert.is_some() || t.sni.is_some() || t.insecure;
+    let tls_given =
+        t.ca.is_some() || t.client_cert.is_some() || t.sni.is_some() || t.insecure || t.client_auth.is_some();
     Ok(RawCheck {
         name: a.name.clone().unwrap_or_else(|| a.target.clone()),
         host: Some(p.host.clone()),
@@ -547,6 +575,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             client_cert: t.client_cert.clone(),
             client_key: t.client_key.clone(),
             insecure: t.insecure,
+            client_auth: t.client_auth.map(Into::into),
         }),
         http,
     })
@@ -669,12 +698,20 @@ async fn demo(a: DemoArgs) -> Result<u8, UsageError> {
     let host = gw.ip.to_string();
     let offset = Some(i32::from(gw.offset));
     let title = format!("{} — demo against the in-process testbed", profile_title(&m, &host, offset));
+    // The testbed's TLS ports are signed by a CA made at start-up: trust it, as a site would
+    // trust its own CA.
+    let dir = std::env::temp_dir().join(format!("portproof-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let files = gw.pki.write_to(&dir)?;
     let run = ManifestRunArgs {
         offset,
+        ca: Some(files.ca),
         output: a.output,
         runner: RunnerArgs { timeout: None, concurrency: 32, per_host: 6, wait: None },
     };
-    run_manifest(&m, p.yaml, &p.origin(), Some(host), title, &run).await
+    let code = run_manifest(&m, p.yaml, &p.origin(), Some(host), title, &run).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    code
 }
 
 #[cfg(test)]

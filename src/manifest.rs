@@ -378,6 +378,8 @@ pub struct Overrides {
     pub offset: Option<i32>,
     /// Replaces every check's deadline.
     pub timeout: Option<Duration>,
+    /// CA file for TLS checks that name none (a private CA that signs every port of a site).
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// A check ready to run: its target, probe and pass mark.
@@ -434,6 +436,9 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         target.over = over;
         target.timeout = o.timeout.or(r.timeout).or(m.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
         target.tls = r.tls.clone().or_else(|| m.defaults.tls.clone()).unwrap_or_default();
+        if target.tls.ca.is_none() {
+            target.tls.ca = o.ca.clone();
+        }
         target.http = r.http.clone();
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
         // A check's own `require` is held to what its probe can prove (an error below); the
@@ -518,7 +523,7 @@ checks:
     #[test]
     fn host_and_offset_come_from_the_command_line() {
         let m = Manifest::parse(GOOD, "m.yaml").unwrap();
-        let o = Overrides { host: Some("gw".into()), offset: Some(20000), timeout: None };
+        let o = Overrides { host: Some("gw".into()), offset: Some(20000), ..Default::default() };
         let checks = plan(&m, GOOD, "m.yaml", &o).unwrap();
         assert_eq!((checks[0].target.host.as_str(), checks[0].target.port), ("gw", 28088));
         assert_eq!(checks[2].target.host, "10.0.0.6", "an explicit host is kept");

@@ -126,17 +126,31 @@ fn run_applies_host_and_offset_and_keeps_manifest_order() {
 fn profile_ignition_against_the_testbed() {
     let gw = gateway();
     let offset = gw.offset.to_string();
-    let run = portproof(&["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "-f", "json"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = gw.pki.write_to(dir.path()).unwrap().ca;
+    let args = ["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "-f", "json"];
+    let run = portproof(&[&args[..], &["--ca", ca.to_str().unwrap()]].concat());
     assert_eq!(run.code, 0, "{}", run.stdout);
     let j = run.json();
-    let results = j["results"].as_array().unwrap();
+    let results = j["results"].as_array().unwrap().clone();
     assert_eq!(results.len(), 10);
-    let by_name = |n: &str| results.iter().find(|r| r["name"] == n).unwrap_or_else(|| panic!("no {n}"));
+    let by_name = |n: &str| results.iter().find(|r| r["name"] == n).unwrap_or_else(|| panic!("no {n}")).clone();
     assert_eq!(by_name("Gateway HTTP")["level"], "healthy");
-    assert_eq!(by_name("Gateway HTTPS")["level"], "open");
-    assert_eq!(by_name("Gateway HTTPS")["planned"], "https");
-    assert_eq!(code(by_name("PostgreSQL")), "tcp.refused");
+    assert_eq!(by_name("Gateway HTTPS")["level"], "healthy");
+    assert_eq!(by_name("Gateway HTTPS")["facts"]["json_value"], "RUNNING");
+    let metro = by_name("Gateway Network (Metro)");
+    assert_eq!((metro["level"].as_str(), metro["ok"].as_bool()), (Some("healthy"), Some(true)), "{metro:#}");
+    assert_eq!(metro["facts"]["tls_client_cert_requested"], true, "client_auth: required is met: {metro:#}");
+    assert_eq!(by_name("OPC UA server")["planned"], "opcua");
+    assert_eq!(code(&by_name("PostgreSQL")), "tcp.refused");
     assert!(j["title"].as_str().unwrap().contains("Ignition"));
+
+    // Without the gateway's CA the HTTPS port is diagnosed, naming the CA it does not know.
+    let run = portproof(&args);
+    let j = run.json();
+    let https = j["results"].as_array().unwrap().iter().find(|r| r["name"] == "Gateway HTTPS").unwrap().clone();
+    assert_eq!(code(&https), "tls.cert_unknown_ca", "{https:#}");
+    assert!(https["failure"]["message"].as_str().unwrap().contains("portproof testbed CA"));
 }
 
 #[test]

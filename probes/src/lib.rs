@@ -20,7 +20,7 @@ pub mod tcp;
 pub mod tls;
 
 mod target;
-pub use target::{HttpOptions, JsonCheck, Over, StatusPattern, Target, TlsOptions};
+pub use target::{ClientAuth, HttpOptions, JsonCheck, Over, StatusPattern, Target, TlsOptions};
 
 /// How far a probe got up the result ladder. Ordered: `Unreachable < Open < Speaks < Healthy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -430,7 +430,7 @@ impl fmt::Debug for dyn Probe {
 
 /// Every probe, in the order `portproof probes` lists them.
 pub fn registry() -> &'static [&'static dyn Probe] {
-    &[&tcp::Tcp, &http::Http]
+    &[&tcp::Tcp, &tls::probe::Tls, &http::Http]
 }
 
 /// Looks a probe up by its name.

@@ -103,6 +103,33 @@ pub struct TlsOptions {
     /// reported as a warning.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// What the `tls` probe expects of client authentication (mutual TLS). Without a client
+    /// identity, `required` passes when the server demands a certificate and fails when it
+    /// lets anyone in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Whether a server should ask clients for a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// The server demands a certificate and refuses clients without one (Ignition's 8060).
+    Required,
+    /// The server asks for a certificate but lets clients in without one.
+    Optional,
+    /// The server does not ask.
+    None,
+}
+
+impl fmt::Display for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            ClientAuth::Required => "required",
+            ClientAuth::Optional => "optional",
+            ClientAuth::None => "none",
+        })
+    }
 }
 
 fn default_method() -> String {

@@ -51,6 +51,10 @@ pub fn key_facts(r: &CheckResult) -> Vec<String> {
     if let Some(v) = s("tls_version") {
         out.push(v);
     }
+    if f.get("tls_client_cert_requested").and_then(|v| v.as_bool()) == Some(true) {
+        let sent = f.get("tls_client_cert_sent").and_then(|v| v.as_bool()) == Some(true);
+        out.push(if sent { "client certificate sent".into() } else { "asks for a client certificate".into() });
+    }
     if let Some(b) = s("banner") {
         out.push(b);
     }

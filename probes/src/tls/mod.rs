@@ -7,6 +7,7 @@
 //! grows here.
 
 pub mod cert;
+pub mod probe;
 
 use std::io;
 use std::path::Path;
@@ -260,8 +261,9 @@ pub fn server_name(opts: &TlsOptions, host: &str) -> Result<ServerName<'static>,
         .map_err(|_| Failure::config(format!("{name:?} is neither a DNS name nor an IP address usable for TLS")))
 }
 
-/// Runs the TLS handshake on `conn` (phase `tls`), recording version, cipher suite, ALPN and
-/// the verification verdict in the facts.
+/// Runs the TLS handshake on `conn` (phase `tls`) for a protocol inside TLS: a certificate
+/// that does not verify ends it, unless `insecure: true`, which turns that into a
+/// `tls.unverified` warning.
 pub async fn handshake<S>(
     cx: &mut ProbeCx,
     conn: Conn<S>,
@@ -272,8 +274,42 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let engine = client_config(opts, alpn)?;
-    let name = server_name(opts, host)?;
+    let done = handshake_recorded(cx, conn, host, opts, opts.insecure, alpn).await?;
+    if let Some(f) = done.unverified {
+        cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
+    }
+    Ok(done.stream)
+}
+
+/// A finished handshake and what verification found.
+pub struct Handshaken<S> {
+    /// The session.
+    pub stream: TlsStream<Conn<S>>,
+    /// Why the server certificate did not verify, when `go_on` let the handshake finish anyway.
+    pub unverified: Option<Failure>,
+    /// What the handshake showed of client authentication.
+    pub client_auth: ClientAuthSeen,
+    /// The name verified.
+    pub name: ServerName<'static>,
+}
+
+/// The handshake itself, recording version, cipher suite, ALPN, the chain and the
+/// client-certificate request in the facts. With `go_on`, a certificate that does not verify
+/// does not stop the handshake; the caller gets the verdict in [`Handshaken::unverified`].
+pub async fn handshake_recorded<S>(
+    cx: &mut ProbeCx,
+    conn: Conn<S>,
+    host: &str,
+    opts: &TlsOptions,
+    go_on: bool,
+    alpn: &[&[u8]],
+) -> Result<Handshaken<S>, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let opts = TlsOptions { insecure: go_on, ..opts.clone() };
+    let engine = client_config(&opts, alpn)?;
+    let name = server_name(&opts, host)?;
     cx.phase(Phase::Tls);
     let tape = conn.tape();
     let result = TlsConnector::from(engine.config.clone()).connect(name.clone(), conn).await;
@@ -302,11 +338,8 @@ where
                 cx.fact("tls_alpn", String::from_utf8_lossy(p).into_owned());
             }
             cx.fact("tls_verified", log.error.is_none());
-            if let Some(e) = &log.error {
-                let f = diagnose_rustls(e, &name, &chain, &auth);
-                cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
-            }
-            Ok(stream)
+            let unverified = log.error.as_ref().map(|e| diagnose_rustls(e, &name, &chain, &auth));
+            Ok(Handshaken { stream, unverified, client_auth: auth, name })
         }
         Err(e) => Err(diagnose(&e, &name, &tape, &chain, &auth, cx)),
     }
