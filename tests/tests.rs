@@ -10,3 +10,4 @@ mod cli;
 mod http;
 mod nginx;
 mod reports;
+mod tls;

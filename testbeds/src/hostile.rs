@@ -32,6 +32,17 @@ pub fn silent(listener: TcpListener) -> Server {
     })
 }
 
+/// Reads what the client sends first (a ClientHello, a request), then resets the connection
+/// (RST, not FIN): what a firewall or an overloaded server does.
+pub fn reset_after_hello(listener: TcpListener) -> Server {
+    accept_loop(listener, |mut s| async move {
+        let mut buf = [0u8; 2048];
+        let _ = s.read(&mut buf).await;
+        let _ = s.set_zero_linger();
+        drop(s);
+    })
+}
+
 /// Accepts and closes at once, without a byte.
 pub fn slam(listener: TcpListener) -> Server {
     accept_loop(listener, |s| async move { drop(s) })

@@ -8,6 +8,9 @@ pub mod hostile;
 pub mod http;
 pub mod pki;
 
+/// The TLS library of the testbed servers, for callers that build their configurations.
+pub use rustls;
+
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;

@@ -32,11 +32,29 @@ impl Identity {
     }
 }
 
+/// A server certificate with one flaw, for each way verification can fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {
+    /// Valid until yesterday.
+    Expired,
+    /// Valid from tomorrow.
+    NotYetValid,
+    /// Valid for `wrong.example` only.
+    WrongHost,
+    /// Signed by itself, not by the CA.
+    SelfSigned,
+    /// Signed by an intermediate CA that the server does not send.
+    MissingIntermediate,
+    /// Valid, but for 10 more days only.
+    ExpiringSoon,
+}
+
 /// A CA with one server and one client certificate.
 #[derive(Debug, Clone)]
 pub struct Pki {
     /// The root CA.
     pub ca: Identity,
+    ca_params: CertificateParams,
     /// Server certificate for `localhost`, `127.0.0.1` and `::1`, signed by the CA.
     pub server: Identity,
     /// Client certificate (CN `portproof-test-client`), signed by the CA.
@@ -66,7 +84,7 @@ impl Pki {
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_cert = ca_params.self_signed(&ca_key).expect("self-signed CA");
         let ca = identity(ca_cert.der().clone(), ca_cert.pem(), &ca_key);
-        let issuer = Issuer::new(ca_params, ca_key);
+        let issuer = Issuer::new(ca_params.clone(), ca_key);
 
         let server_key = KeyPair::generate().expect("key generation");
         let mut sp = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
@@ -83,7 +101,87 @@ impl Pki {
         cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let client_cert = cp.signed_by(&client_key, &issuer).expect("client cert");
         let client = identity(client_cert.der().clone(), client_cert.pem(), &client_key);
-        Pki { ca, server, client }
+        Pki { ca, ca_params, server, client }
+    }
+
+    fn issuer(&self) -> Issuer<'static, KeyPair> {
+        let key = KeyPair::try_from(self.ca.key_der.as_slice()).expect("our own CA key");
+        Issuer::new(self.ca_params.clone(), key)
+    }
+
+    /// A server configuration whose certificate has `flaw` (and whose chain includes the CA,
+    /// except where the flaw is the missing link).
+    pub fn flawed_config(&self, flaw: Flaw) -> Arc<ServerConfig> {
+        let now = time::OffsetDateTime::now_utc();
+        let day = time::Duration::days(1);
+        let mut names = vec!["localhost".to_string()];
+        let mut window = (now - day, now + 365 * day);
+        match flaw {
+            Flaw::Expired => window = (now - 30 * day, now - day),
+            Flaw::NotYetValid => window = (now + day, now + 30 * day),
+            Flaw::WrongHost => names = vec!["wrong.example".to_string()],
+            Flaw::ExpiringSoon => window = (now - 300 * day, now + 10 * day + time::Duration::hours(1)),
+            Flaw::SelfSigned | Flaw::MissingIntermediate => {}
+        }
+        let key = KeyPair::generate().expect("key generation");
+        let mut p = CertificateParams::new(names.clone()).expect("params");
+        if flaw != Flaw::WrongHost {
+            p.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        }
+        p.distinguished_name.push(DnType::CommonName, names[0].as_str());
+        p.not_before = window.0;
+        p.not_after = window.1;
+        let chain = match flaw {
+            Flaw::SelfSigned => vec![p.self_signed(&key).expect("self-signed").der().clone()],
+            Flaw::MissingIntermediate => {
+                let mid_key = KeyPair::generate().expect("key generation");
+                let mut mid = CertificateParams::new(Vec::<String>::new()).expect("params");
+                mid.distinguished_name.push(DnType::CommonName, "portproof testbed intermediate CA");
+                mid.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                mid.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+                mid.signed_by(&mid_key, &self.issuer()).expect("intermediate");
+                let mid_issuer = Issuer::new(mid, mid_key);
+                // Only the leaf is sent: the intermediate is the missing link.
+                vec![p.signed_by(&key, &mid_issuer).expect("leaf").der().clone()]
+            }
+            _ => vec![p.signed_by(&key, &self.issuer()).expect("leaf").der().clone(), self.ca.cert_der.clone()],
+        };
+        let k = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let c = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, k)
+            .expect("server identity");
+        Arc::new(c)
+    }
+
+    /// A server configuration speaking only `versions` (`rustls::version::TLS12`, `TLS13`).
+    pub fn versions_config(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<ServerConfig> {
+        let c = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![self.server.cert_der.clone(), self.ca.cert_der.clone()], self.server.key())
+            .expect("server identity");
+        Arc::new(c)
+    }
+
+    /// A server configuration that asks for a client certificate but lets clients in without.
+    pub fn optional_mtls_config(&self) -> Arc<ServerConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.cert_der.clone()).expect("CA");
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .allow_unauthenticated()
+            .build()
+            .expect("client verifier");
+        let c = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![self.server.cert_der.clone(), self.ca.cert_der.clone()], self.server.key())
+            .expect("server identity");
+        Arc::new(c)
     }
 
     /// A server configuration presenting the server certificate (and the CA, as a full chain).

@@ -112,12 +112,16 @@ fn client_auth_verdict(
         After::Stands => None,
     };
     match (expected, identity, refused) {
+        // "none" is contradicted by the request itself, whatever followed it.
+        (Some(ClientAuth::None), _, refused) if seen.requested => {
+            let then = if refused.is_some() { ", and refused this client without one" } else { "" };
+            Err(f(
+                "tls.client_auth_requested",
+                format!("the server asks for client certificates{then}; client_auth: none says it should not"),
+            ))
+        }
         // With an identity the question is only whether it was accepted.
         (_, true, Some(failure)) => Err(failure),
-        (Some(ClientAuth::None), true, None) if seen.requested => Err(f(
-            "tls.client_auth_requested",
-            "the server asks for client certificates, and client_auth: none says it should not".into(),
-        )),
         (_, true, None) => Ok(()),
         (Some(ClientAuth::Required), false, Some(failure)) if failure.code == "tls.client_cert_required" => Ok(()),
         (Some(ClientAuth::Required), false, None) if seen.requested => Err(f(
@@ -134,10 +138,6 @@ fn client_auth_verdict(
         (Some(ClientAuth::Optional), false, None) => Err(f(
             "tls.client_auth_not_requested",
             "the server does not ask for a client certificate; client_auth: optional expects it to".into(),
-        )),
-        (Some(ClientAuth::None), false, None) if seen.requested => Err(f(
-            "tls.client_auth_requested",
-            "the server asks for client certificates, and client_auth: none says it should not".into(),
         )),
         (_, false, Some(failure)) => Err(failure),
         (_, false, None) => Ok(()),
@@ -199,6 +199,9 @@ mod tests {
             "tls.client_auth_requested"
         );
         assert!(client_auth_verdict(Some(ClientAuth::None), false, &seen(false), After::Stands).is_ok());
+        let e = client_auth_verdict(Some(ClientAuth::None), false, &seen(true), required_failure()).unwrap_err();
+        assert_eq!(e.code, "tls.client_auth_requested");
+        assert!(e.message.contains("refused"), "{}", e.message);
     }
 
     #[test]

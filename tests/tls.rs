@@ -1,0 +1,184 @@
+//! The TLS engine and the `tls` probe through the binary, one testbed per failure class: each
+//! ends in its own code, with the evidence in the message and the facts.
+
+use std::sync::Arc;
+
+use portproof_testbeds::hostile;
+use portproof_testbeds::pki::{Flaw, Pki};
+use portproof_testbeds::rustls;
+use serde_json::Value;
+
+use crate::harness::{code, portproof, serve};
+
+/// A TLS testbed serving `config`, the PKI's CA written to a file, and the address.
+struct Bed {
+    _server: portproof_testbeds::Server,
+    _dir: tempfile::TempDir,
+    ca: String,
+    addr: String,
+}
+
+fn bed(pki: &Pki, config: Arc<rustls::ServerConfig>) -> Bed {
+    let server = serve(async { hostile::tls_server(portproof_testbeds::bind_any().await.unwrap(), config) });
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_to(dir.path()).unwrap().ca.to_str().unwrap().to_owned();
+    Bed { addr: format!("127.0.0.1:{}", server.port()), _server: server, _dir: dir, ca }
+}
+
+fn tls(addr: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["check", addr, "--expect", "tls", "-f", "json"];
+    args.extend_from_slice(extra);
+    portproof(&args).result()
+}
+
+#[test]
+fn a_valid_chain_is_healthy_with_its_certificates_in_the_facts() {
+    let pki = Pki::new();
+    let b = bed(&pki, pki.server_config());
+    let r = tls(&b.addr, &["--ca", &b.ca]);
+    assert_eq!(r["level"], "healthy", "{r:#}");
+    let certs = r["facts"]["tls_certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!(certs[0]["subject"], "CN=localhost");
+    assert!(certs[0]["sans"].as_array().unwrap().iter().any(|s| s == "127.0.0.1"));
+    assert!(certs[1]["self_signed"].as_bool().unwrap());
+    assert_eq!(r["facts"]["tls_name_match"], true);
+    assert_eq!(r["facts"]["tls_client_cert_requested"], false);
+    // Without the CA: the handshake is done (speaks), the chain is not trusted.
+    let r = tls(&b.addr, &[]);
+    assert_eq!((r["level"].as_str(), code(&r).as_str()), (Some("speaks"), "tls.cert_unknown_ca"));
+}
+
+#[test]
+fn each_flawed_certificate_has_its_code() {
+    let pki = Pki::new();
+    let cases = [
+        (Flaw::Expired, "tls.cert_expired", "expired on"),
+        (Flaw::NotYetValid, "tls.cert_not_yet_valid", "valid only from"),
+        (Flaw::WrongHost, "tls.cert_name_mismatch", "wrong.example"),
+        (Flaw::SelfSigned, "tls.cert_unknown_ca", "self-signed"),
+        (Flaw::MissingIntermediate, "tls.cert_incomplete_chain", "portproof testbed intermediate CA"),
+    ];
+    for (flaw, expected, evidence) in cases {
+        let b = bed(&pki, pki.flawed_config(flaw));
+        let r = tls(&b.addr, &["--ca", &b.ca]);
+        assert_eq!(code(&r), expected, "{flaw:?}: {r:#}");
+        assert_eq!(r["level"], "speaks", "{flaw:?}: the handshake itself completed");
+        let msg = r["failure"]["message"].as_str().unwrap();
+        assert!(msg.contains(evidence), "{flaw:?}: {msg}");
+        assert!(r["failure"]["hint"].is_string(), "{flaw:?} has a hint");
+        // The same certificate under https stops before HTTP, with the same code.
+        let https = portproof(&["check", &b.addr, "--expect", "https", "--ca", &b.ca, "-f", "json"]).result();
+        assert_eq!((code(&https).as_str(), https["level"].as_str()), (expected, Some("open")), "{flaw:?}");
+    }
+}
+
+#[test]
+fn a_certificate_about_to_expire_warns() {
+    let pki = Pki::new();
+    let b = bed(&pki, pki.flawed_config(Flaw::ExpiringSoon));
+    let r = tls(&b.addr, &["--ca", &b.ca]);
+    assert_eq!(r["level"], "healthy");
+    let w = &r["warnings"][0];
+    assert_eq!(w["code"], "tls.cert_expiring", "{r:#}");
+    assert!(w["message"].as_str().unwrap().contains("in 10 days"), "{w}");
+}
+
+#[test]
+fn insecure_reaches_healthy_and_still_says_why() {
+    let pki = Pki::new();
+    let b = bed(&pki, pki.flawed_config(Flaw::Expired));
+    let r = tls(&b.addr, &["--ca", &b.ca, "--insecure"]);
+    assert_eq!(r["level"], "healthy");
+    assert_eq!(r["warnings"][0]["code"], "tls.unverified");
+    assert!(r["warnings"][0]["message"].as_str().unwrap().contains("expired"));
+}
+
+#[test]
+fn mutual_tls_expectations() {
+    let pki = Pki::new();
+    let required = bed(&pki, pki.mtls_server_config());
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write_to(dir.path()).unwrap();
+    let (cert, key) = (files.client_cert.to_str().unwrap(), files.client_key.to_str().unwrap());
+
+    let r = tls(&required.addr, &["--ca", &required.ca, "--client-auth", "required"]);
+    assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("healthy"), Some(true)), "{r:#}");
+    assert!(r["facts"]["tls_acceptable_cas"][0].as_str().unwrap().contains("portproof testbed CA"));
+
+    let r = tls(&required.addr, &["--ca", &required.ca]);
+    assert_eq!(code(&r), "tls.client_cert_required", "without an expectation the refusal is the finding");
+
+    let r = tls(&required.addr, &["--ca", &required.ca, "--client-cert", cert, "--client-key", key]);
+    assert_eq!(r["level"], "healthy", "{r:#}");
+    assert_eq!(r["facts"]["tls_client_cert_sent"], true);
+
+    let r = tls(&required.addr, &["--ca", &required.ca, "--client-auth", "none"]);
+    assert_eq!(code(&r), "tls.client_auth_requested");
+
+    let optional = bed(&pki, pki.optional_mtls_config());
+    let r = tls(&optional.addr, &["--ca", &optional.ca, "--client-auth", "optional"]);
+    assert_eq!(r["level"], "healthy", "{r:#}");
+    let r = tls(&optional.addr, &["--ca", &optional.ca, "--client-auth", "required"]);
+    assert_eq!(code(&r), "tls.client_auth_optional", "asked but let in: {r:#}");
+
+    let plain = bed(&pki, pki.server_config());
+    let run = portproof(&[
+        "check",
+        &plain.addr,
+        "--expect",
+        "tls",
+        "--ca",
+        &plain.ca,
+        "--client-auth",
+        "required",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "a server that lets anyone in fails client_auth: required");
+    assert_eq!(code(&run.result()), "tls.client_auth_not_required");
+}
+
+#[test]
+fn versions_are_reported() {
+    let pki = Pki::new();
+    let v12 = bed(&pki, pki.versions_config(&[&rustls::version::TLS12]));
+    assert_eq!(tls(&v12.addr, &["--ca", &v12.ca])["facts"]["tls_version"], "TLSv1_2");
+    let v13 = bed(&pki, pki.versions_config(&[&rustls::version::TLS13]));
+    let r = tls(&v13.addr, &["--ca", &v13.ca]);
+    assert_eq!(r["facts"]["tls_version"], "TLSv1_3");
+    assert!(r["facts"]["tls_cipher"].as_str().unwrap().starts_with("TLS13_"));
+}
+
+#[test]
+fn broken_peers_end_in_their_codes() {
+    let any = || portproof_testbeds::bind_any();
+    let silent = serve(async { hostile::silent(any().await.unwrap()) });
+    let r = portproof(&[
+        "check",
+        &format!("127.0.0.1:{}", silent.port()),
+        "--expect",
+        "tls",
+        "--timeout",
+        "1s",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&r.result()), "tls.timeout");
+    assert!(r.elapsed < std::time::Duration::from_secs(4));
+
+    let slam = serve(async { hostile::slam(any().await.unwrap()) });
+    assert_eq!(code(&tls(&format!("127.0.0.1:{}", slam.port()), &[])), "tls.no_response");
+
+    let reset = serve(async { hostile::reset_after_hello(any().await.unwrap()) });
+    assert_eq!(code(&tls(&format!("127.0.0.1:{}", reset.port()), &[])), "tls.reset");
+
+    let garbage = serve(async { hostile::endless_garbage(any().await.unwrap()) });
+    let r = tls(&format!("127.0.0.1:{}", garbage.port()), &[]);
+    assert_eq!(code(&r), "tls.not_tls", "{r:#}");
+    assert_eq!(r["level"], "open");
+
+    let ssh = serve(async { hostile::greeter(any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
+    let r = tls(&format!("127.0.0.1:{}", ssh.port()), &[]);
+    assert_eq!((code(&r).as_str(), r["identified"].as_str()), ("tls.not_tls", Some("ssh")), "{r:#}");
+}
