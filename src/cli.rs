@@ -53,6 +53,12 @@ pub enum Command {
   portproof run checks.yaml --host 10.0.0.5 --offset 100 --format junit -o report.xml
   portproof run checks.yaml --wait 2m      # retry until the testbed is up, at most 2 minutes")]
     Run(RunArgs),
+    /// Diagnose a TLS port: verdict and fix, versions × cipher suites, chain, client certificates.
+    #[command(after_help = "Examples:
+  portproof tls 10.0.0.5:8043
+  portproof tls 10.0.0.5:8060 --ca ca.pem --client-cert gw.pem --client-key gw-key.pem
+  portproof tls 10.0.0.5:8060 --ca ca.pem --client-auth required --format json")]
+    Tls(Box<TlsCmdArgs>),
     /// Run an embedded product profile (`portproof profiles` lists them).
     #[command(after_help = "Examples:
   portproof profile ignition --host 10.0.0.5
@@ -175,6 +181,22 @@ pub struct CheckArgs {
     pub runner: RunnerArgs,
 }
 
+/// `portproof tls`.
+#[derive(Debug, Args)]
+pub struct TlsCmdArgs {
+    /// HOST:PORT ([v6]:PORT for IPv6).
+    pub target: String,
+    /// TLS settings.
+    #[command(flatten)]
+    pub tls_opts: TlsArgs,
+    /// Report: the default table is the person's report; json gives the same as data.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Deadline of the whole diagnosis, like 10s.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+}
+
 /// TLS options of `check`.
 #[derive(Debug, Args, Default)]
 pub struct TlsArgs {
@@ -196,6 +218,9 @@ pub struct TlsArgs {
     /// What the tls probe expects of mutual TLS: required, optional or none.
     #[arg(long, value_enum)]
     pub client_auth: Option<ClientAuthArg>,
+    /// The tls probe also lists every TLS version and cipher suite the server accepts.
+    #[arg(long)]
+    pub scan: bool,
 }
 
 /// `--client-auth` values.
@@ -427,6 +452,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             }
             Ok(0)
         }
+        Command::Tls(a) => tls_command(*a).await,
         Command::Testbed(a) => testbed(a).await,
         Command::Demo(a) => demo(a).await,
     }
@@ -557,7 +583,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
     };
     let t = &a.tls_opts;
     let tls_given =
-        t.ca.is_some() || t.client_cert.is_some() || t.sni.is_some() || t.insecure || t.client_auth.is_some();
+        t.ca.is_some() || t.client_cert.is_some() || t.sni.is_some() || t.insecure || t.client_auth.is_some() || t.scan;
     Ok(RawCheck {
         name: a.name.clone().unwrap_or_else(|| a.target.clone()),
         host: Some(p.host.clone()),
@@ -576,6 +602,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             client_key: t.client_key.clone(),
             insecure: t.insecure,
             client_auth: t.client_auth.map(Into::into),
+            scan: t.scan,
         }),
         http,
     })
@@ -649,6 +676,40 @@ pub async fn run_and_report(
 /// 0 when every required check passed, else 1.
 pub fn exit_code(report: &Report) -> u8 {
     if report.summary.passed { 0 } else { 1 }
+}
+
+async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
+    let mut args = CheckArgs {
+        target: a.target,
+        expect: Some("tls".into()),
+        require: None,
+        name: None,
+        tls: false,
+        tls_opts: a.tls_opts,
+        http: HttpArgs::default(),
+        output: a.output.clone(),
+        runner: RunnerArgs { timeout: Some(a.timeout), concurrency: 1, per_host: 1, wait: None },
+    };
+    args.tls_opts.scan = true;
+    let parsed = parse_target(&args.target)?;
+    let spec = CheckSpec::try_from(check_spec(&args, &parsed)?).map_err(UsageError)?;
+    let m =
+        Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
+    let o = Overrides { timeout: Some(a.timeout), ..Default::default() };
+    let checks = manifest::plan(&m, "", "<command line>", &o)?;
+    let format = a.output.format.unwrap_or(Format::Table);
+    if format != Format::Table {
+        return run_and_report(checks, None, &a.output, &args.runner).await;
+    }
+    let report = runner::run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
+    let text = report::tls::render(&report.results[0], a.output.color(format));
+    match &a.output.output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(exit_code(&report))
 }
 
 async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {

@@ -182,3 +182,76 @@ fn broken_peers_end_in_their_codes() {
     let r = tls(&format!("127.0.0.1:{}", ssh.port()), &[]);
     assert_eq!((code(&r).as_str(), r["identified"].as_str()), ("tls.not_tls", Some("ssh")), "{r:#}");
 }
+
+fn versions(r: &Value) -> Vec<String> {
+    r["facts"]["tls_versions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn the_scanner_lists_exactly_the_versions_a_testbed_speaks() {
+    let pki = Pki::new();
+    let v12 = bed(&pki, pki.versions_config(&[&rustls::version::TLS12]));
+    let r = tls(&v12.addr, &["--ca", &v12.ca, "--scan"]);
+    assert_eq!(versions(&r), ["TLS 1.2"], "{r:#}");
+    let suites = r["facts"]["tls_scan"]["versions"][2]["suites"].as_array().unwrap();
+    assert!(
+        suites.iter().all(|s| s.as_str().unwrap().starts_with("TLS_ECDHE_")),
+        "rustls offers ECDHE only: {suites:?}"
+    );
+    let v13 = bed(&pki, pki.versions_config(&[&rustls::version::TLS13]));
+    assert_eq!(versions(&tls(&v13.addr, &["--ca", &v13.ca, "--scan"])), ["TLS 1.3"]);
+}
+
+#[test]
+fn tls_command_reports_for_a_person_and_as_json() {
+    let pki = Pki::new();
+    let b = bed(&pki, pki.mtls_server_config());
+    let run = portproof(&["tls", &b.addr, "--ca", &b.ca, "--client-auth", "required"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    for section in
+        ["Versions and cipher suites", "Certificate chain", "Client certificate", "Timings", "TLS 1.3  accepted"]
+    {
+        assert!(run.stdout.contains(section), "missing {section:?}:\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("accepts certificates issued by CN=portproof testbed CA"), "{}", run.stdout);
+    let run = portproof(&["tls", &b.addr, "--ca", &b.ca, "--format", "json"]);
+    let r = run.result();
+    assert_eq!(code(&r), "tls.client_cert_required");
+    assert_eq!(r["facts"]["tls_scan"]["connections"].as_u64().map(|n| n > 4), Some(true));
+}
+
+#[test]
+fn nginx_versions_suites_and_chain() {
+    if !crate::harness::real_peer("nginx (TLS)", "127.0.0.1:18443", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let ca = format!(
+        "{}/nginx/ca.pem",
+        std::env::var("PORTPROOF_STATE").unwrap_or_else(|_| "/tmp/portproof-testbeds".into())
+    );
+    let r = portproof(&["tls", "127.0.0.1:18443", "--ca", &ca, "--format", "json"]).result();
+    assert_eq!(r["level"], "healthy", "{r:#}");
+    assert_eq!(versions(&r), ["TLS 1.2", "TLS 1.3"], "nginx is configured for TLSv1.2 and TLSv1.3");
+    assert_eq!(r["facts"]["tls_certificates"].as_array().unwrap().len(), 2);
+    assert!(r["facts"]["tls_certificates"][0]["key"].as_str().unwrap().starts_with("RSA 2048"));
+    assert!(r.get("warnings").is_none(), "nothing weak in nginx's defaults: {r:#}");
+}
+
+#[test]
+fn a_real_tls_1_0_server_is_diagnosed_with_its_versions() {
+    if !crate::harness::real_peer(
+        "openssl s_server (TLS 1.0)",
+        "127.0.0.1:18444",
+        "bash testbeds/scripts/legacy-tls.sh",
+    ) {
+        return;
+    }
+    let r = tls("127.0.0.1:18444", &[]);
+    assert_eq!(code(&r), "tls.protocol_version", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("only TLS 1.0"));
+    assert_eq!(versions(&r), ["TLS 1.0"]);
+    let r = tls("127.0.0.1:18444", &["--scan"]);
+    let codes: Vec<&str> = r["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"tls.legacy_version"), "{codes:?}");
+    assert!(codes.contains(&"tls.weak_cipher"), "anonymous suites at security level 0: {codes:?}");
+}

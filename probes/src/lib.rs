@@ -77,6 +77,8 @@ pub enum Phase {
     Connect,
     /// The TLS handshake, whether the port starts with TLS or upgrades to it.
     Tls,
+    /// Enumerating TLS versions and cipher suites with raw ClientHellos.
+    Scan,
     /// Waiting for the server to speak first (banners, server greetings).
     Greeting,
     /// Sending the request and waiting for the head of the answer.
@@ -98,6 +100,7 @@ impl Phase {
             Phase::Resolve => "resolve",
             Phase::Connect => "connect",
             Phase::Tls => "tls",
+            Phase::Scan => "scan",
             Phase::Greeting => "greeting",
             Phase::Request => "request",
             Phase::Transfer => "transfer",
@@ -358,6 +361,7 @@ fn timeout_hint(phase: Phase) -> &'static str {
             "no answer to the connection attempt: a firewall is probably dropping packets, or the host is down"
         }
         Phase::Tls => "the port accepted the connection but did not complete a TLS handshake; is it a TLS port?",
+        Phase::Scan => "the server stopped answering ClientHellos: it may limit connections per client",
         Phase::Greeting => "the port accepted the connection but the service never greeted; is it the right port?",
         Phase::Request | Phase::Transfer => {
             "the service accepted the connection but did not answer in time; it may be overloaded, hung, or a different protocol"

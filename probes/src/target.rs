@@ -108,6 +108,10 @@ pub struct TlsOptions {
     /// lets anyone in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
+    /// The `tls` probe also lists every TLS version and cipher suite the server accepts, in its
+    /// order (a few dozen short connections, at most 4 at once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scan: bool,
 }
 
 /// Whether a server should ask clients for a certificate.

@@ -5,6 +5,7 @@ pub mod jsonl;
 pub mod junit;
 pub mod prometheus;
 pub mod table;
+pub mod tls;
 
 use crate::runner::{CheckResult, Report};
 

@@ -43,9 +43,15 @@ pub fn reset_after_hello(listener: TcpListener) -> Server {
     })
 }
 
-/// Accepts and closes at once, without a byte.
+/// Hangs up without a word: reads what the client sends first (briefly), then closes with a
+/// clean FIN. Reading first matters: closing on unread data would make the kernel answer with
+/// a reset instead, which is [`reset_after_hello`]'s case.
 pub fn slam(listener: TcpListener) -> Server {
-    accept_loop(listener, |s| async move { drop(s) })
+    accept_loop(listener, |mut s| async move {
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await;
+        drop(s);
+    })
 }
 
 /// Answers anything with an endless stream of bytes that match no protocol.

@@ -8,6 +8,7 @@
 
 pub mod cert;
 pub mod probe;
+pub mod scan;
 
 use std::io;
 use std::path::Path;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::scan::{self, Depth};
 use super::{ClientAuthSeen, diagnose_rustls, handshake_recorded};
 use crate::net::dial;
 use crate::{ClientAuth, Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target};
@@ -58,27 +59,48 @@ enum After {
     Closed,
 }
 
+/// Connections the scanner may hold to one server at once.
+const SCAN_PARALLEL: usize = 4;
+/// Longest wait for one scanner answer.
+const SCAN_ANSWER: Duration = Duration::from_secs(2);
+
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let conn = dial(cx, &t.host, t.port).await?;
-    let mut done = handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await?;
+    let peer = conn.peer();
+    let sni = t.tls.sni.clone().unwrap_or_else(|| t.host.clone());
+    let mut done = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await {
+        Ok(d) => d,
+        Err(f) => {
+            let Some(addr) = peer.filter(|_| is_negotiation_failure(&f)) else { return Err(f) };
+            let depth = if t.tls.scan { Depth::Suites } else { Depth::Versions };
+            let report = run_scan(cx, addr, &sni, depth).await;
+            return Err(explain_with_scan(f, &report));
+        }
+    };
     cx.reach(Level::Speaks);
-    cx.phase(Phase::Greeting);
+    if t.tls.scan
+        && let Some(addr) = peer
+    {
+        run_scan(cx, addr, &sni, Depth::Suites).await;
+    }
     // Only a server that asked for a client certificate has anything left to say about it.
-    let wait = if done.client_auth.requested {
-        cx.remaining().map_or(LATE_ALERT_WAIT, |r| LATE_ALERT_WAIT.min(r / 3))
+    let after = if done.client_auth.requested {
+        cx.phase(Phase::Greeting);
+        let wait = cx.remaining().map_or(LATE_ALERT_WAIT, |r| LATE_ALERT_WAIT.min(r / 3));
+        let mut buf = [0u8; 256];
+        let after = match tokio::time::timeout(wait, done.stream.read(&mut buf)).await {
+            Err(_) | Ok(Ok(1..)) => After::Stands,
+            Ok(Ok(0)) => After::Closed,
+            Ok(Err(e)) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(re) => After::Alert(diagnose_rustls(re, &done.name, &Default::default(), &done.client_auth)),
+                None => After::Closed,
+            },
+        };
+        cx.end_phase();
+        after
     } else {
-        Duration::ZERO
+        After::Stands
     };
-    let mut buf = [0u8; 256];
-    let after = match tokio::time::timeout(wait, done.stream.read(&mut buf)).await {
-        Err(_) | Ok(Ok(1..)) => After::Stands,
-        Ok(Ok(0)) => After::Closed,
-        Ok(Err(e)) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            Some(re) => After::Alert(diagnose_rustls(re, &done.name, &Default::default(), &done.client_auth)),
-            None => After::Closed,
-        },
-    };
-    cx.end_phase();
     let auth = done.client_auth.clone();
     let identity = t.tls.client_cert.is_some();
     client_auth_verdict(t.tls.client_auth, identity, &auth, after)?;
@@ -91,6 +113,66 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     }
     cx.reach(Level::Healthy);
     Ok(())
+}
+
+/// Failures a scan can explain: the versions or suites did not meet.
+fn is_negotiation_failure(f: &Failure) -> bool {
+    matches!(
+        f.code.as_str(),
+        "tls.protocol_version" | "tls.incompatible" | "tls.alert.handshake_failure" | "tls.alert.insufficient_security"
+    )
+}
+
+/// Scans (phase `scan`), records the result and its warnings.
+async fn run_scan(cx: &mut ProbeCx, addr: std::net::SocketAddr, sni: &str, depth: Depth) -> scan::ScanReport {
+    cx.phase(Phase::Scan);
+    let report = scan::scan(addr, Some(sni), depth, SCAN_PARALLEL, SCAN_ANSWER).await;
+    cx.end_phase();
+    cx.fact("tls_scan", serde_json::to_value(&report).unwrap_or_default());
+    cx.fact("tls_versions", report.accepted());
+    for v in report.versions.iter().filter(|v| v.accepted) {
+        if matches!(v.version, "TLS 1.0" | "TLS 1.1") {
+            cx.warn("tls.legacy_version", format!("the server accepts {}, which is obsolete (RFC 8996)", v.version));
+        }
+        let weak: Vec<&str> = v.suites.iter().filter(|s| scan::is_weak(s)).map(String::as_str).collect();
+        if !weak.is_empty() {
+            cx.warn("tls.weak_cipher", format!("{} accepts weak suites: {}", v.version, weak.join(", ")));
+        }
+    }
+    report
+}
+
+/// Rewrites a negotiation failure with what the server does accept.
+fn explain_with_scan(f: Failure, report: &scan::ScanReport) -> Failure {
+    let accepted = report.accepted();
+    let ours = ["TLS 1.2", "TLS 1.3"];
+    if accepted.is_empty() {
+        return f;
+    }
+    if !accepted.iter().any(|v| ours.contains(v)) {
+        return Failure::new(
+            "tls.protocol_version",
+            Phase::Tls,
+            format!("the server accepts only {}; this client speaks TLS 1.2 and 1.3", accepted.join(", ")),
+        )
+        .hint("TLS 1.0 and 1.1 are obsolete (RFC 8996): enable TLS 1.2 or 1.3 on the server");
+    }
+    let suites: Vec<String> = report
+        .versions
+        .iter()
+        .filter(|v| v.accepted && ours.contains(&v.version))
+        .map(|v| format!("{}: {}", v.version, if v.suites.is_empty() { "?".to_owned() } else { v.suites.join(", ") }))
+        .collect();
+    Failure::new(
+        "tls.no_shared_cipher",
+        Phase::Tls,
+        format!(
+            "the server speaks {} but with no cipher suite this client offers ({})",
+            accepted.join(", "),
+            suites.join("; ")
+        ),
+    )
+    .hint("enable a modern suite on the server (ECDHE with AES-GCM or ChaCha20-Poly1305)")
 }
 
 /// Grades client authentication against what the target expects.
