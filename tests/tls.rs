@@ -255,3 +255,83 @@ fn a_real_tls_1_0_server_is_diagnosed_with_its_versions() {
     assert!(codes.contains(&"tls.legacy_version"), "{codes:?}");
     assert!(codes.contains(&"tls.weak_cipher"), "anonymous suites at security level 0: {codes:?}");
 }
+
+fn nginx_state() -> String {
+    format!("{}/nginx", std::env::var("PORTPROOF_STATE").unwrap_or_else(|_| "/tmp/portproof-testbeds".into()))
+}
+
+#[test]
+fn nginx_mutual_tls_names_the_requirement_and_the_acceptable_ca() {
+    if !crate::harness::real_peer("nginx (mutual TLS)", "127.0.0.1:18445", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let s = nginx_state();
+    let (ca, cert, key) = (format!("{s}/ca.pem"), format!("{s}/client.pem"), format!("{s}/client-key.pem"));
+    let run = portproof(&["tls", "127.0.0.1:18445", "--ca", &ca]);
+    assert!(run.stdout.contains("requested by the server (none sent)"), "{}", run.stdout);
+    assert!(run.stdout.contains("accepts certificates issued by CN=portproof nginx test CA"), "{}", run.stdout);
+    // nginx refuses at the HTTP layer, and the https probe names it.
+    let r = portproof(&["check", "https://127.0.0.1:18445/StatusPing", "--ca", &ca, "-f", "json"]).result();
+    assert_eq!(code(&r), "tls.client_cert_required", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("CN=portproof nginx test CA"));
+    let run = portproof(&[
+        "check",
+        "https://127.0.0.1:18445/StatusPing",
+        "--ca",
+        &ca,
+        "--client-cert",
+        &cert,
+        "--client-key",
+        &key,
+        "--json-field",
+        "state=RUNNING",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.result()["facts"]["tls_client_cert_sent"], true);
+}
+
+#[test]
+fn nginx_tls_1_2_only_in_the_servers_order() {
+    if !crate::harness::real_peer("nginx (TLS 1.2 only)", "127.0.0.1:18446", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let ca = format!("{}/ca.pem", nginx_state());
+    let r = tls("127.0.0.1:18446", &["--ca", &ca, "--scan"]);
+    assert_eq!(r["facts"]["tls_version"], "TLSv1_2");
+    assert_eq!(versions(&r), ["TLS 1.2"]);
+    let v12 = &r["facts"]["tls_scan"]["versions"][2];
+    assert_eq!(v12["server_order"], true, "ssl_prefer_server_ciphers on: {v12}");
+    assert_eq!(v12["suites"][0], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "the server's first choice leads");
+    assert_eq!(v12["suites"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn nginx_refusing_unknown_names_is_sni_required() {
+    if !crate::harness::real_peer("nginx (SNI)", "127.0.0.1:18447", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let ca = format!("{}/ca.pem", nginx_state());
+    let r = tls("127.0.0.1:18447", &["--ca", &ca]);
+    assert_eq!(code(&r), "tls.sni_required", "an IP address sends no SNI: {r:#}");
+    let r = tls("127.0.0.1:18447", &["--ca", &ca, "--sni", "localhost"]);
+    assert_eq!(r["level"], "healthy", "{r:#}");
+}
+
+#[test]
+fn a_real_server_with_no_modern_suite_is_no_shared_cipher() {
+    if !crate::harness::real_peer(
+        "openssl s_server (TLS 1.2, CBC)",
+        "127.0.0.1:18448",
+        "bash testbeds/scripts/legacy-tls.sh",
+    ) {
+        return;
+    }
+    let r = tls("127.0.0.1:18448", &[]);
+    assert_eq!(code(&r), "tls.no_shared_cipher", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("TLS_RSA_WITH_AES_128_CBC_SHA"), "{r:#}");
+    let r = tls("127.0.0.1:18448", &["--scan"]);
+    let suites = &r["facts"]["tls_scan"]["versions"][2]["suites"];
+    assert_eq!(suites.as_array().unwrap().len(), 2, "AES128-SHA and AES256-SHA: {suites}");
+}

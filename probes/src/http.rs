@@ -484,6 +484,24 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer) -> Result<(), Failu
         .hint("use expect: https (or over: tls) for this port"));
     }
     cx.reach(Level::Speaks);
+    if status == 400 && sniff::client_cert_complaint(&a.body) {
+        let cas = tls::ClientAuthSeen::from_facts(cx.facts()).acceptable_cas;
+        let accepted = if cas.is_empty() {
+            String::new()
+        } else {
+            format!("; it accepts certificates issued by: {}", cas.join("; "))
+        };
+        return Err(Failure::new(
+            "tls.client_cert_required",
+            Phase::Request,
+            format!(
+                "the server requires a client certificate and refused this request without one (HTTP 400){accepted}"
+            ),
+        )
+        .hint(
+            "give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)",
+        ));
+    }
     if a.truncated {
         cx.warn(
             "http.body_truncated",

@@ -118,6 +118,13 @@ pub fn https_only_complaint(answer: &[u8]) -> bool {
         || contains(answer, b"Client sent an HTTP request to an HTTPS server")
 }
 
+/// Whether an HTTP answer is a server refusing a client without a certificate after the TLS
+/// handshake let it in: nginx with `ssl_verify_client on` ("No required SSL certificate was
+/// sent"), which refuses at the HTTP layer rather than with a TLS alert.
+pub fn client_cert_complaint(answer: &[u8]) -> bool {
+    contains(answer, b"No required SSL certificate was sent")
+}
+
 /// RFC 8446 section 5.1 (and RFC 5246 6.2.1): ContentType, legacy version 3.x, 16-bit length.
 fn tls_record(b: &[u8]) -> Option<Heard> {
     if b.len() < 5 || b[1] != 3 || b[2] > 4 {
@@ -293,6 +300,12 @@ mod tests {
         let answer =
             b"HTTP/1.1 400 Bad Request\r\n\r\n<html><center>The plain HTTP request was sent to HTTPS port</center>";
         assert_eq!(identify(answer).unwrap().protocol, "tls");
+    }
+
+    #[test]
+    fn names_nginx_client_certificate_refusal() {
+        assert!(client_cert_complaint(b"<center>No required SSL certificate was sent</center>"));
+        assert!(!client_cert_complaint(b"<center>400 Bad Request</center>"));
     }
 
     #[test]

@@ -4,33 +4,51 @@
 # tls.protocol_version diagnosis. Idempotent: does nothing if the port already answers.
 #
 #   127.0.0.1:18444  TLS 1.0 only (certificate for localhost/127.0.0.1, self-signed)
+#   127.0.0.1:18448  TLS 1.2 with RSA key exchange and CBC only, and a 1024-bit RSA key: no suite
+#                    a modern client offers (tls.no_shared_cipher), and a weak key
 set -euo pipefail
 
 STATE=${PORTPROOF_STATE:-/tmp/portproof-testbeds}/legacy-tls
 PORT=${PORTPROOF_LEGACY_TLS_PORT:-18444}
+OLD12_PORT=${PORTPROOF_LEGACY_TLS12_PORT:-18448}
 mkdir -p "$STATE"
 log() { echo "legacy-tls.sh: $*"; }
+listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 
 command -v openssl >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq openssl >/dev/null; }
 
-if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then
-  log "already listening on 127.0.0.1:$PORT"
-  exit 0
-fi
 if [ ! -s "$STATE/cert.pem" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$STATE/key.pem" -out "$STATE/cert.pem" 2>/dev/null
 fi
-# -www answers each session with a status page; nohup + setsid keep it past this shell.
-setsid nohup openssl s_server -accept "127.0.0.1:$PORT" -tls1 -cipher 'ALL:@SECLEVEL=0' \
-  -cert "$STATE/cert.pem" -key "$STATE/key.pem" -www -quiet > "$STATE/s_server.log" 2>&1 < /dev/null &
-for _ in $(seq 1 50); do
-  if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then
-    log "ready: 127.0.0.1:$PORT speaks TLS 1.0 only"
-    exit 0
+if [ ! -s "$STATE/weak-cert.pem" ]; then
+  openssl req -x509 -newkey rsa:1024 -nodes -days 3650 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$STATE/weak-key.pem" -out "$STATE/weak-cert.pem" 2>/dev/null
+fi
+
+# start PORT NAME ARGS...: s_server in the background unless PORT already answers.
+# -www answers each session with a status page; setsid + nohup keep it past this shell.
+start() {
+  local port=$1 name=$2; shift 2
+  if listening "$port"; then
+    log "already listening on 127.0.0.1:$port ($name)"
+    return 0
   fi
-  sleep 0.1
-done
-log "s_server did not start; see $STATE/s_server.log"
-exit 1
+  setsid nohup openssl s_server -accept "127.0.0.1:$port" "$@" -www -quiet \
+    > "$STATE/s_server-$port.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 50); do
+    if listening "$port"; then
+      log "ready: 127.0.0.1:$port ($name)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "s_server on $port did not start; see $STATE/s_server-$port.log"
+  return 1
+}
+
+start "$PORT" "TLS 1.0 only" -tls1 -cipher 'ALL:@SECLEVEL=0' -cert "$STATE/cert.pem" -key "$STATE/key.pem"
+start "$OLD12_PORT" "TLS 1.2, RSA key exchange and CBC only, 1024-bit key" -tls1_2 \
+  -cipher 'AES128-SHA:AES256-SHA:@SECLEVEL=0' -cert "$STATE/weak-cert.pem" -key "$STATE/weak-key.pem"

@@ -5,6 +5,10 @@
 #   127.0.0.1:18080  HTTP:  /StatusPing {"state":"RUNNING"}, /faulted/StatusPing {"state":"FAULTED"},
 #                           /error (500), /redirect (302 -> /StatusPing)
 #   127.0.0.1:18443  HTTPS: the same, with a certificate for localhost/127.0.0.1 from a CA made here
+#   127.0.0.1:18445  HTTPS requiring a client certificate from the same CA (client.pem/client-key.pem)
+#   127.0.0.1:18446  HTTPS, TLS 1.2 only, the server's cipher order
+#   127.0.0.1:18447  HTTPS for server_name localhost only: a handshake without that SNI is
+#                    refused with unrecognized_name (ssl_reject_handshake)
 #
 # The CA is at $STATE/ca.pem. Nothing listens beyond loopback; the distribution's own site is
 # not touched.
@@ -13,6 +17,9 @@ set -euo pipefail
 STATE=${PORTPROOF_STATE:-/tmp/portproof-testbeds}/nginx
 HTTP_PORT=${PORTPROOF_NGINX_HTTP_PORT:-18080}
 HTTPS_PORT=${PORTPROOF_NGINX_HTTPS_PORT:-18443}
+MTLS_PORT=${PORTPROOF_NGINX_MTLS_PORT:-18445}
+TLS12_PORT=${PORTPROOF_NGINX_TLS12_PORT:-18446}
+SNI_PORT=${PORTPROOF_NGINX_SNI_PORT:-18447}
 mkdir -p "$STATE/logs" "$STATE/tmp"
 
 log() { echo "nginx.sh: $*"; }
@@ -38,6 +45,14 @@ if [ ! -s "$STATE/server.pem" ]; then
   openssl x509 -req -in "$STATE/server.csr" -CA "$STATE/ca.pem" -CAkey "$STATE/ca-key.pem" -CAcreateserial \
     -days 3650 -extfile "$STATE/server.ext" -out "$STATE/server.pem" 2>/dev/null
   cat "$STATE/server.pem" "$STATE/ca.pem" > "$STATE/server-chain.pem"
+fi
+# A client identity from the same CA, for the mutual-TLS server.
+if [ ! -s "$STATE/client.pem" ]; then
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=portproof test client" \
+    -keyout "$STATE/client-key.pem" -out "$STATE/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' > "$STATE/client.ext"
+  openssl x509 -req -in "$STATE/client.csr" -CA "$STATE/ca.pem" -CAkey "$STATE/ca-key.pem" -CAcreateserial \
+    -days 3650 -extfile "$STATE/client.ext" -out "$STATE/client.pem" 2>/dev/null
 fi
 
 locations='
@@ -72,6 +87,35 @@ $locations
         ssl_certificate $STATE/server-chain.pem;
         ssl_certificate_key $STATE/server-key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
+$locations
+    }
+    server {
+        listen 127.0.0.1:$MTLS_PORT ssl;
+        ssl_certificate $STATE/server-chain.pem;
+        ssl_certificate_key $STATE/server-key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate $STATE/ca.pem;
+        ssl_verify_client on;
+$locations
+    }
+    server {
+        listen 127.0.0.1:$TLS12_PORT ssl;
+        ssl_certificate $STATE/server-chain.pem;
+        ssl_certificate_key $STATE/server-key.pem;
+        ssl_protocols TLSv1.2;
+        ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305;
+        ssl_prefer_server_ciphers on;
+$locations
+    }
+    server {
+        listen 127.0.0.1:$SNI_PORT ssl default_server;
+        ssl_reject_handshake on;
+    }
+    server {
+        listen 127.0.0.1:$SNI_PORT ssl;
+        server_name localhost;
+        ssl_certificate $STATE/server-chain.pem;
+        ssl_certificate_key $STATE/server-key.pem;
 $locations
     }
 }

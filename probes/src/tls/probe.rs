@@ -210,7 +210,7 @@ fn client_auth_verdict(
             "tls.client_auth_optional",
             "the server asks for a client certificate but let this client in without one; client_auth: required expects a refusal".into(),
         )
-        .hint("make the server require client certificates (need, not want)")),
+        .hint("make the server require client certificates; some servers (nginx's ssl_verify_client on) refuse only at the HTTP layer: check them with expect: https")),
         (Some(ClientAuth::Required), false, None) => Err(f(
             "tls.client_auth_not_required",
             "the server lets clients in without a certificate; client_auth: required expects mutual TLS".into(),
