@@ -310,6 +310,7 @@ fn hex(b: &[u8]) -> String {
 mod tests {
     use super::*;
     use rcgen::{CertificateParams, DnType, KeyPair};
+    use rustls_pki_types::pem::PemObject;
 
     fn cert(names: &[&str], days: (i64, i64)) -> Vec<u8> {
         let key = KeyPair::generate().unwrap();
@@ -387,6 +388,20 @@ mod tests {
         let (ca, leaf) = ca_and_leaf();
         let r = examine(&[ca, leaf], "gw.example");
         assert!(r.errors.iter().any(|p| p.code == "tls.cert_chain_order"), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn a_weak_key_and_a_sha1_signature_warn() {
+        let pem = include_str!("fixtures/rsa1024-sha1-chain.pem");
+        let chain: Vec<Vec<u8>> =
+            rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()).map(|c| c.unwrap().to_vec()).collect();
+        assert_eq!(chain.len(), 2);
+        let r = examine(&chain, "weak.example");
+        assert_eq!(r.certs[0].key, "RSA 1024");
+        assert_eq!(r.certs[0].signature, "sha1WithRSAEncryption");
+        let codes: Vec<_> = r.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, ["tls.weak_key", "tls.weak_signature"], "{:?}", r.warnings);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
     }
 
     #[test]

@@ -526,3 +526,67 @@ pub fn diagnose_rustls(
         other => f("tls.error", format!("TLS handshake: {other}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name() -> ServerName<'static> {
+        ServerName::try_from("gw.example").unwrap()
+    }
+
+    #[test]
+    fn alerts_are_named_and_the_rest_keep_their_name() {
+        let none = ClientAuthSeen::default();
+        let chain = cert::ChainReport::default();
+        let f = diagnose_rustls(
+            &rustls::Error::AlertReceived(rustls::AlertDescription::DecodeError),
+            &name(),
+            &chain,
+            &none,
+        );
+        assert_eq!(f.code, "tls.alert.decode_error");
+        let f = diagnose_rustls(
+            &rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion),
+            &name(),
+            &chain,
+            &none,
+        );
+        assert_eq!(f.code, "tls.protocol_version");
+        let f = diagnose_rustls(
+            &rustls::Error::AlertReceived(rustls::AlertDescription::UnrecognisedName),
+            &name(),
+            &chain,
+            &none,
+        );
+        assert_eq!(f.code, "tls.sni_required");
+    }
+
+    #[test]
+    fn a_handshake_failure_after_a_certificate_request_is_the_missing_certificate() {
+        let asked = ClientAuthSeen { requested: true, sent: false, acceptable_cas: vec!["CN=Site CA".into()] };
+        let chain = cert::ChainReport::default();
+        // TLS 1.2 servers (Java's, Ignition's) end with handshake_failure, not certificate_required.
+        let f = diagnose_rustls(
+            &rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+            &name(),
+            &chain,
+            &asked,
+        );
+        assert_eq!(f.code, "tls.client_cert_required");
+        assert!(f.message.contains("CN=Site CA"), "{}", f.message);
+        let sent = ClientAuthSeen { sent: true, ..asked };
+        let f =
+            diagnose_rustls(&rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA), &name(), &chain, &sent);
+        assert_eq!(f.code, "tls.client_cert_rejected");
+        assert!(f.message.contains("not issued by a CA the server trusts"), "{}", f.message);
+    }
+
+    #[test]
+    fn client_auth_round_trips_through_the_facts() {
+        let seen = ClientAuthSeen { requested: true, sent: false, acceptable_cas: vec!["CN=A".into(), "CN=B".into()] };
+        let mut cx = ProbeCx::default();
+        seen.record(&mut cx);
+        assert_eq!(ClientAuthSeen::from_facts(cx.facts()), seen);
+    }
+}
