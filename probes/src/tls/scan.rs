@@ -57,7 +57,7 @@ impl Version {
     pub fn candidates(self) -> &'static [u16] {
         match self {
             Version::Tls13 => TLS13_SUITES,
-            _ => LEGACY_SUITES,
+            _ => legacy_suites(),
         }
     }
 }
@@ -65,16 +65,23 @@ impl Version {
 /// TLS 1.3 suites (RFC 8446 B.4).
 const TLS13_SUITES: &[u16] = &[0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 
-/// TLS 1.0-1.2 suites: the modern AEAD ones, the CBC ones, and the weak ones a scan must find.
-const LEGACY_SUITES: &[u16] = &[
-    // ECDHE-ECDSA: AES-GCM, ChaCha20, AES-CBC, 3DES, RC4
-    0xc02b, 0xc02c, 0xcca9, 0xc023, 0xc024, 0xc009, 0xc00a, 0xc008, 0xc007, // ECDHE-RSA
-    0xc02f, 0xc030, 0xcca8, 0xc027, 0xc028, 0xc013, 0xc014, 0xc012, 0xc011, // DHE-RSA
-    0x009e, 0x009f, 0xccaa, 0x0067, 0x006b, 0x0033, 0x0039, 0x0016, 0x0015, // RSA key exchange
-    0x009c, 0x009d, 0x003c, 0x003d, 0x002f, 0x0035, 0x0041, 0x0084, 0x0096, 0x000a, 0x0009, 0x0005, 0x0004,
-    // NULL, export and anonymous suites
-    0x0001, 0x0002, 0x003b, 0x0003, 0x0006, 0x0008, 0x0014, 0x0018, 0x001b, 0x0034, 0x003a, 0xc018,
-];
+/// TLS 1.0-1.2 suites: every registered suite rustls can name, except those that cannot be
+/// negotiated without a pre-shared secret or a special client (PSK, SRP, Kerberos, GOST, the
+/// integrity-only and signalling values). Several hundred, in registry order: a server accepts a
+/// handful, and each accepted one costs one connection.
+fn legacy_suites() -> &'static [u16] {
+    static SUITES: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    SUITES.get_or_init(|| {
+        const SKIP: [&str; 8] = ["PSK", "SRP", "KRB5", "GOST", "SCSV", "ECCPWD", "_SHA256_SHA256", "_SHA384_SHA384"];
+        (0..=u16::MAX)
+            .filter(|c| {
+                rustls::CipherSuite::from(*c).as_str().is_some_and(|n| {
+                    n.starts_with("TLS_") && !n.starts_with("TLS13_") && !SKIP.iter().any(|s| n.contains(s))
+                })
+            })
+            .collect()
+    })
+}
 
 /// The random of a HelloRetryRequest (RFC 8446 4.1.3): SHA-256 of "HelloRetryRequest".
 const HRR_RANDOM: [u8; 32] = [
@@ -459,6 +466,23 @@ mod tests {
         assert!(matches!(parse_reply(b"HTTP/1.1 400").unwrap(), Some(Reply::NotTls(_))));
         assert!(parse_reply(&[22, 3, 3, 0xff, 0xff]).is_err(), "a record longer than TLS allows");
         assert!(parse_reply(&[22, 3, 3, 0, 4, 2, 0, 0, 9]).is_err(), "a ServerHello cut short");
+    }
+
+    #[test]
+    fn the_candidates_cover_the_registry_but_nothing_unusable() {
+        let names: Vec<String> = Version::Tls12.candidates().iter().map(|c| suite_name(*c)).collect();
+        assert!(names.len() > 150, "{} suites", names.len());
+        for wanted in [
+            "TLS_RSA_WITH_ARIA_128_GCM_SHA256",
+            "TLS_RSA_WITH_AES_128_CCM_8",
+            "TLS_RSA_WITH_RC4_128_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        ] {
+            assert!(names.iter().any(|n| n == wanted), "{wanted} is asked about");
+        }
+        assert!(!names.iter().any(|n| n.contains("PSK") || n.contains("SCSV")), "no suite needing a pre-shared key");
+        // Fits one record and one 16-bit length with room to spare.
+        assert!(client_hello(Version::Tls12, Version::Tls12.candidates(), Some("x")).len() < 4096);
     }
 
     #[test]
