@@ -221,6 +221,9 @@ pub struct TlsArgs {
     /// The tls probe also lists every TLS version and cipher suite the server accepts.
     #[arg(long)]
     pub scan: bool,
+    /// ALPN protocols the tls probe offers, comma-separated (h2,http/1.1).
+    #[arg(long, value_delimiter = ',')]
+    pub alpn: Vec<String>,
 }
 
 /// `--client-auth` values.
@@ -582,8 +585,13 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         None
     };
     let t = &a.tls_opts;
-    let tls_given =
-        t.ca.is_some() || t.client_cert.is_some() || t.sni.is_some() || t.insecure || t.client_auth.is_some() || t.scan;
+    let tls_given = t.ca.is_some()
+        || t.client_cert.is_some()
+        || t.sni.is_some()
+        || t.insecure
+        || t.client_auth.is_some()
+        || t.scan
+        || !t.alpn.is_empty();
     Ok(RawCheck {
         name: a.name.clone().unwrap_or_else(|| a.target.clone()),
         host: Some(p.host.clone()),
@@ -603,6 +611,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             insecure: t.insecure,
             client_auth: t.client_auth.map(Into::into),
             scan: t.scan,
+            alpn: t.alpn.clone(),
         }),
         http,
     })

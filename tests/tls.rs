@@ -335,3 +335,40 @@ fn a_real_server_with_no_modern_suite_is_no_shared_cipher() {
     let suites = &r["facts"]["tls_scan"]["versions"][2]["suites"];
     assert_eq!(suites.as_array().unwrap().len(), 2, "AES128-SHA and AES256-SHA: {suites}");
 }
+
+#[test]
+fn a_real_server_with_a_1024_bit_key_is_named_weak() {
+    if !crate::harness::real_peer(
+        "openssl s_server (1024-bit key)",
+        "127.0.0.1:18449",
+        "bash testbeds/scripts/legacy-tls.sh",
+    ) {
+        return;
+    }
+    let r = tls("127.0.0.1:18449", &[]);
+    let warnings: Vec<&str> = r["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    assert!(warnings.contains(&"tls.weak_key"), "{r:#}");
+    assert_eq!(code(&r), "tls.cert_invalid");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("RSA 1024"), "{r:#}");
+}
+
+#[test]
+fn alpn_is_offered_recorded_and_a_refusal_is_the_servers_alert() {
+    if !crate::harness::real_peer("nginx (TLS)", "127.0.0.1:18443", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let ca = format!("{}/ca.pem", nginx_state());
+    let r = tls("127.0.0.1:18443", &["--ca", &ca, "--alpn", "h2,http/1.1"]);
+    assert_eq!(r["facts"]["tls_alpn"], "http/1.1", "nginx without http2 picks http/1.1: {r:#}");
+    let r = tls("127.0.0.1:18443", &["--ca", &ca, "--alpn", "imap"]);
+    assert_eq!(code(&r), "tls.alert.no_application_protocol", "{r:#}");
+}
+
+#[test]
+fn any_other_alert_keeps_its_name() {
+    // A peer that answers every hello with a fatal internal_error alert (80).
+    let s = serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), &[21, 3, 3, 0, 2, 2, 80]) });
+    let r = tls(&format!("127.0.0.1:{}", s.port()), &[]);
+    assert_eq!(code(&r), "tls.alert.internal_error", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("internal_error"));
+}

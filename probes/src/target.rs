@@ -112,6 +112,10 @@ pub struct TlsOptions {
     /// order (a few dozen short connections, at most 4 at once).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scan: bool,
+    /// ALPN protocols the `tls` probe offers (`h2`, `http/1.1`, ...); the one the server picks
+    /// is in the facts, and a server that accepts none fails with `tls.alpn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
 }
 
 /// Whether a server should ask clients for a certificate.

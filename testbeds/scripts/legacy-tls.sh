@@ -5,12 +5,14 @@
 #
 #   127.0.0.1:18444  TLS 1.0 only (certificate for localhost/127.0.0.1, self-signed)
 #   127.0.0.1:18448  TLS 1.2 with RSA key exchange and CBC only, and a 1024-bit RSA key: no suite
-#                    a modern client offers (tls.no_shared_cipher), and a weak key
+#                    a modern client offers (tls.no_shared_cipher)
+#   127.0.0.1:18449  TLS 1.2 with a modern suite, and the 1024-bit RSA key (tls.weak_key)
 set -euo pipefail
 
 STATE=${PORTPROOF_STATE:-/tmp/portproof-testbeds}/legacy-tls
 PORT=${PORTPROOF_LEGACY_TLS_PORT:-18444}
 OLD12_PORT=${PORTPROOF_LEGACY_TLS12_PORT:-18448}
+WEAKKEY_PORT=${PORTPROOF_WEAK_KEY_PORT:-18449}
 mkdir -p "$STATE"
 log() { echo "legacy-tls.sh: $*"; }
 listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
@@ -52,3 +54,5 @@ start() {
 start "$PORT" "TLS 1.0 only" -tls1 -cipher 'ALL:@SECLEVEL=0' -cert "$STATE/cert.pem" -key "$STATE/key.pem"
 start "$OLD12_PORT" "TLS 1.2, RSA key exchange and CBC only, 1024-bit key" -tls1_2 \
   -cipher 'AES128-SHA:AES256-SHA:@SECLEVEL=0' -cert "$STATE/weak-cert.pem" -key "$STATE/weak-key.pem"
+start "$WEAKKEY_PORT" "TLS 1.2, modern suite, 1024-bit key" -tls1_2 \
+  -cipher 'ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0' -cert "$STATE/weak-cert.pem" -key "$STATE/weak-key.pem"

@@ -463,6 +463,14 @@ pub fn diagnose_rustls(
                 };
                 from_chain(why.code, why.message).hint(hint)
             }
+            CertificateError::BadSignature | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                if chain.warnings.iter().any(|w| w.code == "tls.weak_key") =>
+            {
+                let weak =
+                    chain.warnings.iter().find(|w| w.code == "tls.weak_key").map(|w| w.message.as_str()).unwrap_or("");
+                from_chain("tls.cert_invalid", format!("the server's signature was refused ({ce:?}): likely because {weak}, which this client does not accept"))
+                    .hint("reissue the certificate with an RSA key of at least 2048 bits or an ECDSA P-256 key")
+            }
             other => from_chain("tls.cert_invalid", format!("the server certificate failed verification: {other:?}")),
         },
         rustls::Error::AlertReceived(alert) => {

@@ -68,7 +68,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let conn = dial(cx, &t.host, t.port).await?;
     let peer = conn.peer();
     let sni = t.tls.sni.clone().unwrap_or_else(|| t.host.clone());
-    let mut done = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await {
+    let alpn: Vec<&[u8]> = t.tls.alpn.iter().map(|p| p.as_bytes()).collect();
+    let mut done = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &alpn).await {
         Ok(d) => d,
         Err(f) => {
             let Some(addr) = peer.filter(|_| is_negotiation_failure(&f)) else { return Err(f) };
