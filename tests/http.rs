@@ -200,7 +200,7 @@ fn https_through_the_tls_engine() {
     let r = run.result();
     assert_eq!(r["level"], "healthy");
     assert_eq!(r["over"], "tls");
-    assert_eq!(r["facts"]["tls_version"], "TLSv1_3");
+    assert_eq!(r["facts"]["tls_version"], "TLS 1.3");
     assert!(r["phases"].as_array().unwrap().iter().any(|p| p["phase"] == "tls"));
 
     let r = portproof(&["check", &https, "-f", "json"]).result();

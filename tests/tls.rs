@@ -143,10 +143,10 @@ fn mutual_tls_expectations() {
 fn versions_are_reported() {
     let pki = Pki::new();
     let v12 = bed(&pki, pki.versions_config(&[&rustls::version::TLS12]));
-    assert_eq!(tls(&v12.addr, &["--ca", &v12.ca])["facts"]["tls_version"], "TLSv1_2");
+    assert_eq!(tls(&v12.addr, &["--ca", &v12.ca])["facts"]["tls_version"], "TLS 1.2");
     let v13 = bed(&pki, pki.versions_config(&[&rustls::version::TLS13]));
     let r = tls(&v13.addr, &["--ca", &v13.ca]);
-    assert_eq!(r["facts"]["tls_version"], "TLSv1_3");
+    assert_eq!(r["facts"]["tls_version"], "TLS 1.3");
     assert!(r["facts"]["tls_cipher"].as_str().unwrap().starts_with("TLS13_"));
 }
 
@@ -299,7 +299,7 @@ fn nginx_tls_1_2_only_in_the_servers_order() {
     }
     let ca = format!("{}/ca.pem", nginx_state());
     let r = tls("127.0.0.1:18446", &["--ca", &ca, "--scan"]);
-    assert_eq!(r["facts"]["tls_version"], "TLSv1_2");
+    assert_eq!(r["facts"]["tls_version"], "TLS 1.2");
     assert_eq!(versions(&r), ["TLS 1.2"]);
     let v12 = &r["facts"]["tls_scan"]["versions"][2];
     assert_eq!(v12["server_order"], true, "ssl_prefer_server_ciphers on: {v12}");

@@ -330,7 +330,8 @@ where
         Ok(stream) => {
             let (_, session) = stream.get_ref();
             if let Some(v) = session.protocol_version().and_then(|v| v.as_str()) {
-                cx.fact("tls_version", v);
+                // "TLS 1.3", as the scanner and people write it, not rustls's "TLSv1_3".
+                cx.fact("tls_version", v.replace("TLSv1_", "TLS 1."));
             }
             if let Some(c) = session.negotiated_cipher_suite().and_then(|c| c.suite().as_str()) {
                 cx.fact("tls_cipher", c);
