@@ -224,6 +224,9 @@ pub struct TlsArgs {
     /// ALPN protocols the tls probe offers, comma-separated (h2,http/1.1).
     #[arg(long, value_delimiter = ',')]
     pub alpn: Vec<String>,
+    /// Warn when a certificate expires within this many days [default: 30].
+    #[arg(long, value_name = "DAYS")]
+    pub expiry_warning: Option<u32>,
 }
 
 /// `--client-auth` values.
@@ -591,7 +594,8 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         || t.insecure
         || t.client_auth.is_some()
         || t.scan
-        || !t.alpn.is_empty();
+        || !t.alpn.is_empty()
+        || t.expiry_warning.is_some();
     Ok(RawCheck {
         name: a.name.clone().unwrap_or_else(|| a.target.clone()),
         host: Some(p.host.clone()),
@@ -612,6 +616,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             client_auth: t.client_auth.map(Into::into),
             scan: t.scan,
             alpn: t.alpn.clone(),
+            expiry_warning_days: t.expiry_warning,
         }),
         http,
     })

@@ -82,6 +82,8 @@ fn a_certificate_about_to_expire_warns() {
     let w = &r["warnings"][0];
     assert_eq!(w["code"], "tls.cert_expiring", "{r:#}");
     assert!(w["message"].as_str().unwrap().contains("in 10 days"), "{w}");
+    let r = tls(&b.addr, &["--ca", &b.ca, "--expiry-warning", "7"]);
+    assert!(r.get("warnings").is_none(), "10 days left is fine with a 7-day threshold: {r:#}");
 }
 
 #[test]
@@ -105,6 +107,8 @@ fn mutual_tls_expectations() {
     let r = tls(&required.addr, &["--ca", &required.ca, "--client-auth", "required"]);
     assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("healthy"), Some(true)), "{r:#}");
     assert!(r["facts"]["tls_acceptable_cas"][0].as_str().unwrap().contains("portproof testbed CA"));
+    let schemes = r["facts"]["tls_client_cert_sigschemes"].as_array().unwrap();
+    assert!(schemes.iter().any(|s| s == "ECDSA_NISTP256_SHA256"), "the schemes the server accepts: {schemes:?}");
 
     let r = tls(&required.addr, &["--ca", &required.ca]);
     assert_eq!(code(&r), "tls.client_cert_required", "without an expectation the refusal is the finding");

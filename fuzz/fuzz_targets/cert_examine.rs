@@ -8,7 +8,7 @@ use portproof_probes::tls::cert;
 fuzz_target!(|data: &[u8]| {
     let _ = cert::analyze(data);
     let (a, b) = data.split_at(data.len() / 2);
-    let r = cert::examine(&[a, b], "gw.example");
+    let r = cert::examine(&[a, b], "gw.example", cert::EXPIRY_WARNING_DAYS);
     let _ = r.untrusted();
     let _ = cert::name_to_string(data);
 });

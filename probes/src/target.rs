@@ -116,6 +116,16 @@ pub struct TlsOptions {
     /// is in the facts, and a server that accepts none fails with `tls.alpn`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,
+    /// Warn (`tls.cert_expiring`) when a certificate has fewer days left than this; default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warning_days: Option<u32>,
+}
+
+impl TlsOptions {
+    /// The expiry warning threshold in days.
+    pub fn expiry_warning_days(&self) -> u32 {
+        self.expiry_warning_days.unwrap_or(crate::tls::cert::EXPIRY_WARNING_DAYS)
+    }
 }
 
 /// Whether a server should ask clients for a certificate.

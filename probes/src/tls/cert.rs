@@ -11,8 +11,9 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Name;
 
-/// Days before expiry from which a certificate draws a `tls.cert_expiring` warning.
-pub const EXPIRY_WARNING_DAYS: i64 = 30;
+/// Days before expiry from which a certificate draws a `tls.cert_expiring` warning, unless the
+/// target sets `tls.expiry_warning_days`.
+pub const EXPIRY_WARNING_DAYS: u32 = 30;
 
 /// What one certificate says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -144,8 +145,9 @@ pub struct ChainReport {
     pub warnings: Vec<Problem>,
 }
 
-/// Examines a chain (end-entity first) sent for `name` (a DNS name or an IP address).
-pub fn examine(chain: &[impl AsRef<[u8]>], name: &str) -> ChainReport {
+/// Examines a chain (end-entity first) sent for `name` (a DNS name or an IP address); a
+/// certificate with fewer than `warn_days` days left draws `tls.cert_expiring`.
+pub fn examine(chain: &[impl AsRef<[u8]>], name: &str, warn_days: u32) -> ChainReport {
     let mut r = ChainReport::default();
     for der in chain {
         match analyze(der.as_ref()) {
@@ -171,7 +173,7 @@ pub fn examine(chain: &[impl AsRef<[u8]>], name: &str) -> ChainReport {
                 code: "tls.cert_not_yet_valid",
                 message: format!("{which} is valid only from {}", c.not_before),
             });
-        } else if c.days_left < EXPIRY_WARNING_DAYS {
+        } else if c.days_left < i64::from(warn_days) {
             r.warnings.push(Problem {
                 code: "tls.cert_expiring",
                 message: format!("{which} expires on {} (in {} days)", c.not_after, c.days_left),
@@ -333,7 +335,7 @@ mod tests {
         assert_eq!(c.signature, "ecdsa-with-SHA256");
         assert!((363..=365).contains(&c.days_left), "{}", c.days_left);
         assert_eq!(c.sha256.len(), 64);
-        let r = examine(&[der], "gw.example");
+        let r = examine(&[der], "gw.example", EXPIRY_WARNING_DAYS);
         assert!(r.name_match && r.errors.is_empty() && r.warnings.is_empty(), "{r:?}");
         assert_eq!(r.untrusted().code, "tls.cert_unknown_ca");
     }
@@ -341,7 +343,7 @@ mod tests {
     #[test]
     fn every_problem_is_recorded_not_only_the_first() {
         let expired_wrong_name = cert(&["other.example"], (-30, -2));
-        let r = examine(&[expired_wrong_name], "gw.example");
+        let r = examine(&[expired_wrong_name], "gw.example", EXPIRY_WARNING_DAYS);
         let codes: Vec<_> = r.errors.iter().map(|p| p.code).collect();
         assert_eq!(codes, ["tls.cert_expired", "tls.cert_name_mismatch"]);
         assert!(r.errors[1].message.contains("other.example"));
@@ -349,10 +351,11 @@ mod tests {
 
     #[test]
     fn not_yet_valid_and_expiring() {
-        let r = examine(&[cert(&["gw"], (2, 30))], "gw");
+        let r = examine(&[cert(&["gw"], (2, 30))], "gw", EXPIRY_WARNING_DAYS);
         assert_eq!(r.errors[0].code, "tls.cert_not_yet_valid");
-        let r = examine(&[cert(&["gw"], (-300, 9))], "gw");
+        let r = examine(&[cert(&["gw"], (-300, 9))], "gw", EXPIRY_WARNING_DAYS);
         assert!(r.errors.is_empty());
+        assert!(examine(&[cert(&["gw"], (-300, 9))], "gw", 5).warnings.is_empty(), "a shorter threshold is honoured");
         assert_eq!(r.warnings[0].code, "tls.cert_expiring");
         assert!(
             r.warnings[0].message.contains("in 8 days") || r.warnings[0].message.contains("in 9 days"),
@@ -375,10 +378,10 @@ mod tests {
     #[test]
     fn an_incomplete_chain_is_told_from_an_unknown_root() {
         let pki = ca_and_leaf();
-        let r = examine(std::slice::from_ref(&pki.1), "gw.example");
+        let r = examine(std::slice::from_ref(&pki.1), "gw.example", EXPIRY_WARNING_DAYS);
         assert_eq!(r.untrusted().code, "tls.cert_incomplete_chain");
         assert!(r.untrusted().message.contains("portproof test CA"));
-        let r = examine(&[pki.1, pki.0], "gw.example");
+        let r = examine(&[pki.1, pki.0], "gw.example", EXPIRY_WARNING_DAYS);
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.untrusted().code, "tls.cert_unknown_ca");
     }
@@ -386,7 +389,7 @@ mod tests {
     #[test]
     fn a_chain_out_of_order_is_named() {
         let (ca, leaf) = ca_and_leaf();
-        let r = examine(&[ca, leaf], "gw.example");
+        let r = examine(&[ca, leaf], "gw.example", EXPIRY_WARNING_DAYS);
         assert!(r.errors.iter().any(|p| p.code == "tls.cert_chain_order"), "{:?}", r.errors);
     }
 
@@ -396,7 +399,7 @@ mod tests {
         let chain: Vec<Vec<u8>> =
             rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()).map(|c| c.unwrap().to_vec()).collect();
         assert_eq!(chain.len(), 2);
-        let r = examine(&chain, "weak.example");
+        let r = examine(&chain, "weak.example", EXPIRY_WARNING_DAYS);
         assert_eq!(r.certs[0].key, "RSA 1024");
         assert_eq!(r.certs[0].signature, "sha1WithRSAEncryption");
         let codes: Vec<_> = r.warnings.iter().map(|w| w.code).collect();
@@ -406,7 +409,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        let r = examine(&[vec![0x30, 0x03, 1, 2, 3]], "x");
+        let r = examine(&[vec![0x30, 0x03, 1, 2, 3]], "x", EXPIRY_WARNING_DAYS);
         assert_eq!(r.errors[0].code, "tls.cert_invalid");
         assert_eq!(name_to_string(&[1, 2, 3]), "(unparsable name, 3 bytes)");
     }

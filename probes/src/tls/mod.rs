@@ -139,6 +139,8 @@ pub struct ClientAuthSeen {
     pub sent: bool,
     /// The CA names the server said it accepts (often empty in TLS 1.3).
     pub acceptable_cas: Vec<String>,
+    /// The signature schemes the server accepts for the client's signature.
+    pub sigschemes: Vec<String>,
 }
 
 impl ClientAuthSeen {
@@ -153,6 +155,11 @@ impl ClientAuthSeen {
                 .and_then(|v| v.as_array())
                 .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default(),
+            sigschemes: f
+                .get("tls_client_cert_sigschemes")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -161,6 +168,7 @@ impl ClientAuthSeen {
         if self.requested {
             cx.fact("tls_client_cert_sent", self.sent);
             cx.fact("tls_acceptable_cas", self.acceptable_cas.clone());
+            cx.fact("tls_client_cert_sigschemes", self.sigschemes.clone());
         }
     }
 
@@ -189,9 +197,11 @@ impl RecordingResolver {
 }
 
 impl ResolvesClientCert for RecordingResolver {
-    fn resolve(&self, root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+    fn resolve(&self, root_hint_subjects: &[&[u8]], sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
         let mut seen = self.seen.lock().expect("client auth log");
         seen.requested = true;
+        seen.sigschemes =
+            sigschemes.iter().map(|s| s.as_str().map_or_else(|| format!("{s:?}"), str::to_owned)).collect();
         seen.sent = self.key.is_some();
         seen.acceptable_cas = root_hint_subjects.iter().map(|dn| cert::name_to_string(dn)).collect();
         self.key.clone()
@@ -315,7 +325,7 @@ where
     let tape = conn.tape();
     let result = TlsConnector::from(engine.config.clone()).connect(name.clone(), conn).await;
     let log = engine.verifier.take_log();
-    let chain = cert::examine(&log.chain, name.to_str().as_ref());
+    let chain = cert::examine(&log.chain, name.to_str().as_ref(), opts.expiry_warning_days());
     if !log.chain.is_empty() {
         cx.fact("tls_chain_length", log.chain.len());
         cx.fact("tls_certificates", serde_json::to_value(&chain.certs).unwrap_or_default());
@@ -573,7 +583,7 @@ mod tests {
 
     #[test]
     fn a_handshake_failure_after_a_certificate_request_is_the_missing_certificate() {
-        let asked = ClientAuthSeen { requested: true, sent: false, acceptable_cas: vec!["CN=Site CA".into()] };
+        let asked = ClientAuthSeen { requested: true, acceptable_cas: vec!["CN=Site CA".into()], ..Default::default() };
         let chain = cert::ChainReport::default();
         // TLS 1.2 servers (Java's, Ignition's) end with handshake_failure, not certificate_required.
         let f = diagnose_rustls(
@@ -593,7 +603,12 @@ mod tests {
 
     #[test]
     fn client_auth_round_trips_through_the_facts() {
-        let seen = ClientAuthSeen { requested: true, sent: false, acceptable_cas: vec!["CN=A".into(), "CN=B".into()] };
+        let seen = ClientAuthSeen {
+            requested: true,
+            sent: false,
+            acceptable_cas: vec!["CN=A".into(), "CN=B".into()],
+            sigschemes: vec!["ECDSA_NISTP256_SHA256".into()],
+        };
         let mut cx = ProbeCx::default();
         seen.record(&mut cx);
         assert_eq!(ClientAuthSeen::from_facts(cx.facts()), seen);
