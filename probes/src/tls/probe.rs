@@ -232,7 +232,7 @@ mod tests {
     use super::*;
 
     fn seen(requested: bool) -> ClientAuthSeen {
-        ClientAuthSeen { requested, sent: false, acceptable_cas: vec![] }
+        ClientAuthSeen { requested, ..Default::default() }
     }
 
     fn required_failure() -> After {
