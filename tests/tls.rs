@@ -87,13 +87,13 @@ fn a_certificate_about_to_expire_warns() {
 }
 
 #[test]
-fn insecure_reaches_healthy_and_still_says_why() {
+fn insecure_lets_https_go_on_but_never_makes_a_chain_verify() {
     let pki = Pki::new();
     let b = bed(&pki, pki.flawed_config(Flaw::Expired));
+    // The tls probe's healthy means "the chain verifies": insecure cannot give that.
     let r = tls(&b.addr, &["--ca", &b.ca, "--insecure"]);
-    assert_eq!(r["level"], "healthy");
-    assert_eq!(r["warnings"][0]["code"], "tls.unverified");
-    assert!(r["warnings"][0]["message"].as_str().unwrap().contains("expired"));
+    assert_eq!((r["level"].as_str(), code(&r).as_str()), (Some("speaks"), "tls.cert_expired"), "{r:#}");
+    assert_eq!(r["facts"]["tls_verified"], false);
 }
 
 #[test]
@@ -120,6 +120,14 @@ fn mutual_tls_expectations() {
     let r = tls(&required.addr, &["--ca", &required.ca, "--client-auth", "none"]);
     assert_eq!(code(&r), "tls.client_auth_requested");
 
+    // A TLS 1.2 server refuses inside the handshake; required is met all the same.
+    let v12 = bed(&pki, pki.mtls_config_with(&[&rustls::version::TLS12]));
+    let r = tls(&v12.addr, &["--ca", &v12.ca, "--client-auth", "required"]);
+    assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("healthy"), Some(true)), "{r:#}");
+    assert_eq!(r["facts"]["tls_client_auth"], "required: refused without a certificate");
+    let r = tls(&v12.addr, &["--ca", &v12.ca, "--client-cert", cert, "--client-key", key, "--client-auth", "required"]);
+    assert_eq!(r["level"], "healthy", "{r:#}");
+
     let optional = bed(&pki, pki.optional_mtls_config());
     let r = tls(&optional.addr, &["--ca", &optional.ca, "--client-auth", "optional"]);
     assert_eq!(r["level"], "healthy", "{r:#}");
@@ -141,6 +149,10 @@ fn mutual_tls_expectations() {
     ]);
     assert_eq!(run.code, 1, "a server that lets anyone in fails client_auth: required");
     assert_eq!(code(&run.result()), "tls.client_auth_not_required");
+    // Having an identity to offer does not turn it into a mutual-TLS server.
+    let r =
+        tls(&plain.addr, &["--ca", &plain.ca, "--client-cert", cert, "--client-key", key, "--client-auth", "required"]);
+    assert_eq!(code(&r), "tls.client_auth_not_required", "{r:#}");
 }
 
 #[test]
@@ -252,6 +264,7 @@ fn a_real_tls_1_0_server_is_diagnosed_with_its_versions() {
     }
     let r = tls("127.0.0.1:18444", &[]);
     assert_eq!(code(&r), "tls.protocol_version", "{r:#}");
+    assert!(r["facts"].get("tls_client_cert_requested").is_none(), "the handshake never got that far: {r:#}");
     assert!(r["failure"]["message"].as_str().unwrap().contains("only TLS 1.0"));
     assert_eq!(versions(&r), ["TLS 1.0"]);
     let r = tls("127.0.0.1:18444", &["--scan"]);
@@ -375,4 +388,53 @@ fn any_other_alert_keeps_its_name() {
     let r = tls(&format!("127.0.0.1:{}", s.port()), &[]);
     assert_eq!(code(&r), "tls.alert.internal_error", "{r:#}");
     assert!(r["failure"]["message"].as_str().unwrap().contains("internal_error"));
+}
+
+#[test]
+fn a_scan_cut_by_the_deadline_keeps_the_verdict() {
+    let pki = Pki::new();
+    // A server that answers its first connection (the handshake) at once, and every later one
+    // (the scanner's) after two seconds.
+    let config = pki.server_config();
+    let server = serve(async move {
+        let l = portproof_testbeds::bind_any().await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            while let Ok((s, _)) = l.accept().await {
+                let (acceptor, delay) = (acceptor.clone(), !first);
+                first = false;
+                tokio::spawn(async move {
+                    if delay {
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    }
+                    let _ = acceptor.accept(s).await;
+                });
+            }
+        });
+        portproof_testbeds::Server::new(addr, task)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_to(dir.path()).unwrap().ca;
+    let addr = format!("127.0.0.1:{}", server.port());
+    let run = portproof(&[
+        "check",
+        &addr,
+        "--expect",
+        "tls",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--scan",
+        "--timeout",
+        "1s",
+        "-f",
+        "json",
+    ]);
+    let r = run.result();
+    assert_eq!(r["level"], "healthy", "the verdict stands: {r:#}");
+    let notes: Vec<&str> =
+        r["facts"]["tls_scan"]["versions"].as_array().unwrap().iter().filter_map(|v| v["note"].as_str()).collect();
+    assert!(notes.iter().any(|n| n.contains("deadline")), "the scan says it was cut short: {notes:?}");
+    assert!(run.elapsed < std::time::Duration::from_secs(3), "{:?}", run.elapsed);
 }

@@ -9,6 +9,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = cert::analyze(data);
     let (a, b) = data.split_at(data.len() / 2);
     let r = cert::examine(&[a, b], "gw.example", cert::EXPIRY_WARNING_DAYS);
-    let _ = r.untrusted();
+    let _ = r.untrusted(None);
     let _ = cert::name_to_string(data);
 });

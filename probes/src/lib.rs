@@ -278,6 +278,11 @@ impl ProbeCx {
         }
     }
 
+    /// How long the last finished run of `phase` took, if it ran.
+    pub fn phase_time(&self, phase: Phase) -> Option<Duration> {
+        self.phases.iter().rev().find(|p| p.phase == phase).map(|p| Duration::from_secs_f64(p.ms / 1e3))
+    }
+
     /// The phase running now, or the last one that ran.
     pub fn current_phase(&self) -> Phase {
         self.current.map(|(p, _)| p).unwrap_or(self.last)

@@ -23,16 +23,14 @@ pub fn render(r: &CheckResult, color: bool) -> String {
     let _ = writeln!(out, "{}", p(BOLD, &format!("portproof tls {}", r.target)));
 
     let (mark, colour) = if r.ok { ("✔", GREEN) } else { ("✘", RED) };
-    let requested = f.get("tls_client_cert_requested").and_then(Value::as_bool) == Some(true);
-    let sent = f.get("tls_client_cert_sent").and_then(Value::as_bool) == Some(true);
     let summary = match (&r.outcome.failure, s("tls_version")) {
         (None, v) => {
-            let auth = match (requested, sent) {
-                (false, _) => "no client certificate asked for",
-                (true, true) => "client certificate accepted",
-                (true, false) => "a client certificate is asked for, and the session went on without one",
-            };
-            format!("{}: {v} {}, chain verified, {auth}", r.outcome.level, s("tls_cipher"))
+            let auth = f.get("tls_client_auth").and_then(Value::as_str).unwrap_or("not requested");
+            format!(
+                "{}: {v} {}, chain verified for the name, client certificate: {auth}",
+                r.outcome.level,
+                s("tls_cipher")
+            )
         }
         (Some(fail), _) => format!("{}: {}: {}", r.outcome.level, fail.code, fail.message),
     };

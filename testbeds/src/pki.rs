@@ -198,12 +198,18 @@ impl Pki {
 
     /// A server configuration that demands a client certificate signed by this CA.
     pub fn mtls_server_config(&self) -> Arc<ServerConfig> {
+        self.mtls_config_with(rustls::DEFAULT_VERSIONS)
+    }
+
+    /// Like [`Pki::mtls_server_config`], speaking only `versions`: a TLS 1.2 server refuses a
+    /// missing client certificate inside the handshake, a TLS 1.3 one after it.
+    pub fn mtls_config_with(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<ServerConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.cert_der.clone()).expect("CA");
         let verifier =
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().expect("client verifier");
         let c = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .expect("versions")
             .with_client_cert_verifier(verifier)
             .with_single_cert(vec![self.server.cert_der.clone(), self.ca.cert_der.clone()], self.server.key())

@@ -22,8 +22,18 @@ pub struct CertInfo {
     pub subject: String,
     /// Issuer distinguished name.
     pub issuer: String,
-    /// DNS names and IP addresses of the subjectAltName extension.
+    /// DNS names and IP addresses of the subjectAltName extension, for display.
     pub sans: Vec<String>,
+    /// The DNS-name SANs only: what a host name is matched against.
+    #[serde(skip)]
+    pub dns_names: Vec<String>,
+    /// The IP-address SANs only: what an IP address is matched against (RFC 6125 6.2.1).
+    #[serde(skip)]
+    pub ip_addresses: Vec<IpAddr>,
+    /// Where the issuer's certificate can be fetched (Authority Information Access), if named:
+    /// public CAs always name it, private ones seldom do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_issuers: Option<String>,
     /// Start of validity, RFC 3339.
     pub not_before: String,
     /// End of validity, RFC 3339.
@@ -56,17 +66,34 @@ pub struct CertInfo {
 pub fn analyze(der: &[u8]) -> Result<CertInfo, String> {
     let (_, c) = X509Certificate::from_der(der).map_err(|e| format!("unparsable certificate: {e}"))?;
     let tbs = &c.tbs_certificate;
-    let mut sans = Vec::new();
+    let (mut sans, mut dns_names, mut ip_addresses) = (Vec::new(), Vec::new(), Vec::new());
     if let Ok(Some(ext)) = tbs.subject_alternative_name() {
         for n in &ext.value.general_names {
             match n {
-                GeneralName::DNSName(d) => sans.push((*d).to_owned()),
+                GeneralName::DNSName(d) => {
+                    sans.push((*d).to_owned());
+                    dns_names.push((*d).to_owned());
+                }
                 GeneralName::IPAddress(b) => {
                     if let Some(ip) = ip_from_bytes(b) {
                         sans.push(ip.to_string());
+                        ip_addresses.push(ip);
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+    let mut ca_issuers = None;
+    for ext in tbs.extensions() {
+        if let x509_parser::extensions::ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+            for d in &aia.accessdescs {
+                // id-ad-caIssuers, RFC 5280 4.2.2.1
+                if d.access_method.to_id_string() == "1.3.6.1.5.5.7.48.2"
+                    && let GeneralName::URI(u) = d.access_location
+                {
+                    ca_issuers = Some(u.to_owned());
+                }
             }
         }
     }
@@ -107,6 +134,9 @@ pub fn analyze(der: &[u8]) -> Result<CertInfo, String> {
         subject: tbs.subject.to_string(),
         issuer: tbs.issuer.to_string(),
         sans,
+        dns_names,
+        ip_addresses,
+        ca_issuers,
         not_before: rfc3339(nb),
         not_after: rfc3339(na),
         days_left: (na - now_unix()).div_euclid(86_400),
@@ -220,10 +250,12 @@ pub fn examine(chain: &[impl AsRef<[u8]>], name: &str, warn_days: u32) -> ChainR
 }
 
 impl ChainReport {
-    /// Why an untrusted chain is untrusted: the end of the chain is a self-signed root nobody
-    /// trusts (`tls.cert_unknown_ca`), or the server left out an intermediate and the chain stops
-    /// short of any root (`tls.cert_incomplete_chain`).
-    pub fn untrusted(&self) -> Problem {
+    /// Why an untrusted chain is untrusted. Servers leave the root out, so a chain that ends
+    /// below a root is normal; what tells a missing intermediate from an unknown CA is a lone
+    /// leaf whose issuer is neither among the CAs the user named (`anchors`, subject DERs of a
+    /// `--ca` file) nor the self-signed end of the chain, or, with the system store, a lone leaf
+    /// that names where its issuer lives (AIA caIssuers, which public CAs always set).
+    pub fn untrusted(&self, anchors: Option<&[Vec<u8>]>) -> Problem {
         let Some(last) = self.certs.last() else {
             return Problem { code: "tls.cert_unknown_ca", message: "the server sent no certificate".into() };
         };
@@ -233,15 +265,30 @@ impl ChainReport {
             } else {
                 "the chain ends at a root"
             };
-            Problem {
+            return Problem {
                 code: "tls.cert_unknown_ca",
                 message: format!("{what} that is not trusted here: {}", last.subject),
-            }
-        } else {
+            };
+        }
+        let lone_leaf = self.certs.len() == 1;
+        let missing_link = match anchors {
+            Some(a) => lone_leaf && !a.contains(&last.issuer_der),
+            None => lone_leaf && last.ca_issuers.is_some(),
+        };
+        if missing_link {
+            let fetch = last.ca_issuers.as_deref().map(|u| format!(" (published at {u})")).unwrap_or_default();
             Problem {
                 code: "tls.cert_incomplete_chain",
                 message: format!(
-                    "the chain stops at {} without its issuer {}: likely a missing intermediate certificate (or a CA not trusted here)",
+                    "the server sent its certificate alone, and its issuer {}{fetch} is not a CA trusted here: likely a missing intermediate certificate",
+                    last.issuer
+                ),
+            }
+        } else {
+            Problem {
+                code: "tls.cert_unknown_ca",
+                message: format!(
+                    "the chain ends at {}, issued by {}, a CA not trusted here (likely a private CA)",
                     last.subject, last.issuer
                 ),
             }
@@ -249,17 +296,27 @@ impl ChainReport {
     }
 }
 
+/// The subject DERs of CA certificates, for [`ChainReport::untrusted`].
+pub fn subjects(certs: &[impl AsRef<[u8]>]) -> Vec<Vec<u8>> {
+    certs.iter().filter_map(|c| analyze(c.as_ref()).ok()).map(|c| c.subject_der).collect()
+}
+
 /// RFC 6125 matching: DNS names case-insensitively with a leftmost `*` label; IP addresses
 /// only against IP SANs.
 pub fn matches_name(c: &CertInfo, name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return c.sans.iter().any(|s| s.parse::<IpAddr>().is_ok_and(|a| a == ip));
+        return c.ip_addresses.contains(&ip);
     }
-    c.sans.iter().any(|san| {
+    c.dns_names.iter().any(|san| {
         let san = san.trim_end_matches('.').to_ascii_lowercase();
         match san.strip_prefix("*.") {
-            Some(rest) => name.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+            // A wildcard stands for one whole leftmost label, under at least two more labels:
+            // "*.com" matches nothing (as webpki and browsers agree).
+            Some(rest) if rest.contains('.') => {
+                name.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest)
+            }
+            Some(_) => false,
             None => san == name,
         }
     })
@@ -337,7 +394,7 @@ mod tests {
         assert_eq!(c.sha256.len(), 64);
         let r = examine(&[der], "gw.example", EXPIRY_WARNING_DAYS);
         assert!(r.name_match && r.errors.is_empty() && r.warnings.is_empty(), "{r:?}");
-        assert_eq!(r.untrusted().code, "tls.cert_unknown_ca");
+        assert_eq!(r.untrusted(None).code, "tls.cert_unknown_ca");
     }
 
     #[test]
@@ -373,17 +430,36 @@ mod tests {
         assert!(!matches_name(&c, "a.b.example.com"));
         assert!(matches_name(&c, "10.0.0.5"));
         assert!(!matches_name(&c, "10.0.0.6"));
+        let c = analyze(&cert(&["*.com"], (-1, 10))).unwrap();
+        assert!(!matches_name(&c, "example.com"), "a wildcard needs two labels under it");
+    }
+
+    #[test]
+    fn an_ip_address_matches_only_an_ip_san() {
+        // Plant equipment often puts its address in a DNS-name SAN; TLS does not accept that.
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.subject_alt_names.push(rcgen::SanType::DnsName("127.0.0.1".try_into().unwrap()));
+        let c = analyze(p.self_signed(&key).unwrap().der()).unwrap();
+        assert_eq!(c.sans, ["127.0.0.1"]);
+        assert!(!matches_name(&c, "127.0.0.1"));
     }
 
     #[test]
     fn an_incomplete_chain_is_told_from_an_unknown_root() {
         let pki = ca_and_leaf();
+        // A lone leaf whose issuer is not among the CAs the user named: a missing link.
+        let other_root = cert(&["other root"], (-1, 10));
         let r = examine(std::slice::from_ref(&pki.1), "gw.example", EXPIRY_WARNING_DAYS);
-        assert_eq!(r.untrusted().code, "tls.cert_incomplete_chain");
-        assert!(r.untrusted().message.contains("portproof test CA"));
+        let anchors = subjects(&[other_root]);
+        assert_eq!(r.untrusted(Some(&anchors)).code, "tls.cert_incomplete_chain");
+        assert!(r.untrusted(Some(&anchors)).message.contains("portproof test CA"));
+        // The same lone leaf under the system store, with no AIA: most likely a private CA.
+        assert_eq!(r.untrusted(None).code, "tls.cert_unknown_ca");
+        assert!(r.untrusted(None).message.contains("likely a private CA"));
         let r = examine(&[pki.1, pki.0], "gw.example", EXPIRY_WARNING_DAYS);
         assert!(r.errors.is_empty(), "{:?}", r.errors);
-        assert_eq!(r.untrusted().code, "tls.cert_unknown_ca");
+        assert_eq!(r.untrusted(None).code, "tls.cert_unknown_ca");
     }
 
     #[test]

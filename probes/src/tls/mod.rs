@@ -214,6 +214,8 @@ impl ResolvesClientCert for RecordingResolver {
 
 /// A client configuration with the recorders that watch its handshakes.
 pub struct Engine {
+    /// Subject DERs of the CAs of the target's CA file, when it names one.
+    pub anchors: Option<Vec<Vec<u8>>>,
     /// The rustls configuration.
     pub config: Arc<ClientConfig>,
     /// Records the server chain and the verification verdict.
@@ -224,10 +226,13 @@ pub struct Engine {
 
 /// Builds the client configuration for `opts`: trust roots, client identity, ALPN.
 pub fn client_config(opts: &TlsOptions, alpn: &[&[u8]]) -> Result<Engine, Failure> {
+    let mut anchors = None;
     let roots = match &opts.ca {
         Some(path) => {
             let mut roots = RootCertStore::empty();
-            for cert in load_certs(path, "CA file")? {
+            let certs = load_certs(path, "CA file")?;
+            anchors = Some(cert::subjects(&certs));
+            for cert in certs {
                 roots
                     .add(cert)
                     .map_err(|e| Failure::config(format!("CA file {}: unusable certificate: {e}", path.display())))?;
@@ -257,7 +262,7 @@ pub fn client_config(opts: &TlsOptions, alpn: &[&[u8]]) -> Result<Engine, Failur
         .with_custom_certificate_verifier(verifier.clone())
         .with_client_cert_resolver(resolver.clone());
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Engine { config: Arc::new(config), verifier, resolver })
+    Ok(Engine { anchors, config: Arc::new(config), verifier, resolver })
 }
 
 /// Checks TLS settings before any I/O: files readable, key and certificate given together.
@@ -285,11 +290,27 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let done = handshake_recorded(cx, conn, host, opts, opts.insecure, alpn).await?;
+    let done = handshake_recorded(cx, conn, host, opts, opts.insecure, alpn).await.map_err(|e| e.failure)?;
     if let Some(f) = done.unverified {
         cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
     }
     Ok(done.stream)
+}
+
+/// A handshake that failed, with what it had shown by then.
+pub struct HandshakeFailed {
+    /// Why it failed.
+    pub failure: Failure,
+    /// Why the server certificate did not verify, if it was checked and did not.
+    pub unverified: Option<Failure>,
+    /// What the handshake showed of client authentication before it ended.
+    pub client_auth: ClientAuthSeen,
+}
+
+impl From<Failure> for HandshakeFailed {
+    fn from(failure: Failure) -> Self {
+        HandshakeFailed { failure, unverified: None, client_auth: ClientAuthSeen::default() }
+    }
 }
 
 /// A finished handshake and what verification found.
@@ -314,7 +335,7 @@ pub async fn handshake_recorded<S>(
     opts: &TlsOptions,
     go_on: bool,
     alpn: &[&[u8]],
-) -> Result<Handshaken<S>, Failure>
+) -> Result<Handshaken<S>, HandshakeFailed>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -335,7 +356,23 @@ where
         }
     }
     let auth = engine.resolver.take();
-    auth.record(cx);
+    // A failed handshake may have ended before the server could ask: say nothing then.
+    if result.is_ok() || auth.requested {
+        auth.record(cx);
+    }
+    let diagnose_chain = |e: &rustls::Error| {
+        let mut f = diagnose_rustls(e, &name, &chain, &auth);
+        if matches!(e, rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) {
+            let why = chain.untrusted(engine.anchors.as_deref());
+            f.code = why.code.to_owned();
+            f.message = why.message;
+        }
+        f
+    };
+    if !log.chain.is_empty() {
+        cx.fact("tls_verified", log.error.is_none());
+    }
+    let unverified = log.error.as_ref().map(diagnose_chain);
     match result {
         Ok(stream) => {
             let (_, session) = stream.get_ref();
@@ -349,11 +386,18 @@ where
             if let Some(p) = session.alpn_protocol() {
                 cx.fact("tls_alpn", String::from_utf8_lossy(p).into_owned());
             }
-            cx.fact("tls_verified", log.error.is_none());
-            let unverified = log.error.as_ref().map(|e| diagnose_rustls(e, &name, &chain, &auth));
             Ok(Handshaken { stream, unverified, client_auth: auth, name })
         }
-        Err(e) => Err(diagnose(&e, &name, &tape, &chain, &auth, cx)),
+        Err(e) => {
+            let mut failure = diagnose(&e, &name, &tape, &chain, &auth, cx);
+            // The verifier's own refusal is diagnosed with the trust anchors in mind.
+            if let (false, Some(u), Some(rustls::Error::InvalidCertificate(_))) =
+                (go_on, &unverified, e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()))
+            {
+                failure = u.clone();
+            }
+            Err(HandshakeFailed { failure, unverified, client_auth: auth })
+        }
     }
 }
 
@@ -370,6 +414,14 @@ pub fn diagnose(
     if let Some(inner) = e.get_ref() {
         if let Some(re) = inner.downcast_ref::<rustls::Error>() {
             if is_garbled(re) {
+                if sniff::identify(&head).is_some_and(|h| h.protocol == "tls") {
+                    return Failure::new(
+                        "tls.malformed",
+                        Phase::Tls,
+                        format!("the server's TLS messages are malformed: {re}"),
+                    )
+                    .hint("the server's TLS stack is broken or incompatible: check its logs and TLS library");
+                }
                 return not_tls(&head, cx);
             }
             return diagnose_rustls(re, name, chain, auth);
@@ -466,7 +518,7 @@ pub fn diagnose_rustls(
                 )
             }
             CertificateError::UnknownIssuer => {
-                let why = chain.untrusted();
+                let why = chain.untrusted(None);
                 let hint = if why.code == "tls.cert_incomplete_chain" {
                     "configure the server to send its intermediate certificate(s) with its own (the full chain)"
                 } else {
@@ -531,8 +583,13 @@ pub fn diagnose_rustls(
                     f("tls.protocol_version", "the server accepts none of our TLS versions (1.2, 1.3)".into())
                         .hint("the server may only speak TLS 1.0/1.1, which are obsolete: upgrade its TLS configuration")
                 }
+                "unrecognized_name" if name.parse::<std::net::IpAddr>().is_ok() => f(
+                    "tls.sni_required",
+                    format!("the server refused a handshake without a server name (unrecognized_name); an IP address ({name}) sends none"),
+                )
+                .hint("set tls.sni (--sni) to a name the server serves"),
                 "unrecognized_name" => f("tls.sni_required", format!("the server does not know the name {name:?} (unrecognized_name)"))
-                    .hint("set tls.sni to a name the server serves"),
+                    .hint("set tls.sni (--sni) to a name the server serves"),
                 _ => f(&format!("tls.alert.{alert_name}"), format!("the server ended the handshake with alert {alert_name} ({code})")),
             }
         }

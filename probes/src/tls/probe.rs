@@ -63,54 +63,97 @@ enum After {
 const SCAN_PARALLEL: usize = 4;
 /// Longest wait for one scanner answer.
 const SCAN_ANSWER: Duration = Duration::from_secs(2);
+/// Time kept back from the deadline so a scan never costs the verdict.
+const SCAN_MARGIN: Duration = Duration::from_millis(50);
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let conn = dial(cx, &t.host, t.port).await?;
     let peer = conn.peer();
     let sni = t.tls.sni.clone().unwrap_or_else(|| t.host.clone());
+    let identity = t.tls.client_cert.is_some();
     let alpn: Vec<&[u8]> = t.tls.alpn.iter().map(|p| p.as_bytes()).collect();
-    let mut done = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &alpn).await {
-        Ok(d) => d,
-        Err(f) => {
-            let Some(addr) = peer.filter(|_| is_negotiation_failure(&f)) else { return Err(f) };
+    let verdict = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &alpn).await {
+        Ok(mut done) => {
+            cx.reach(Level::Speaks);
+            let after = late_verdict(cx, &mut done).await;
+            // The session is over: close it before any scan, so the scan's connections are
+            // all this probe holds.
+            drop(done.stream);
+            grade(cx, t, identity, &done.client_auth, after, done.unverified)
+        }
+        // A TLS 1.2 server judges the client certificate inside the handshake: a refusal there
+        // still proves it speaks TLS, and may be exactly what client_auth expects.
+        Err(e) if matches!(e.failure.code.as_str(), "tls.client_cert_required" | "tls.client_cert_rejected") => {
+            cx.reach(Level::Speaks);
+            grade(cx, t, identity, &e.client_auth, After::Alert(e.failure), e.unverified)
+        }
+        Err(e) => {
+            let Some(addr) = peer.filter(|_| is_negotiation_failure(&e.failure)) else { return Err(e.failure) };
             let depth = if t.tls.scan { Depth::Suites } else { Depth::Versions };
             let report = run_scan(cx, addr, &sni, depth).await;
-            return Err(explain_with_scan(f, &report));
+            return Err(explain_with_scan(e.failure, &report));
         }
     };
-    cx.reach(Level::Speaks);
     if t.tls.scan
         && let Some(addr) = peer
     {
         run_scan(cx, addr, &sni, Depth::Suites).await;
     }
-    // Only a server that asked for a client certificate has anything left to say about it.
-    let after = if done.client_auth.requested {
-        cx.phase(Phase::Greeting);
-        let wait = cx.remaining().map_or(LATE_ALERT_WAIT, |r| LATE_ALERT_WAIT.min(r / 3));
-        let mut buf = [0u8; 256];
-        let after = match tokio::time::timeout(wait, done.stream.read(&mut buf)).await {
-            Err(_) | Ok(Ok(1..)) => After::Stands,
-            Ok(Ok(0)) => After::Closed,
-            Ok(Err(e)) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(re) => After::Alert(diagnose_rustls(re, &done.name, &Default::default(), &done.client_auth)),
-                None => After::Closed,
-            },
-        };
-        cx.end_phase();
-        after
-    } else {
-        After::Stands
+    verdict
+}
+
+/// After a completed handshake in which the server asked for a client certificate, listen
+/// once for its verdict: TLS 1.3 servers send it only after the client's Finished.
+async fn late_verdict<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    cx: &mut ProbeCx,
+    done: &mut super::Handshaken<S>,
+) -> After {
+    if !done.client_auth.requested {
+        return After::Stands;
+    }
+    // The alert comes about one round trip after our Finished: allow twice the connect time,
+    // never less than LATE_ALERT_WAIT, never more than a third of what is left.
+    let rtt = cx.phase_time(Phase::Connect).unwrap_or_default();
+    let mut wait = LATE_ALERT_WAIT.max(rtt * 2);
+    if let Some(r) = cx.remaining() {
+        wait = wait.min(r / 3);
+    }
+    cx.phase(Phase::Greeting);
+    let mut buf = [0u8; 256];
+    let after = match tokio::time::timeout(wait, done.stream.read(&mut buf)).await {
+        Err(_) | Ok(Ok(1..)) => After::Stands,
+        Ok(Ok(0)) => After::Closed,
+        Ok(Err(e)) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(re) => After::Alert(diagnose_rustls(re, &done.name, &Default::default(), &done.client_auth)),
+            None => After::Closed,
+        },
     };
-    let auth = done.client_auth.clone();
-    let identity = t.tls.client_cert.is_some();
-    client_auth_verdict(t.tls.client_auth, identity, &auth, after)?;
-    if let Some(f) = done.unverified.take() {
-        if t.tls.insecure {
-            cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
-        } else {
-            return Err(f);
-        }
+    cx.end_phase();
+    after
+}
+
+/// The verdict: client authentication as expected, then a verified chain; healthy when both hold.
+fn grade(
+    cx: &mut ProbeCx,
+    t: &Target,
+    identity: bool,
+    seen: &ClientAuthSeen,
+    after: After,
+    unverified: Option<Failure>,
+) -> Result<(), Failure> {
+    let observed = match (&after, seen.requested, seen.sent) {
+        (_, false, _) => "not requested",
+        (After::Stands, true, true) => "certificate accepted",
+        (After::Stands, true, false) => "requested, and the session went on without one",
+        (_, true, true) => "certificate rejected",
+        (_, true, false) => "required: refused without a certificate",
+    };
+    cx.fact("tls_client_auth", observed);
+    client_auth_verdict(t.tls.client_auth, identity, seen, after)?;
+    // healthy means the chain verifies for the name: insecure lets other probes go on over an
+    // unverified session, but it cannot make a chain verify.
+    if let Some(f) = unverified {
+        return Err(f);
     }
     cx.reach(Level::Healthy);
     Ok(())
@@ -127,7 +170,8 @@ fn is_negotiation_failure(f: &Failure) -> bool {
 /// Scans (phase `scan`), records the result and its warnings.
 async fn run_scan(cx: &mut ProbeCx, addr: std::net::SocketAddr, sni: &str, depth: Depth) -> scan::ScanReport {
     cx.phase(Phase::Scan);
-    let report = scan::scan(addr, Some(sni), depth, SCAN_PARALLEL, SCAN_ANSWER).await;
+    let deadline = cx.remaining().map(|r| std::time::Instant::now() + r.saturating_sub(SCAN_MARGIN));
+    let report = scan::scan(addr, Some(sni), depth, SCAN_PARALLEL, SCAN_ANSWER, deadline).await;
     cx.end_phase();
     cx.fact("tls_scan", serde_json::to_value(&report).unwrap_or_default());
     cx.fact("tls_versions", report.accepted());
@@ -203,25 +247,27 @@ fn client_auth_verdict(
                 format!("the server asks for client certificates{then}; client_auth: none says it should not"),
             ))
         }
-        // With an identity the question is only whether it was accepted.
-        (_, true, Some(failure)) => Err(failure),
-        (_, true, None) => Ok(()),
-        (Some(ClientAuth::Required), false, Some(failure)) if failure.code == "tls.client_cert_required" => Ok(()),
-        (Some(ClientAuth::Required), false, None) if seen.requested => Err(f(
-            "tls.client_auth_optional",
-            "the server asks for a client certificate but let this client in without one; client_auth: required expects a refusal".into(),
-        )
-        .hint("make the server require client certificates; some servers (nginx's ssl_verify_client on) refuse only at the HTTP layer: check them with expect: https")),
-        (Some(ClientAuth::Required), false, None) => Err(f(
+        // required and optional both mean the server asks; with or without an identity.
+        (Some(ClientAuth::Required), _, _) if !seen.requested => Err(f(
             "tls.client_auth_not_required",
             "the server lets clients in without a certificate; client_auth: required expects mutual TLS".into(),
         )
         .hint("enable client-certificate authentication on the server, or fix client_auth in the check")),
-        (Some(ClientAuth::Optional), false, None) if seen.requested => Ok(()),
-        (Some(ClientAuth::Optional), false, None) => Err(f(
+        (Some(ClientAuth::Optional), _, _) if !seen.requested => Err(f(
             "tls.client_auth_not_requested",
             "the server does not ask for a client certificate; client_auth: optional expects it to".into(),
         )),
+        // With an identity the question is only whether it was accepted.
+        (_, true, Some(failure)) => Err(failure),
+        (_, true, None) => Ok(()),
+        (Some(ClientAuth::Required), false, Some(failure)) if failure.code == "tls.client_cert_required" => Ok(()),
+        // The server asked (not asking is answered above) and let us in anyway.
+        (Some(ClientAuth::Required), false, None) => Err(f(
+            "tls.client_auth_optional",
+            "the server asks for a client certificate but let this client in without one; client_auth: required expects a refusal".into(),
+        )
+        .hint("make the server require client certificates; some servers (nginx's ssl_verify_client on) refuse only at the HTTP layer: check them with expect: https")),
+        (Some(ClientAuth::Optional), false, None) => Ok(()),
         (_, false, Some(failure)) => Err(failure),
         (_, false, None) => Ok(()),
     }
@@ -268,6 +314,12 @@ mod tests {
         );
         assert!(client_auth_verdict(Some(ClientAuth::Required), true, &s, After::Stands).is_ok());
         assert!(client_auth_verdict(None, true, &s, After::Stands).is_ok());
+        // An identity does not make a server that never asks into a mutual-TLS server.
+        let never = ClientAuthSeen::default();
+        assert_eq!(
+            client_auth_verdict(Some(ClientAuth::Required), true, &never, After::Stands).unwrap_err().code,
+            "tls.client_auth_not_required"
+        );
     }
 
     #[test]

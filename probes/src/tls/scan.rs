@@ -164,6 +164,8 @@ pub fn client_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<
     } else {
         // renegotiation_info (RFC 5746), empty: some servers refuse hellos without it.
         extension(&mut ext, 0xff01, &[0]);
+        // extended_master_secret (RFC 7627), empty: FIPS-mode servers require it.
+        extension(&mut ext, 0x0017, &[]);
     }
     let mut body = Vec::new();
     push_u16(&mut body, if version == Version::Tls13 { 0x0303 } else { version.wire() });
@@ -278,6 +280,17 @@ pub async fn ask(addr: SocketAddr, hello: &[u8], budget: Duration) -> Reply {
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
             match parse_reply(&buf) {
+                // A warning (unrecognized_name from a name-based virtual host) may precede
+                // the ServerHello: drop that record and read on.
+                Ok(Some(Reply::Alert { level: 1, .. })) => {
+                    let len = 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]]));
+                    buf.drain(..len.min(buf.len()));
+                    if !buf.is_empty()
+                        && let Ok(Some(r)) = parse_reply(&buf)
+                    {
+                        return r;
+                    }
+                }
                 Ok(Some(r)) => return r,
                 Ok(None) if buf.len() <= MAX_RECORD + 5 => continue,
                 Ok(None) | Err(_) => return Reply::NotTls(buf[..buf.len().min(64)].to_vec()),
@@ -330,14 +343,22 @@ pub enum Depth {
     Suites,
 }
 
-/// Scans `addr` with at most `parallel` connections at once, each answer within `budget`.
-pub async fn scan(addr: SocketAddr, sni: Option<&str>, depth: Depth, parallel: usize, budget: Duration) -> ScanReport {
+/// Scans `addr` with at most `parallel` connections at once, each answer within `budget`, and
+/// nothing past `deadline`: what was found by then is kept, with a note.
+pub async fn scan(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    depth: Depth,
+    parallel: usize,
+    budget: Duration,
+    deadline: Option<std::time::Instant>,
+) -> ScanReport {
     let gate = Arc::new(Semaphore::new(parallel.max(1)));
     let sni = sni.map(str::to_owned);
     let mut set = tokio::task::JoinSet::new();
     for (i, v) in Version::ALL.into_iter().enumerate() {
         let (gate, sni) = (gate.clone(), sni.clone());
-        set.spawn(async move { (i, scan_version(addr, v, sni.as_deref(), depth, &gate, budget).await) });
+        set.spawn(async move { (i, scan_version(addr, v, sni.as_deref(), depth, &gate, budget, deadline).await) });
     }
     let mut out = vec![None; Version::ALL.len()];
     let mut connections = 0;
@@ -355,17 +376,27 @@ async fn scan_version(
     depth: Depth,
     gate: &Semaphore,
     budget: Duration,
+    deadline: Option<std::time::Instant>,
 ) -> (VersionScan, usize) {
+    // Each answer may take at most what is left before the deadline.
+    let wait = || match deadline {
+        Some(d) => budget.min(d.saturating_duration_since(std::time::Instant::now())),
+        None => budget,
+    };
     let mut left: Vec<u16> = v.candidates().to_vec();
     let mut picked = Vec::new();
     let mut asked = 0;
     let mut note = None;
     // Each question removes one suite, so this ends; the bound is a second guard.
     while !left.is_empty() && asked <= v.candidates().len() {
+        if wait().is_zero() {
+            note = Some("cut short at the deadline: more suites may be accepted".into());
+            break;
+        }
         let reply = {
             let _permit = gate.acquire().await.expect("never closed");
             asked += 1;
-            ask(addr, &client_hello(v, &left, sni), budget).await
+            ask(addr, &client_hello(v, &left, sni), wait()).await
         };
         match reply {
             Reply::Hello { version, suite, .. } if version == v.wire() && left.contains(&suite) => {
@@ -379,7 +410,13 @@ async fn scan_version(
                 note = Some(format!("the server picked {} although it was not offered", suite_name(suite)));
                 break;
             }
-            Reply::Hello { .. } | Reply::Alert { .. } | Reply::Nothing => break,
+            Reply::Hello { .. } | Reply::Alert { .. } => break,
+            Reply::Nothing => {
+                if wait().is_zero() {
+                    note = Some("cut short at the deadline: no answer yet, so this is not a refusal".into());
+                }
+                break;
+            }
             Reply::NotTls(b) => {
                 note = Some(format!("answered with bytes that are not TLS: {}", crate::sniff::describe(&b)));
                 break;
@@ -387,13 +424,13 @@ async fn scan_version(
         }
     }
     let mut server_order = None;
-    if picked.len() >= 2 {
+    if picked.len() >= 2 && !wait().is_zero() {
         // Offer what was found in reverse: a server that imposes its order picks its favourite
         // again; one that follows the client picks our new first.
         let reversed: Vec<u16> = picked.iter().rev().copied().collect();
         let _permit = gate.acquire().await.expect("never closed");
         asked += 1;
-        if let Reply::Hello { suite, .. } = ask(addr, &client_hello(v, &reversed, sni), budget).await {
+        if let Reply::Hello { suite, .. } = ask(addr, &client_hello(v, &reversed, sni), wait()).await {
             server_order = Some(suite == picked[0]);
         }
     }
@@ -457,6 +494,27 @@ mod tests {
                 other => panic!("{v:?}: {other:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_warning_alert_before_the_server_hello_is_skipped() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            // warning unrecognized_name, then a minimal ServerHello choosing TLS 1.2 / 0xc02f.
+            let mut reply = vec![21, 3, 3, 0, 2, 1, 112];
+            let mut hello = vec![2, 0, 0, 38, 3, 3];
+            hello.extend_from_slice(&[7u8; 32]);
+            hello.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+            reply.extend_from_slice(&[22, 3, 3, 0, hello.len() as u8]);
+            reply.extend_from_slice(&hello);
+            s.write_all(&reply).await.unwrap();
+        });
+        let r = ask(addr, &client_hello(Version::Tls12, &[0xc02f], None), Duration::from_secs(2)).await;
+        assert_eq!(r, Reply::Hello { version: 0x0303, suite: 0xc02f, retry: false });
     }
 
     #[test]
