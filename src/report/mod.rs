@@ -52,7 +52,9 @@ pub fn key_facts(r: &CheckResult) -> Vec<String> {
     if let Some(v) = s("tls_version") {
         out.push(v);
     }
-    if f.get("tls_client_cert_requested").and_then(|v| v.as_bool()) == Some(true) {
+    if let Some(auth) = s("tls_client_auth").filter(|a| a != "not requested") {
+        out.push(format!("client auth: {auth}"));
+    } else if f.get("tls_client_cert_requested").and_then(|v| v.as_bool()) == Some(true) {
         let sent = f.get("tls_client_cert_sent").and_then(|v| v.as_bool()) == Some(true);
         out.push(if sent { "client certificate sent".into() } else { "asks for a client certificate".into() });
     }

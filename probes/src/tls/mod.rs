@@ -430,6 +430,28 @@ pub fn diagnose(
             return Failure::new("tls.oversized", Phase::Tls, lim.to_string());
         }
     }
+    // A server that asked for a client certificate and then dropped the connection has most
+    // likely refused us: TLS 1.2 servers close while we are still sending our side, so the
+    // alert is lost behind a broken pipe.
+    if auth.requested
+        && matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof)
+    {
+        return if auth.sent {
+            Failure::new(
+                "tls.client_cert_rejected",
+                Phase::Tls,
+                format!("the server dropped the connection after our client certificate (likely a rejection: {e}); {}", auth.ca_list()),
+            )
+            .hint("use a client certificate issued by a CA the server trusts, valid now, with extendedKeyUsage clientAuth")
+        } else {
+            Failure::new(
+                "tls.client_cert_required",
+                Phase::Tls,
+                format!("the server asked for a client certificate, got none, and dropped the connection (likely a refusal: {e}); {}", auth.ca_list()),
+            )
+            .hint("give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)")
+        };
+    }
     match e.kind() {
         io::ErrorKind::UnexpectedEof if head.is_empty() => Failure::new(
             "tls.no_response",
@@ -656,6 +678,30 @@ mod tests {
             diagnose_rustls(&rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA), &name(), &chain, &sent);
         assert_eq!(f.code, "tls.client_cert_rejected");
         assert!(f.message.contains("not issued by a CA the server trusts"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_dropped_connection_after_a_certificate_request_is_likely_the_refusal() {
+        let asked = ClientAuthSeen { requested: true, ..Default::default() };
+        let chain = cert::ChainReport::default();
+        let mut cx = ProbeCx::default();
+        let e = io::Error::from(io::ErrorKind::BrokenPipe);
+        let f = diagnose(&e, &name(), &Tape::default(), &chain, &asked, &mut cx);
+        assert_eq!(f.code, "tls.client_cert_required");
+        assert!(f.message.contains("likely"), "{}", f.message);
+        let sent = ClientAuthSeen { sent: true, ..asked };
+        let f = diagnose(
+            &io::Error::from(io::ErrorKind::ConnectionReset),
+            &name(),
+            &Tape::default(),
+            &chain,
+            &sent,
+            &mut cx,
+        );
+        assert_eq!(f.code, "tls.client_cert_rejected");
+        // Without a request, a reset is only a reset.
+        let f = diagnose(&e, &name(), &Tape::default(), &chain, &ClientAuthSeen::default(), &mut cx);
+        assert_eq!(f.code, "tls.reset");
     }
 
     #[test]
