@@ -181,23 +181,34 @@ fn colour_is_off_when_piped_and_on_when_asked() {
 #[test]
 fn testbed_serves_until_interrupted() {
     use std::io::{BufRead, BufReader};
-    let offset = (41000 + std::process::id() % 1000 * 7).to_string();
-    let mut child = std::process::Command::new(crate::harness::bin())
-        .args(["testbed", "--offset", &offset])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.contains("Ctrl-C");
-        seen.push(line);
-        if done {
+    // Some offset's ports may be taken by other tests' connections: the testbed then exits
+    // with an error naming the port, and the next offset is tried.
+    let mut started = None;
+    for attempt in 0..10u32 {
+        let offset = (41000 + (std::process::id() % 500 + attempt * 617) % 9000).to_string();
+        let mut child = std::process::Command::new(crate::harness::bin())
+            .args(["testbed", "--offset", &offset])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut seen = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.contains("Ctrl-C");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        if seen.iter().any(|l| l.contains("Ctrl-C")) {
+            started = Some((child, offset, seen));
             break;
         }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(2), "a testbed that cannot bind exits 2");
     }
+    let (mut child, offset, seen) = started.expect("a free offset within 10 tries");
     assert!(seen.iter().any(|l| l.contains("/StatusPing")), "{seen:?}");
     let run = portproof(&["profile", "ignition", "--offset", &offset, "-f", "json"]);
     assert_eq!(run.code, 0, "the profile passes against `portproof testbed`: {}", run.stdout);
