@@ -3,6 +3,7 @@
 pub mod json;
 pub mod jsonl;
 pub mod junit;
+pub mod paint;
 pub mod prometheus;
 pub mod table;
 pub mod tls;

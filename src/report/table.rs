@@ -12,21 +12,7 @@ use std::fmt::Write;
 use crate::runner::{CheckResult, Report};
 
 use super::key_facts;
-
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const YELLOW: &str = "\x1b[33m";
-const DIM: &str = "\x1b[2m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
-
-struct Paint(bool);
-
-impl Paint {
-    fn p(&self, code: &str, s: &str) -> String {
-        if self.0 { format!("{code}{s}{RESET}") } else { s.to_owned() }
-    }
-}
+use super::paint::{BOLD, DIM, GREEN, Paint, RED, YELLOW};
 
 fn verdict(r: &CheckResult) -> (&'static str, &'static str, &'static str) {
     match (r.ok, r.optional) {

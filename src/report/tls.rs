@@ -5,18 +5,13 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::paint::{BOLD, DIM, GREEN, Paint, RED, YELLOW};
 use crate::runner::CheckResult;
-
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const YELLOW: &str = "\x1b[33m";
-const DIM: &str = "\x1b[2m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
 
 /// Renders one TLS check result.
 pub fn render(r: &CheckResult, color: bool) -> String {
-    let p = |code: &str, s: &str| if color { format!("{code}{s}{RESET}") } else { s.to_owned() };
+    let paint = Paint(color);
+    let p = |code: &str, s: &str| paint.p(code, s);
     let f = &r.outcome.facts;
     let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("");
     let mut out = String::new();
