@@ -42,10 +42,9 @@ impl std::error::Error for ReadLimitExceeded {}
 struct TapeInner {
     head: Vec<u8>,
     read: u64,
-    written: u64,
 }
 
-/// A shared view of what crossed a [`Conn`]: the peer's first bytes and the byte counts.
+/// A shared view of what the peer sent on a [`Conn`]: its first bytes and how many in all.
 /// Cloned handles stay valid after the connection was handed to a protocol library.
 #[derive(Clone, Debug, Default)]
 pub struct Tape(Arc<Mutex<TapeInner>>);
@@ -58,10 +57,6 @@ impl Tape {
     /// How many bytes the peer sent.
     pub fn bytes_read(&self) -> u64 {
         self.0.lock().expect("tape lock").read
-    }
-    /// How many bytes we sent.
-    pub fn bytes_written(&self) -> u64 {
-        self.0.lock().expect("tape lock").written
     }
 }
 
@@ -138,11 +133,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let p = Pin::new(&mut self.inner).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = p {
-            self.tape.0.lock().expect("tape lock").written += n as u64;
-        }
-        p
+        Pin::new(&mut self.inner).poll_write(cx, data)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
