@@ -64,6 +64,10 @@ locations='
     location /                      { default_type text/html; return 200 "<html>portproof nginx peer</html>"; }
 '
 
+# The server identity every TLS server block presents.
+identity="        ssl_certificate $STATE/server-chain.pem;
+        ssl_certificate_key $STATE/server-key.pem;"
+
 cat > "$STATE/nginx.conf" <<CONF
 worker_processes 1;
 pid $STATE/nginx.pid;
@@ -84,15 +88,13 @@ $locations
     }
     server {
         listen 127.0.0.1:$HTTPS_PORT ssl;
-        ssl_certificate $STATE/server-chain.pem;
-        ssl_certificate_key $STATE/server-key.pem;
+$identity
         ssl_protocols TLSv1.2 TLSv1.3;
 $locations
     }
     server {
         listen 127.0.0.1:$MTLS_PORT ssl;
-        ssl_certificate $STATE/server-chain.pem;
-        ssl_certificate_key $STATE/server-key.pem;
+$identity
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_client_certificate $STATE/ca.pem;
         ssl_verify_client on;
@@ -100,8 +102,7 @@ $locations
     }
     server {
         listen 127.0.0.1:$TLS12_PORT ssl;
-        ssl_certificate $STATE/server-chain.pem;
-        ssl_certificate_key $STATE/server-key.pem;
+$identity
         ssl_protocols TLSv1.2;
         ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305;
         ssl_prefer_server_ciphers on;
@@ -114,8 +115,7 @@ $locations
     server {
         listen 127.0.0.1:$SNI_PORT ssl;
         server_name localhost;
-        ssl_certificate $STATE/server-chain.pem;
-        ssl_certificate_key $STATE/server-key.pem;
+$identity
 $locations
     }
 }
