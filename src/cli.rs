@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use portproof_probes::{ClientAuth, HttpOptions, JsonCheck, Level, Over, StatusPattern, TlsOptions};
+use portproof_probes::{
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, Over, StatusPattern,
+    TlsOptions,
+};
 use portproof_testbeds::gateway::{self, Gateway};
 use tokio_util::sync::CancellationToken;
 
@@ -173,6 +176,12 @@ pub struct CheckArgs {
     /// HTTP settings.
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Login settings.
+    #[command(flatten)]
+    pub login: LoginArgs,
+    /// AMQP and MQTT settings.
+    #[command(flatten)]
+    pub messaging: MessagingArgs,
     /// Report.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -283,6 +292,41 @@ pub struct HttpArgs {
     pub max_body: Option<u64>,
 }
 
+/// Credentials of `check`, for probes that log in. The password never goes on the command
+/// line, where `ps` and shell history would show it.
+#[derive(Debug, Args, Default)]
+pub struct LoginArgs {
+    /// User name to log in with (amqp, mqtt).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Environment variable that holds the password.
+    #[arg(long, value_name = "VAR", requires = "user", conflicts_with = "password_file")]
+    pub password_env: Option<String>,
+    /// File that holds the password.
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// AMQP and MQTT options of `check`.
+#[derive(Debug, Args, Default)]
+pub struct MessagingArgs {
+    /// AMQP virtual host to open after login [default: /].
+    #[arg(long)]
+    pub vhost: Option<String>,
+    /// AMQP queue that must exist (passive declare; needs --user).
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// MQTT version to speak: 5 or 3.1.1 [default: 5, then 3.1.1 if refused].
+    #[arg(long, value_name = "VERSION")]
+    pub mqtt_version: Option<MqttVersion>,
+    /// MQTT: publish to a probe topic and require the message back.
+    #[arg(long)]
+    pub roundtrip: bool,
+    /// MQTT topic of the round trip [default: portproof/probe/<client id>].
+    #[arg(long)]
+    pub topic: Option<String>,
+}
+
 /// `portproof run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -384,6 +428,15 @@ impl From<std::io::Error> for UsageError {
     }
 }
 
+/// What to log: `PORTPROOF_LOG` when set (`debug`, `lapin=trace`, ...), else errors only, and
+/// none of lapin's: it logs a refused login as an error, which the report already explains.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    match std::env::var("PORTPROOF_LOG") {
+        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::new(v),
+        _ => tracing_subscriber::EnvFilter::new("error,lapin=off"),
+    }
+}
+
 /// Parses the command line, runs it, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -393,10 +446,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PORTPROOF_LOG"))
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).try_init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = rt.block_on(execute(cli));
     // A name lookup stuck in the system resolver cannot be cancelled; the report is written,
@@ -587,6 +637,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
     } else {
         None
     };
+    let m = &a.messaging;
     let t = &a.tls_opts;
     let tls_given = t.ca.is_some()
         || t.client_cert.is_some()
@@ -619,6 +670,18 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             expiry_warning_days: t.expiry_warning,
         }),
         http,
+        login: a.login.user.clone().map(|user| Login {
+            user,
+            password_env: a.login.password_env.clone(),
+            password_file: a.login.password_file.clone(),
+        }),
+        amqp: (m.vhost.is_some() || m.queue.is_some())
+            .then(|| AmqpOptions { vhost: m.vhost.clone(), queue: m.queue.clone() }),
+        mqtt: (m.mqtt_version.is_some() || m.roundtrip || m.topic.is_some()).then(|| MqttOptions {
+            version: m.mqtt_version,
+            roundtrip: m.roundtrip,
+            topic: m.topic.clone(),
+        }),
     })
 }
 
@@ -701,6 +764,8 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
         tls: false,
         tls_opts: a.tls_opts,
         http: HttpArgs::default(),
+        login: LoginArgs::default(),
+        messaging: MessagingArgs::default(),
         output: a.output.clone(),
         runner: RunnerArgs { timeout: Some(a.timeout), concurrency: 1, per_host: 1, wait: None },
     };

@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use portproof_probes::{HttpOptions, Level, Over, Probe, Target, TlsOptions};
+use portproof_probes::{AmqpOptions, HttpOptions, Level, Login, MqttOptions, Over, Probe, Target, TlsOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +111,15 @@ pub struct RawCheck {
     /// Settings of the `http` probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpOptions>,
+    /// User and where the password comes from, for probes that log in (`amqp`, `mqtt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<Login>,
+    /// Settings of the `amqp` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amqp: Option<AmqpOptions>,
+    /// Settings of the `mqtt` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<MqttOptions>,
 }
 
 impl TryFrom<RawCheck> for CheckSpec {
@@ -177,6 +186,13 @@ impl CheckSpec {
                 ));
             }
         }
+        if r.login.is_some() && !probe.logs_in() {
+            return Err(format!(
+                "login: the {} probe does not log in; drop login: from check {:?}",
+                probe.name(),
+                r.name
+            ));
+        }
         if let Some(req) = r.require
             && req > probe.best_level()
         {
@@ -193,6 +209,8 @@ impl CheckSpec {
     fn sections(&self) -> Vec<&'static str> {
         let mut t = Target::new("", 1);
         t.http = self.raw.http.clone();
+        t.amqp = self.raw.amqp.clone();
+        t.mqtt = self.raw.mqtt.clone();
         t.sections()
     }
 }
@@ -440,6 +458,9 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
             target.tls.ca = o.ca.clone();
         }
         target.http = r.http.clone();
+        target.login = r.login.clone();
+        target.amqp = r.amqp.clone();
+        target.mqtt = r.mqtt.clone();
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
         // A check's own `require` is held to what its probe can prove (an error below); the
         // manifest-wide default applies as far as each probe can go.

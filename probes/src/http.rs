@@ -5,8 +5,6 @@
 //! hyper's HTTP/1.1 client over portproof's own dialer, so every phase is timed, the peer's first
 //! bytes are kept for the sniffer, and HTTPS is the same code over the shared TLS engine.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::header::{HeaderName, HeaderValue};
@@ -26,8 +24,6 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Largest `max_body` allowed: half the per-connection read limit, leaving room for the head
 /// and chunk framing, so a body cap is always ours and never the read limit's.
 pub const MAX_MAX_BODY: u64 = 8 << 20;
-/// Longest we spend on a second connection that only asks "is this TLS?".
-const POKE_BUDGET: Duration = Duration::from_millis(800);
 
 /// The `http` probe.
 #[derive(Debug, Clone, Copy)]
@@ -410,8 +406,7 @@ async fn no_answer(
         if !hop.tls
             && let Some(addr) = peer
         {
-            let budget =
-                cx.remaining().map_or(POKE_BUDGET, |r| POKE_BUDGET.min(r.saturating_sub(Duration::from_millis(50))));
+            let budget = sniff::poke_budget(cx.remaining());
             if !budget.is_zero()
                 && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&hop.host), budget).await
             {

@@ -13,14 +13,19 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub mod amqp;
 pub mod http;
+pub mod mqtt;
 pub mod net;
 pub mod sniff;
 pub mod tcp;
 pub mod tls;
 
 mod target;
-pub use target::{ClientAuth, HttpOptions, JsonCheck, Over, StatusPattern, Target, TlsOptions};
+pub use target::{
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, MqttOptions, MqttVersion, Over, Secret, StatusPattern,
+    Target, TlsOptions,
+};
 
 /// How far a probe got up the result ladder. Ordered: `Unreachable < Open < Speaks < Healthy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -421,6 +426,12 @@ pub trait Probe: Send + Sync + 'static {
         None
     }
 
+    /// Whether this probe uses `login:` credentials; a login given to any other probe is a
+    /// configuration error rather than silently ignored.
+    fn logs_in(&self) -> bool {
+        false
+    }
+
     /// Checks the target's settings before any I/O.
     fn validate(&self, _t: &Target) -> Result<(), Failure> {
         Ok(())
@@ -439,7 +450,7 @@ impl fmt::Debug for dyn Probe {
 
 /// Every probe, in the order `portproof probes` lists them.
 pub fn registry() -> &'static [&'static dyn Probe] {
-    &[&tcp::Tcp, &tls::probe::Tls, &http::Http]
+    &[&tcp::Tcp, &tls::probe::Tls, &http::Http, &amqp::Amqp, &mqtt::Mqtt]
 }
 
 /// Looks a probe up by its name.
@@ -447,8 +458,8 @@ pub fn find(name: &str) -> Option<&'static dyn Probe> {
     registry().iter().copied().find(|p| p.name() == name)
 }
 
-/// Names that mean a probe run over TLS: `https` is `http` over TLS.
-pub const TLS_ALIASES: &[(&str, &str)] = &[("https", "http")];
+/// Names that mean a probe run over TLS: `https` is `http` over TLS, `amqps` and `mqtts` likewise.
+pub const TLS_ALIASES: &[(&str, &str)] = &[("https", "http"), ("amqps", "amqp"), ("mqtts", "mqtt")];
 
 /// Resolves an `expect` name: a probe, and whether the name itself implies TLS.
 pub fn resolve_expect(name: &str) -> Option<(&'static dyn Probe, bool)> {

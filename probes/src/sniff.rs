@@ -241,6 +241,15 @@ pub fn client_hello(server_name: &str) -> Vec<u8> {
     out
 }
 
+/// Longest we spend on a second connection that only asks "is this TLS?".
+pub const POKE_BUDGET: Duration = Duration::from_millis(800);
+
+/// The time a side question may take: [`POKE_BUDGET`], less when the deadline is nearer, so
+/// that it never pushes the verdict past the deadline.
+pub fn poke_budget(remaining: Option<Duration>) -> Duration {
+    remaining.map_or(POKE_BUDGET, |r| POKE_BUDGET.min(r.saturating_sub(Duration::from_millis(50))))
+}
+
 /// Opens a fresh connection to `addr`, sends `opening`, and names what comes back within
 /// `budget` in all. For identification only: the answer is never acted on.
 pub async fn poke(addr: SocketAddr, opening: &[u8], budget: Duration) -> Option<Heard> {

@@ -27,6 +27,13 @@ pub struct Target {
     pub tls: TlsOptions,
     /// Settings of the `http` probe.
     pub http: Option<HttpOptions>,
+    /// Credentials for probes that log in (`amqp`, `mqtt`, ...); without them those probes
+    /// stop at what the protocol shows anonymously.
+    pub login: Option<Login>,
+    /// Settings of the `amqp` probe.
+    pub amqp: Option<AmqpOptions>,
+    /// Settings of the `mqtt` probe.
+    pub mqtt: Option<MqttOptions>,
 }
 
 impl Target {
@@ -39,6 +46,9 @@ impl Target {
             over: Over::Tcp,
             tls: TlsOptions::default(),
             http: None,
+            login: None,
+            amqp: None,
+            mqtt: None,
         }
     }
 
@@ -52,6 +62,12 @@ impl Target {
         let mut s = Vec::new();
         if self.http.is_some() {
             s.push("http");
+        }
+        if self.amqp.is_some() {
+            s.push("amqp");
+        }
+        if self.mqtt.is_some() {
+            s.push("mqtt");
         }
         s
     }
@@ -343,6 +359,149 @@ impl JsonSchema for StatusPattern {
             ]
         })
     }
+}
+
+/// A user name and where its password comes from. The password itself is never written in a
+/// manifest, a report or a log: it is read from the environment or a file when the probe runs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The user name.
+    pub user: String,
+    /// Name of the environment variable that holds the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// File whose content is the password (one trailing newline is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+/// A password read for one probe run. `Debug` does not show it, so it cannot leak through a
+/// stray `{:?}` into a report or a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The password, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Login {
+    /// Reads the password: from `password_env`, from `password_file`, or empty when neither is
+    /// given (MariaDB's root on a fresh install, a broker's user without a password).
+    pub fn password(&self) -> Result<Secret, crate::Failure> {
+        match (&self.password_env, &self.password_file) {
+            (Some(_), Some(_)) => Err(crate::Failure::config("login: give password_env or password_file, not both")),
+            (Some(var), None) => match std::env::var(var) {
+                Ok(v) => Ok(Secret(v)),
+                Err(std::env::VarError::NotPresent) => Err(crate::Failure::config(format!(
+                    "login.password_env: the environment variable {var} is not set"
+                ))),
+                Err(std::env::VarError::NotUnicode(_)) => Err(crate::Failure::config(format!(
+                    "login.password_env: the environment variable {var} is not valid UTF-8"
+                ))),
+            },
+            (None, Some(path)) => match std::fs::read_to_string(path) {
+                Ok(mut v) => {
+                    if v.ends_with('\n') {
+                        v.pop();
+                        if v.ends_with('\r') {
+                            v.pop();
+                        }
+                    }
+                    Ok(Secret(v))
+                }
+                Err(e) => {
+                    Err(crate::Failure::config(format!("login.password_file: cannot read {}: {e}", path.display())))
+                }
+            },
+            (None, None) => Ok(Secret(String::new())),
+        }
+    }
+}
+
+/// Settings of the `amqp` probe (AMQP 0-9-1: RabbitMQ and its peers).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpOptions {
+    /// Virtual host opened after login; default `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vhost: Option<String>,
+    /// A queue that must exist (checked with a passive declare, which never creates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+}
+
+impl AmqpOptions {
+    /// The virtual host to open.
+    pub fn vhost(&self) -> &str {
+        self.vhost.as_deref().unwrap_or("/")
+    }
+}
+
+/// An MQTT protocol version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MqttVersion {
+    /// MQTT 3.1.1 (protocol level 4).
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// MQTT 5.0 (protocol level 5).
+    #[serde(rename = "5")]
+    V5,
+}
+
+impl fmt::Display for MqttVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            MqttVersion::V311 => "3.1.1",
+            MqttVersion::V5 => "5",
+        })
+    }
+}
+
+impl std::str::FromStr for MqttVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "5" | "5.0" => Ok(MqttVersion::V5),
+            "3.1.1" | "4" => Ok(MqttVersion::V311),
+            other => Err(format!("unknown MQTT version {other:?}: expected 5 or 3.1.1")),
+        }
+    }
+}
+
+/// Settings of the `mqtt` probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqttOptions {
+    /// Speak only this version; by default MQTT 5 first, then 3.1.1 when the broker refuses 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<MqttVersion>,
+    /// After CONNACK, subscribe to a probe topic, publish to it and require the message back
+    /// (healthy means the broker routes messages, not only accepts logins).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roundtrip: bool,
+    /// Topic of the round trip; default `portproof/probe/<client id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 #[cfg(test)]

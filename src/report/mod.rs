@@ -50,6 +50,15 @@ pub fn key_facts(r: &CheckResult) -> Vec<String> {
     if let Some(server) = s("server") {
         out.push(server);
     }
+    if let Some(product) = s("product") {
+        out.push(match s("product_version") {
+            Some(v) => format!("{product} {v}"),
+            None => product,
+        });
+    }
+    if let Some(p) = s("protocol") {
+        out.push(p);
+    }
     if let Some(v) = s("tls_version") {
         out.push(v);
     }

@@ -1,0 +1,503 @@
+//! `amqp`: AMQP 0-9-1, RabbitMQ's protocol (5672); `amqps` is the same inside TLS (5671).
+//!
+//! Without credentials the probe sends the protocol header and decodes the broker's
+//! `Connection.Start` by hand ([`wire`]): product, version, platform, cluster name,
+//! capabilities and SASL mechanisms name the broker without a login (level `speaks`). lapin
+//! consumes that frame inside its handshake and exposes none of it, hence the hand decoding.
+//! A server that answers with another protocol header is named (AMQP 1.0, 0-10).
+//!
+//! With `login:` the probe then logs in with lapin on a second connection (over the same TLS
+//! configuration, so the verdict on the certificate holds for both): Start-Ok, Tune, Open of
+//! the vhost, a channel, and a passive declare of `queue` when one is named: `healthy`.
+//! Refusals get their own codes: `auth.rejected`, `amqp.vhost_denied`, `amqp.queue_missing`,
+//! `amqp.closed.<reply-code>`.
+
+pub mod wire;
+
+use std::net::SocketAddr;
+
+use lapin::options::QueueDeclareOptions;
+use lapin::tcp::{AsyncTcpStream, RustlsConnector};
+use lapin::types::FieldTable;
+use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo, SASLMechanism};
+use lapin::{Connection, ConnectionProperties, ErrorKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::net::{BoxIo, Conn, Tape, dial, read_available, read_failure};
+use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, Secret, Target, sniff, tls};
+use wire::{FRAME_END, FRAME_HEADER_LEN, FRAME_METHOD, MAX_UNTUNED_FRAME, Method, Opening, Start};
+
+/// The `amqp` probe.
+#[derive(Debug, Clone, Copy)]
+pub struct Amqp;
+
+impl Probe for Amqp {
+    fn name(&self) -> &'static str {
+        "amqp"
+    }
+    fn summary(&self) -> &'static str {
+        "AMQP 0-9-1 (RabbitMQ): Connection.Start names the broker; with login: vhost and queue (amqps: over TLS)"
+    }
+    fn default_ports(&self) -> &'static [u16] {
+        &[5672, 5671]
+    }
+    fn logs_in(&self) -> bool {
+        true
+    }
+    fn default_require(&self, t: &Target) -> Level {
+        if t.login.is_some() { Level::Healthy } else { Level::Speaks }
+    }
+    fn validate(&self, t: &Target) -> Result<(), Failure> {
+        if t.over == Over::Tls {
+            tls::validate(&t.tls)?;
+        }
+        if let Some(login) = &t.login {
+            login.password()?;
+        }
+        if t.amqp.as_ref().and_then(|o| o.queue.as_ref()).is_some_and(|q| q.len() > 255) {
+            return Err(Failure::config("amqp.queue: AMQP queue names are at most 255 bytes"));
+        }
+        if t.amqp.as_ref().is_some_and(|o| o.queue.is_some()) && t.login.is_none() {
+            return Err(Failure::config("amqp.queue: checking a queue needs a login; give login: too"));
+        }
+        Ok(())
+    }
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let r = run(t, cx).await;
+            cx.finish(r)
+        })
+    }
+}
+
+async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
+    let tcp = dial(cx, &t.host, t.port).await?;
+    let peer = tcp.peer();
+    let tls = t.over == Over::Tls;
+    let io: BoxIo = if tls { Box::new(tls::handshake(cx, tcp, &t.host, &t.tls, &[]).await?) } else { Box::new(tcp) };
+    let mut conn = Conn::new(io, cx.limits.max_read);
+    let tape = conn.tape();
+    cx.phase(Phase::Request);
+    conn.write_all(&wire::PROTOCOL_HEADER)
+        .await
+        .map_err(|e| read_failure(&e, Phase::Request, "sending the AMQP protocol header"))?;
+    let start = match read_start(cx, &mut conn, &tape).await {
+        Ok(s) => s,
+        Err(Unheard::Failure(f)) => return Err(f),
+        Err(Unheard::Silent(f)) => return Err(silent(cx, t, peer, f).await),
+    };
+    cx.reach(Level::Speaks);
+    record_start(cx, &start);
+    // Nothing more to say on this connection: a clean FIN, not a reset.
+    let _ = conn.shutdown().await;
+    drop(conn);
+    let Some(login) = &t.login else {
+        return Err(Failure::new(
+            "auth.no_credentials",
+            Phase::Auth,
+            "the broker was identified without logging in; a login would prove the vhost (healthy)",
+        )
+        .hint("give login: {user, password_env} (and amqp: {vhost, queue}) to check a login"));
+    };
+    let password = login.password()?;
+    login_and_check(cx, t, peer, login, &password, &start).await
+}
+
+enum Unheard {
+    /// Why the answer is not a usable `Connection.Start`.
+    Failure(Failure),
+    /// The peer closed or stayed silent without a byte: maybe a TLS port, asked on the side.
+    Silent(Failure),
+}
+
+impl From<Failure> for Unheard {
+    fn from(f: Failure) -> Self {
+        Unheard::Failure(f)
+    }
+}
+
+/// Reads the answer to the protocol header and decodes `Connection.Start`.
+async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Result<Start, Unheard> {
+    let mut first = [0u8; 8];
+    let mut got = 0;
+    while got < first.len() {
+        match conn.read(&mut first[got..]).await {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if got == 0 => {
+                return Err(Unheard::Silent(read_failure(&e, Phase::Request, "waiting for Connection.Start")));
+            }
+            Err(e) => return Err(read_failure(&e, Phase::Request, "waiting for Connection.Start").into()),
+        }
+    }
+    if got == 0 {
+        return Err(Unheard::Silent(Failure::new(
+            "amqp.no_response",
+            Phase::Request,
+            "the peer closed the connection without answering the AMQP protocol header",
+        )
+        .hint("the port accepts connections but does not speak AMQP 0-9-1: check the port, whether it needs TLS (amqps), or the broker's connection limits")));
+    }
+    let opening = if got == first.len() { wire::opening(&first) } else { None };
+    let header = match opening {
+        Some(Opening::Header(h)) => return Err(version_mismatch(cx, h).into()),
+        Some(Opening::Frame(h)) => h,
+        None => return Err(not_amqp(cx, conn, tape).await.into()),
+    };
+    if header.kind != FRAME_METHOD || header.channel != 0 {
+        return Err(malformed(format!(
+            "the first frame is of type {} on channel {}; AMQP starts with a method frame on channel 0",
+            header.kind, header.channel
+        ))
+        .into());
+    }
+    if header.size > MAX_UNTUNED_FRAME {
+        return Err(malformed(format!(
+            "the first frame claims {} bytes; before tuning AMQP allows 4096 (this probe accepts up to {} KiB)",
+            header.size,
+            MAX_UNTUNED_FRAME / 1024
+        ))
+        .into());
+    }
+    // The 8th byte read is the payload's first; the rest of the payload and the frame end follow.
+    let size = header.size as usize;
+    let mut frame = vec![0u8; size + 1];
+    frame[0] = first[FRAME_HEADER_LEN];
+    if size > 0 {
+        conn.read_exact(&mut frame[1..]).await.map_err(|e| {
+            let mut f = read_failure(&e, Phase::Request, "reading Connection.Start");
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                f.code = "amqp.malformed".into();
+                f.message = format!("the peer closed the connection inside a frame that claims {size} bytes");
+            }
+            f
+        })?;
+    }
+    let (payload, end) = frame.split_at(size);
+    if end.first() != Some(&FRAME_END) {
+        return Err(malformed(format!(
+            "the frame does not end with 0xCE (got 0x{:02x}): the peer's lengths lie",
+            end.first().copied().unwrap_or(0)
+        ))
+        .into());
+    }
+    match wire::method(payload) {
+        Ok(Method::Start(s)) => Ok(s),
+        Ok(Method::Close(c)) => {
+            cx.reach(Level::Speaks);
+            Err(closed(&c, "before the handshake").into())
+        }
+        Ok(Method::Other(class, id)) => {
+            Err(malformed(format!("expected Connection.Start (10.10), got method {class}.{id}")).into())
+        }
+        Err(e) => Err(malformed(format!("Connection.Start does not decode: {e}")).into()),
+    }
+}
+
+fn malformed(message: String) -> Failure {
+    Failure::new("amqp.malformed", Phase::Request, message)
+        .hint("the peer frames like AMQP but its frames are broken: it is not a working AMQP 0-9-1 broker")
+}
+
+fn version_mismatch(cx: &mut ProbeCx, h: wire::HeaderReply) -> Failure {
+    cx.identify(h.identified());
+    cx.fact("amqp_wanted_version", h.describe());
+    let hint = if h.identified() == "amqp1.0" {
+        "an AMQP 1.0 server (ActiveMQ Artemis, Azure Service Bus, Qpid, Solace): AMQP 0-9-1 clients cannot use it; check the port, or expect an AMQP 1.0 client here"
+    } else {
+        "the broker speaks another AMQP version than 0-9-1: check the port and the client library"
+    };
+    Failure::new(
+        "amqp.version_mismatch",
+        Phase::Request,
+        format!("the server does not speak AMQP 0-9-1: it answered with the protocol header of {}", h.describe()),
+    )
+    .hint(hint)
+}
+
+/// The answer is not AMQP: read a little more so the sniffer can name it.
+async fn not_amqp(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Failure {
+    let _ = read_available(conn, 512, std::time::Duration::from_millis(100)).await;
+    let head = tape.head();
+    if let Some(heard) = sniff::identify(&head) {
+        cx.identify(heard.protocol);
+        let hint = match heard.protocol {
+            "tls" => "this port speaks TLS: use expect: amqps (or over: tls)".to_owned(),
+            p => format!("this port speaks {p}, not AMQP: check the port number"),
+        };
+        return Failure::new(
+            "proto.mismatch",
+            Phase::Request,
+            format!("expected AMQP, the peer answered in {}: {}", heard.protocol, heard.detail),
+        )
+        .hint(hint);
+    }
+    Failure::new(
+        "amqp.malformed",
+        Phase::Request,
+        format!("the answer to the AMQP protocol header is not AMQP: {}", sniff::describe(&head)),
+    )
+    .hint("the port speaks something other than AMQP 0-9-1: check the port number")
+}
+
+/// Silence then close: a TLS port waiting for a ClientHello does exactly that. Ask on the side.
+async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failure) -> Failure {
+    if t.over == Over::Tcp
+        && let Some(addr) = peer
+    {
+        let budget = sniff::poke_budget(cx.remaining());
+        if !budget.is_zero()
+            && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&t.host), budget).await
+            && heard.protocol == "tls"
+        {
+            cx.identify("tls");
+            return Failure::new(
+                "proto.mismatch",
+                Phase::Request,
+                "the port closed on the AMQP protocol header but completes a TLS ClientHello: it is an amqps port",
+            )
+            .hint("use expect: amqps (or over: tls)");
+        }
+    }
+    f
+}
+
+fn record_start(cx: &mut ProbeCx, s: &Start) {
+    let version = match (s.version_major, s.version_minor) {
+        (0, 9) => "0-9-1".to_owned(),
+        (a, b) => format!("{a}-{b}"),
+    };
+    cx.fact("protocol", format!("AMQP {version}"));
+    for (fact, key) in [
+        ("product", "product"),
+        ("product_version", "version"),
+        ("platform", "platform"),
+        ("cluster_name", "cluster_name"),
+    ] {
+        if let Some(v) = s.property(key) {
+            cx.fact(fact, v);
+        }
+    }
+    cx.fact("amqp_capabilities", s.capabilities());
+    cx.fact("amqp_mechanisms", s.mechanisms.clone());
+    cx.fact("amqp_locales", s.locales.clone());
+    cx.fact("amqp_server_properties", serde_json::Value::Object(s.server_properties.clone()));
+}
+
+/// The SASL mechanism to log in with: PLAIN, else AMQPLAIN (both carry user and password).
+fn mechanism(start: &Start) -> Option<SASLMechanism> {
+    let offered = |m: &str| start.mechanisms.iter().any(|o| o.eq_ignore_ascii_case(m));
+    if offered("PLAIN") {
+        Some(SASLMechanism::Plain)
+    } else if offered("AMQPLAIN") {
+        Some(SASLMechanism::AMQPlain)
+    } else {
+        None
+    }
+}
+
+async fn login_and_check(
+    cx: &mut ProbeCx,
+    t: &Target,
+    peer: Option<SocketAddr>,
+    login: &Login,
+    password: &Secret,
+    start: &Start,
+) -> Result<(), Failure> {
+    let opts = t.amqp.clone().unwrap_or_default();
+    let Some(mech) = mechanism(start) else {
+        return Err(Failure::new(
+            "auth.mechanism_unsupported",
+            Phase::Auth,
+            format!(
+                "the broker offers {} for login; this probe logs in with PLAIN or AMQPLAIN",
+                start.mechanisms.join(", ")
+            ),
+        )
+        .hint(
+            "EXTERNAL means certificate login: enable PLAIN for a monitoring user, or check this port at level speaks",
+        ));
+    };
+    let Some(addr) = peer else {
+        return Err(Failure::new("amqp.error", Phase::Auth, "no peer address to log in to"));
+    };
+    let tls = t.over == Over::Tls;
+    // The login connection gets the same TLS configuration as the first, so the certificate
+    // verdict reported above holds for the connection that carries the password.
+    let connector = if tls {
+        let engine = tls::client_config(&t.tls, &[])?;
+        let name = tls::server_name(&t.tls, &t.host)?;
+        Some((RustlsConnector::from(engine.config.clone()), name.to_str().into_owned()))
+    } else {
+        None
+    };
+    let uri = AMQPUri {
+        scheme: if tls { AMQPScheme::AMQPS } else { AMQPScheme::AMQP },
+        authority: AMQPAuthority {
+            userinfo: AMQPUserInfo { username: login.user.clone(), password: password.expose().to_owned() },
+            host: t.host.clone(),
+            port: t.port,
+        },
+        vhost: opts.vhost().to_owned(),
+        query: AMQPQueryString { auth_mechanism: Some(mech), ..Default::default() },
+    };
+    let runtime = lapin::runtime::default_runtime()
+        .map_err(|e| Failure::new("amqp.error", Phase::Auth, format!("no runtime for the AMQP client: {e}")))?;
+    let props = ConnectionProperties::default().with_connection_name("portproof".into());
+    cx.phase(Phase::Auth);
+    cx.fact("amqp_login_mechanism", mech.name());
+    let connect = async move |_uri, _rt| {
+        // Our own socket, for TCP_NODELAY: without it the small frames of the handshake meet
+        // the broker's delayed ACKs, and a login takes 40 ms longer than it needs to.
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let stream = AsyncTcpStream::Plain(async_compat::Compat::new(tcp));
+        match &connector {
+            Some((c, name)) => Ok(stream.into_rustls(c, name).await?),
+            None => Ok(stream),
+        }
+    };
+    let conn = match Connection::connector(uri, runtime, connect, props).await {
+        Ok(c) => c,
+        Err(e) => return Err(login_failure(&e, login, mech, opts.vhost(), start)),
+    };
+    cx.fact("amqp_vhost", opts.vhost());
+    let result = check_queue(cx, &conn, opts.queue.as_deref()).await;
+    cx.end_phase();
+    // A polite Connection.Close, so the broker logs a client that left, not one that vanished.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), conn.close(200, "portproof done".into())).await;
+    result?;
+    cx.reach(Level::Healthy);
+    Ok(())
+}
+
+async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -> Result<(), Failure> {
+    cx.phase(Phase::Query);
+    let channel = conn.create_channel().await.map_err(|e| lapin_failure(&e, "opening a channel"))?;
+    let Some(name) = queue else {
+        let _ = channel.close(200, "portproof done".into()).await;
+        return Ok(());
+    };
+    let options = QueueDeclareOptions { passive: true, ..Default::default() };
+    match channel.queue_declare(name.into(), options, FieldTable::default()).await {
+        Ok(q) => {
+            cx.fact("amqp_queue", name);
+            cx.fact("amqp_queue_messages", q.message_count());
+            cx.fact("amqp_queue_consumers", q.consumer_count());
+            let _ = channel.close(200, "portproof done".into()).await;
+            Ok(())
+        }
+        Err(e) => {
+            let mut f = lapin_failure(&e, &format!("checking queue {name:?}"));
+            if f.code == "amqp.closed.404" {
+                f.code = "amqp.queue_missing".into();
+                f.hint = Some(format!(
+                    "queue {name:?} does not exist in this vhost: declare it (the consumer or its deployment usually does), or fix amqp.queue"
+                ));
+            }
+            Err(f)
+        }
+    }
+}
+
+/// The failure for an error of lapin's, by the broker's reply code when there is one.
+fn lapin_failure(e: &lapin::Error, doing: &str) -> Failure {
+    match e.kind() {
+        ErrorKind::ProtocolError(amqp) => {
+            let code = amqp.get_id();
+            let text = amqp.get_message().to_string();
+            closed(&wire::Close { reply_code: code, reply_text: text, class_id: 0, method_id: 0 }, doing)
+        }
+        ErrorKind::IOError(io) => read_failure(io, Phase::Auth, doing),
+        _ => Failure::new("amqp.error", Phase::Auth, format!("{doing}: {e}")),
+    }
+}
+
+/// A `Connection.Close` or `Channel.Close` as a failure: `amqp.closed.<reply-code>`.
+fn closed(c: &wire::Close, doing: &str) -> Failure {
+    let hint = match c.reply_code {
+        320 => "the broker is shutting down or an operator closed the connection",
+        403 => "the broker refused access: check the user's permissions",
+        404 => "the entity does not exist",
+        530 => "the broker does not allow this: check the vhost and the user's permissions on it",
+        541 => "the broker hit an internal error: check its logs",
+        _ => "see the broker's message and its log",
+    };
+    Failure::new(
+        format!("amqp.closed.{}", c.reply_code),
+        Phase::Auth,
+        format!(
+            "{doing}: the broker closed with {} ({}): {}",
+            c.reply_code,
+            wire::reply_code_name(c.reply_code),
+            c.reply_text
+        ),
+    )
+    .hint(hint)
+}
+
+/// Why a login failed, in the words of the AMQP reply codes.
+fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &str, start: &Start) -> Failure {
+    let mut f = lapin_failure(e, "logging in");
+    match f.code.as_str() {
+        "amqp.closed.403" => {
+            f.code = "auth.rejected".into();
+            f.message = format!("user {:?} was refused with {}: {}", login.user, mech.name(), f.message);
+            f.hint = Some("check the user name and password (RabbitMQ's guest may log in only from localhost)".into());
+        }
+        "amqp.closed.530" => {
+            f.code = "amqp.vhost_denied".into();
+            f.hint = Some(format!(
+                "the login worked but user {:?} may not open vhost {vhost:?}, or it does not exist: rabbitmqctl set_permissions -p {vhost:?} {} ...",
+                login.user, login.user
+            ));
+        }
+        _ if !start.closes_on_auth_failure() && matches!(e.kind(), ErrorKind::IOError(_)) => {
+            // Without authentication_failure_close, RabbitMQ drops the socket on a bad login.
+            f.code = "auth.rejected".into();
+            f.message = format!(
+                "likely refused login: the broker closed the connection during the login of user {:?} with {} without saying why (it does not offer authentication_failure_close)",
+                login.user,
+                mech.name()
+            );
+            f.hint = Some("check the user name and password; the broker's log has the reason".into());
+        }
+        _ => {}
+    }
+    f.phase = Phase::Auth;
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mechanisms_prefer_plain() {
+        let mut s = Start {
+            version_major: 0,
+            version_minor: 9,
+            server_properties: Default::default(),
+            mechanisms: vec!["AMQPLAIN".into(), "PLAIN".into()],
+            locales: vec![],
+        };
+        assert_eq!(mechanism(&s), Some(SASLMechanism::Plain));
+        s.mechanisms = vec!["AMQPLAIN".into()];
+        assert_eq!(mechanism(&s), Some(SASLMechanism::AMQPlain));
+        s.mechanisms = vec!["EXTERNAL".into()];
+        assert_eq!(mechanism(&s), None);
+    }
+
+    #[test]
+    fn close_codes_name_the_reply() {
+        let c = wire::Close {
+            reply_code: 530,
+            reply_text: "NOT_ALLOWED - vhost x not found".into(),
+            class_id: 10,
+            method_id: 40,
+        };
+        let f = closed(&c, "logging in");
+        assert_eq!(f.code, "amqp.closed.530");
+        assert!(f.message.contains("not-allowed") && f.message.contains("vhost x"), "{}", f.message);
+    }
+}
