@@ -57,22 +57,28 @@ pub fn bin() -> PathBuf {
 
 /// Runs the binary with `args`.
 pub fn portproof(args: &[&str]) -> Run {
-    run_with(args, None)
+    run_with(args, None, &[])
+}
+
+/// Runs the binary with `args` and extra environment variables (passwords for `--password-env`).
+pub fn portproof_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_with(args, None, env)
 }
 
 /// Runs the binary with its data segment (heap and anonymous memory) limited to `bytes`: a
 /// probe that buffers what a hostile peer sends hits the limit and aborts instead of passing.
 pub fn portproof_within(args: &[&str], bytes: u64) -> Run {
-    run_with(args, Some(bytes))
+    run_with(args, Some(bytes), &[])
 }
 
-fn run_with(args: &[&str], data_limit: Option<u64>) -> Run {
+fn run_with(args: &[&str], data_limit: Option<u64>, env: &[(&str, &str)]) -> Run {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("PORTPROOF_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).expect("out"))
         .stderr(std::fs::File::create(&err).expect("err"));

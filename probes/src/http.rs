@@ -42,47 +42,82 @@ impl Probe for Http {
     fn default_require(&self, t: &Target) -> Level {
         if t.http.as_ref().is_some_and(HttpOptions::has_criteria) { Level::Healthy } else { Level::Speaks }
     }
+    fn logs_in(&self) -> bool {
+        true
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
-        let o = t.http.clone().unwrap_or_default();
-        Method::from_bytes(o.method.as_bytes())
-            .map_err(|_| Failure::config(format!("http.method {:?} is not an HTTP method", o.method)))?;
-        if !o.path.starts_with('/') {
-            return Err(Failure::config(format!("http.path {:?} must start with /", o.path)));
-        }
-        o.path
-            .parse::<hyper::Uri>()
-            .map_err(|e| Failure::config(format!("http.path {:?} is not a valid request target: {e}", o.path)))?;
-        for (k, v) in &o.headers {
-            HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| Failure::config(format!("http.headers: {k:?} is not a valid header name")))?;
-            HeaderValue::from_str(v)
-                .map_err(|_| Failure::config(format!("http.headers.{k}: the value is not a valid header value")))?;
-        }
-        if let Some(re) = &o.body_regex {
-            regex::Regex::new(re).map_err(|e| Failure::config(format!("http.body_regex: {e}")))?;
-        }
-        if let Some(j) = &o.json
-            && j.pointer.is_empty()
-        {
-            return Err(Failure::config("http.json.pointer is empty: name a field like /state"));
-        }
-        if o.max_body == 0 || o.max_body > MAX_MAX_BODY {
-            return Err(Failure::config(format!(
-                "http.max_body must be from 1 to {MAX_MAX_BODY} bytes (a probe reads at most {} from a peer)",
-                crate::Limits::default().max_read
-            )));
-        }
-        if t.over == Over::Tls {
-            tls::validate(&t.tls)?;
-        }
-        Ok(())
+        validate_options(t, &t.http.clone().unwrap_or_default())
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
-            let r = run(t, cx).await;
+            let opts = t.http.clone().unwrap_or_default();
+            let r = check(t, cx, &opts, Level::Healthy).await;
             cx.finish(r)
         })
     }
+}
+
+/// Checks request settings before any I/O: for the `http` probe and the presets built on it.
+pub(crate) fn validate_options(t: &Target, o: &HttpOptions) -> Result<(), Failure> {
+    Method::from_bytes(o.method.as_bytes())
+        .map_err(|_| Failure::config(format!("http.method {:?} is not an HTTP method", o.method)))?;
+    if !o.path.starts_with('/') {
+        return Err(Failure::config(format!("http.path {:?} must start with /", o.path)));
+    }
+    o.path
+        .parse::<hyper::Uri>()
+        .map_err(|e| Failure::config(format!("http.path {:?} is not a valid request target: {e}", o.path)))?;
+    for (k, v) in &o.headers {
+        HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| Failure::config(format!("http.headers: {k:?} is not a valid header name")))?;
+        HeaderValue::from_str(v)
+            .map_err(|_| Failure::config(format!("http.headers.{k}: the value is not a valid header value")))?;
+    }
+    if let Some(re) = &o.body_regex {
+        regex::Regex::new(re).map_err(|e| Failure::config(format!("http.body_regex: {e}")))?;
+    }
+    if let Some(j) = &o.json
+        && j.pointer.is_empty()
+    {
+        return Err(Failure::config("http.json.pointer is empty: name a field like /state"));
+    }
+    if o.max_body == 0 || o.max_body > MAX_MAX_BODY {
+        return Err(Failure::config(format!(
+            "http.max_body must be from 1 to {MAX_MAX_BODY} bytes (a probe reads at most {} from a peer)",
+            crate::Limits::default().max_read
+        )));
+    }
+    for (name, pointer) in &o.facts {
+        if name.is_empty() || !(pointer.is_empty() || pointer.starts_with('/')) {
+            return Err(Failure::config(format!(
+                "http.facts.{name}: give a JSON pointer like /version, not {pointer:?}"
+            )));
+        }
+    }
+    if let Some(login) = &t.login {
+        login.password()?;
+    }
+    if t.over == Over::Tls {
+        tls::validate(&t.tls)?;
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The `Authorization: Basic` value for the target's login, if it has one.
+fn basic_auth(t: &Target) -> Result<Option<HeaderValue>, Failure> {
+    use base64::Engine;
+    let Some(login) = &t.login else { return Ok(None) };
+    let password = login.password()?;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", login.user, password.expose()));
+    let mut v = HeaderValue::from_str(&format!("Basic {token}"))
+        .map_err(|_| Failure::config("login: the user name cannot go in an HTTP header"))?;
+    // Keeps it out of any debug output of the request.
+    v.set_sensitive(true);
+    Ok(Some(v))
 }
 
 /// One request's destination.
@@ -119,8 +154,11 @@ struct Answer {
     body_error: Option<hyper::Error>,
 }
 
-async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.http.clone().unwrap_or_default();
+/// Requests `opts.path`, follows same-host redirects, and grades the answer against `opts`;
+/// `top` is the level an answer that meets every criterion reaches (a preset's first request
+/// may only gather facts for a second one that decides health).
+pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top: Level) -> Result<(), Failure> {
+    let opts = opts.clone();
     let mut hop = Hop { tls: t.over == Over::Tls, host: t.host.clone(), port: t.port, path: opts.path.clone() };
     let mut redirects: Vec<serde_json::Value> = Vec::new();
     loop {
@@ -178,7 +216,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             }
             _ => {
                 cx.fact("url", hop.url());
-                return evaluate(cx, &opts, answer);
+                return evaluate(cx, &opts, answer, t.login.is_some(), top);
             }
         }
     }
@@ -220,7 +258,17 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
         .handshake::<_, Empty<Bytes>>(TokioIo::new(conn))
         .await
         .map_err(|e| Failure::new("http.error", Phase::Request, format!("HTTP handshake: {e}")))?;
-    let request = build_request(hop, opts)?;
+    let auth = basic_auth(t)?;
+    if auth.is_some() && !hop.tls && !is_loopback(&hop.host) {
+        cx.warn(
+            "http.cleartext_credentials",
+            format!("the password went to {} in clear text (HTTP, not HTTPS)", authority(&hop.host, hop.port)),
+        );
+    }
+    let mut request = build_request(hop, opts)?;
+    if let Some(v) = auth {
+        request.headers_mut().insert(hyper::header::AUTHORIZATION, v);
+    }
     let head_only = request.method() == Method::HEAD;
     let max_body = opts.max_body;
 
@@ -459,9 +507,21 @@ fn find_io_error(e: &hyper::Error) -> Option<&std::io::Error> {
 }
 
 /// Grades an answer: `speaks` for any HTTP answer, `healthy` when every criterion holds.
-fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer) -> Result<(), Failure> {
+fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: Level) -> Result<(), Failure> {
     let status = a.status.as_u16();
     cx.fact("http_status", status);
+    if let Some(v) = a.headers.get(hyper::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()) {
+        cx.fact("www_authenticate", v);
+    }
+    if !opts.facts.is_empty()
+        && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&a.body)
+    {
+        for (name, pointer) in &opts.facts {
+            if let Some(v) = doc.pointer(pointer) {
+                cx.fact(name, v.clone());
+            }
+        }
+    }
     cx.fact("http_version", format!("{:?}", a.version));
     for (key, header) in [("server", hyper::header::SERVER), ("content_type", hyper::header::CONTENT_TYPE)] {
         if let Some(v) = a.headers.get(header).and_then(|v| v.to_str().ok()) {
@@ -518,6 +578,14 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer) -> Result<(), Failu
     if !wanted.iter().any(|p| p.matches(status)) {
         let list = wanted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         let reason = a.status.canonical_reason().unwrap_or("");
+        if status == 401 && login {
+            return Err(Failure::new(
+                "auth.rejected",
+                Phase::Request,
+                format!("HTTP 401 {reason}: the login was refused"),
+            )
+            .hint("check the user name and password, and that the user may use this endpoint"));
+        }
         return Err(Failure::new("http.status", Phase::Request, format!("HTTP {status} {reason}, expected {list}"))
             .hint(status_hint(status, &a.headers)));
     }
@@ -572,7 +640,7 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer) -> Result<(), Failu
             .hint(format!("the service reports {} itself: look at its status page and logs", show(found))));
         }
     }
-    cx.reach(Level::Healthy);
+    cx.reach(top);
     Ok(())
 }
 
@@ -664,7 +732,7 @@ mod tests {
     #[test]
     fn status_ping_running_is_healthy() {
         let mut cx = ProbeCx::default();
-        evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"RUNNING"}"#)).unwrap();
+        evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"RUNNING"}"#), false, Level::Healthy).unwrap();
         assert_eq!(cx.level(), Level::Healthy);
         assert_eq!(cx.facts()["json_value"], "RUNNING");
     }
@@ -672,7 +740,8 @@ mod tests {
     #[test]
     fn status_ping_faulted_speaks_and_names_the_state() {
         let mut cx = ProbeCx::default();
-        let f = evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"FAULTED"}"#)).unwrap_err();
+        let f = evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"FAULTED"}"#), false, Level::Healthy)
+            .unwrap_err();
         assert_eq!(cx.level(), Level::Speaks);
         assert_eq!(f.code, "http.unhealthy_state");
         assert!(f.message.contains("FAULTED") && f.message.contains("RUNNING"), "{}", f.message);
@@ -702,7 +771,7 @@ mod tests {
         ];
         for (opts, a, code) in cases {
             let mut cx = ProbeCx::default();
-            let f = evaluate(&mut cx, &opts, a).unwrap_err();
+            let f = evaluate(&mut cx, &opts, a, false, Level::Healthy).unwrap_err();
             assert_eq!(f.code, code, "{}", f.message);
             assert_eq!(cx.level(), Level::Speaks, "{code}");
             assert!(f.hint.is_some(), "{code} has a hint");
@@ -713,7 +782,7 @@ mod tests {
     fn nginx_https_complaint_is_tls_not_http() {
         let mut cx = ProbeCx::default();
         let a = answer(400, "<center>The plain HTTP request was sent to HTTPS port</center>");
-        let f = evaluate(&mut cx, &HttpOptions::default(), a).unwrap_err();
+        let f = evaluate(&mut cx, &HttpOptions::default(), a, false, Level::Healthy).unwrap_err();
         assert_eq!(f.code, "proto.mismatch");
         assert_eq!(cx.identified(), Some("tls"));
         assert_eq!(cx.level(), Level::Unreachable, "evaluate alone adds no level: dial reached open");
@@ -724,7 +793,7 @@ mod tests {
         let mut cx = ProbeCx::default();
         let mut a = answer(200, "xxxx");
         a.truncated = true;
-        evaluate(&mut cx, &HttpOptions::default(), a).unwrap();
+        evaluate(&mut cx, &HttpOptions::default(), a, false, Level::Healthy).unwrap();
         assert_eq!(cx.warnings()[0].code, "http.body_truncated");
     }
 }

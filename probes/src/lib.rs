@@ -17,6 +17,7 @@ pub mod amqp;
 pub mod http;
 pub mod mqtt;
 pub mod net;
+pub mod rabbitmq_api;
 pub mod sniff;
 pub mod tcp;
 pub mod tls;
@@ -450,7 +451,7 @@ impl fmt::Debug for dyn Probe {
 
 /// Every probe, in the order `portproof probes` lists them.
 pub fn registry() -> &'static [&'static dyn Probe] {
-    &[&tcp::Tcp, &tls::probe::Tls, &http::Http, &amqp::Amqp, &mqtt::Mqtt]
+    &[&tcp::Tcp, &tls::probe::Tls, &http::Http, &amqp::Amqp, &mqtt::Mqtt, &rabbitmq_api::RabbitmqApi]
 }
 
 /// Looks a probe up by its name.

@@ -262,6 +262,12 @@ pub fn read_failure(e: &io::Error, phase: Phase, what: &str) -> Failure {
     }
 }
 
+/// Whether a read error is the peer resetting the connection. Before any answer this is the
+/// service hanging up on what we said (a protocol it does not speak), not a network fault.
+pub fn is_reset(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted)
+}
+
 /// Reads what the peer sends until `max` bytes, end of stream, or `idle` without a byte.
 /// For sniffing greetings: never waits longer than `idle` after the last byte.
 pub async fn read_available<S: AsyncRead + Unpin>(s: &mut S, max: usize, idle: std::time::Duration) -> Vec<u8> {

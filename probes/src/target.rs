@@ -223,6 +223,10 @@ pub struct HttpOptions {
     /// Most body bytes read; the rest is left unread and a `http.body_truncated` warning is given.
     #[serde(default = "default_max_body", skip_serializing_if = "is_default_max_body")]
     pub max_body: u64,
+    /// JSON fields of the body copied into the facts, as `fact name: /json/pointer`, whether
+    /// or not the check passes (a version, a cluster name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, String>,
 }
 
 impl Default for HttpOptions {
@@ -237,6 +241,7 @@ impl Default for HttpOptions {
             json: None,
             follow_redirects: true,
             max_body: default_max_body(),
+            facts: BTreeMap::new(),
         }
     }
 }

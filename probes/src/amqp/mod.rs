@@ -23,7 +23,7 @@ use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserIn
 use lapin::{Connection, ConnectionProperties, ErrorKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::net::{BoxIo, Conn, Tape, dial, read_available, read_failure};
+use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
 use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, Secret, Target, sniff, tls};
 use wire::{FRAME_END, FRAME_HEADER_LEN, FRAME_METHOD, MAX_UNTUNED_FRAME, Method, Opening, Start};
 
@@ -124,6 +124,7 @@ async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Re
         match conn.read(&mut first[got..]).await {
             Ok(0) => break,
             Ok(n) => got += n,
+            Err(e) if got == 0 && is_reset(&e) => break,
             Err(e) if got == 0 => {
                 return Err(Unheard::Silent(read_failure(&e, Phase::Request, "waiting for Connection.Start")));
             }
@@ -134,7 +135,7 @@ async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Re
         return Err(Unheard::Silent(Failure::new(
             "amqp.no_response",
             Phase::Request,
-            "the peer closed the connection without answering the AMQP protocol header",
+            "the peer closed (or reset) the connection without answering the AMQP protocol header",
         )
         .hint("the port accepts connections but does not speak AMQP 0-9-1: check the port, whether it needs TLS (amqps), or the broker's connection limits")));
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::net::{BoxIo, Conn, Tape, dial, read_available, read_failure};
+use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
 use crate::{Failure, Level, MqttVersion, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{ConnAck, FixedHeader};
 
@@ -201,14 +201,20 @@ async fn read_connack(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>) -> Result<ConnAc
     // The first byte decides: 0x20 is CONNACK; anything else is not an MQTT broker's answer.
     let mut first = [0u8; 1];
     match conn.read(&mut first).await {
-        Ok(0) => {
+        Err(e) if !is_reset(&e) => {
+            return Err(Unheard::Silent(read_failure(&e, Phase::Request, "waiting for CONNACK")));
+        }
+        Ok(0) | Err(_) => {
             return Err(Unheard::Silent(
-                Failure::new("mqtt.no_response", Phase::Request, "the peer closed the connection without a CONNACK")
+                Failure::new(
+                    "mqtt.no_response",
+                    Phase::Request,
+                    "the peer closed (or reset) the connection without a CONNACK",
+                )
                     .hint("the port accepts connections but does not answer MQTT: check the port, whether it needs TLS (mqtts), or the broker's limits"),
             ));
         }
         Ok(_) => {}
-        Err(e) => return Err(Unheard::Silent(read_failure(&e, Phase::Request, "waiting for CONNACK"))),
     }
     if first[0] != 0x20 {
         return Err(Unheard::Failure(not_mqtt(cx, conn, &tape).await));

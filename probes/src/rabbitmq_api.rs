@@ -1,0 +1,108 @@
+//! `rabbitmq-api`: RabbitMQ's management HTTP API (15672; 15671 over TLS), an `http` preset.
+//!
+//! `GET /api/overview` with the login names the product, its version, Erlang and the cluster;
+//! then `GET /api/health/checks/alarms` (RabbitMQ 3.8.10 and later) says whether a memory or
+//! disk alarm is blocking publishers: `healthy` when there is none. Without a login the API
+//! answers 401, which still proves an HTTP service (`speaks`) and its realm names RabbitMQ.
+
+use std::collections::BTreeMap;
+
+use crate::http::{check, validate_options};
+use crate::{Failure, HttpOptions, JsonCheck, Level, Phase, Probe, ProbeCx, ProbeFuture, StatusPattern, Target};
+
+/// The `rabbitmq-api` probe.
+#[derive(Debug, Clone, Copy)]
+pub struct RabbitmqApi;
+
+fn overview() -> HttpOptions {
+    let facts = [
+        ("product", "/product_name"),
+        ("product_version", "/product_version"),
+        ("rabbitmq_version", "/rabbitmq_version"),
+        ("erlang_version", "/erlang_version"),
+        ("cluster_name", "/cluster_name"),
+        ("management_version", "/management_version"),
+        ("rabbitmq_node", "/node"),
+    ];
+    HttpOptions {
+        path: "/api/overview".into(),
+        status: Some(vec![StatusPattern::Code(200)]),
+        facts: facts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        ..HttpOptions::default()
+    }
+}
+
+fn alarms() -> HttpOptions {
+    HttpOptions {
+        path: "/api/health/checks/alarms".into(),
+        // 503 carries the alarms: let it through to the JSON check, which names them.
+        status: Some(vec![StatusPattern::Code(200), StatusPattern::Code(503)]),
+        json: Some(JsonCheck { pointer: "/status".into(), equals: "ok".into() }),
+        facts: BTreeMap::from([
+            ("rabbitmq_alarms".to_owned(), "/alarms".to_owned()),
+            ("rabbitmq_health_reason".to_owned(), "/reason".to_owned()),
+        ]),
+        ..HttpOptions::default()
+    }
+}
+
+impl Probe for RabbitmqApi {
+    fn name(&self) -> &'static str {
+        "rabbitmq-api"
+    }
+    fn summary(&self) -> &'static str {
+        "RabbitMQ management API: /api/overview (product, version, cluster), alarms health check"
+    }
+    fn default_ports(&self) -> &'static [u16] {
+        &[15672, 15671]
+    }
+    fn logs_in(&self) -> bool {
+        true
+    }
+    fn default_require(&self, t: &Target) -> Level {
+        if t.login.is_some() { Level::Healthy } else { Level::Speaks }
+    }
+    fn validate(&self, t: &Target) -> Result<(), Failure> {
+        validate_options(t, &overview())
+    }
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let r = run(t, cx).await;
+            cx.finish(r)
+        })
+    }
+}
+
+async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
+    if let Err(f) = check(t, cx, &overview(), Level::Speaks).await {
+        let realm = cx.facts().get("www_authenticate").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        if t.login.is_none() && f.message.starts_with("HTTP 401") {
+            let who = if realm.contains("RabbitMQ") { "RabbitMQ's management API" } else { "the API" };
+            return Err(Failure::new(
+                "auth.no_credentials",
+                Phase::Auth,
+                format!("{who} answered 401 ({realm}): it needs a login to show the broker"),
+            )
+            .hint("give login: {user, password_env} of a user tagged monitoring (or administrator)"));
+        }
+        return Err(f);
+    }
+    cx.fact("protocol", "RabbitMQ management API");
+    match check(t, cx, &alarms(), Level::Healthy).await {
+        Ok(()) => Ok(()),
+        Err(f) if f.code == "http.unhealthy_state" => {
+            let alarms = cx.facts().get("rabbitmq_alarms").map(ToString::to_string).unwrap_or_else(|| "?".into());
+            let reason =
+                cx.facts().get("rabbitmq_health_reason").and_then(|v| v.as_str()).unwrap_or("alarms in effect");
+            Err(Failure::new("rabbitmq.alarms", Phase::Query, format!("{reason}: {alarms}"))
+                .hint("a memory or disk alarm blocks every publisher: free memory or disk on the node, or raise its watermark"))
+        }
+        Err(f) if f.code == "http.status" && f.message.starts_with("HTTP 404") => Err(Failure::new(
+            "rabbitmq.no_health_checks",
+            Phase::Query,
+            "the API has no /api/health/checks/alarms (RabbitMQ before 3.8.10)",
+        )
+        .hint("upgrade RabbitMQ, or check this port at level speaks")),
+        Err(f) => Err(f),
+    }
+}
