@@ -13,7 +13,11 @@ pub struct Profile {
 }
 
 /// Every embedded profile.
-pub const PROFILES: &[Profile] = &[Profile { name: "ignition", yaml: include_str!("../profiles/ignition.yaml") }];
+pub const PROFILES: &[Profile] = &[
+    Profile { name: "ignition", yaml: include_str!("../profiles/ignition.yaml") },
+    Profile { name: "pads4", yaml: include_str!("../profiles/pads4.yaml") },
+    Profile { name: "wso2-mb", yaml: include_str!("../profiles/wso2-mb.yaml") },
+];
 
 impl Profile {
     /// How errors and reports name this profile.
@@ -51,6 +55,21 @@ mod tests {
             let checks = plan(&m, p.yaml, &p.origin(), &o).unwrap_or_else(|e| panic!("{e}"));
             assert!(!checks.is_empty());
         }
+    }
+
+    #[test]
+    fn messaging_profiles_name_every_tcp_port_of_their_documents() {
+        for (name, ports) in [
+            ("pads4", &[7237, 80, 443, 5672, 5671, 15672, 15671][..]),
+            ("wso2-mb", &[9443, 9763, 5672, 8672, 1883, 8833, 7611]),
+        ] {
+            let m = find(name).unwrap().manifest().unwrap();
+            let have: Vec<u16> = m.checks.iter().map(|c| c.raw().port).collect();
+            assert_eq!(have, ports, "{name}");
+        }
+        let m = find("pads4").unwrap().manifest().unwrap();
+        let expects: Vec<&str> = m.checks.iter().map(|c| c.raw().expect.as_str()).collect();
+        assert!(expects.contains(&"amqp") && expects.contains(&"amqps") && expects.contains(&"rabbitmq-api"));
     }
 
     #[test]
