@@ -3,6 +3,7 @@
 //! Exit codes: 0 every required check passed, 1 some did not, 2 usage or configuration error.
 
 use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use portproof_probes::{
     AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, Over, StatusPattern,
     TlsOptions,
 };
-use portproof_testbeds::gateway::{self, Gateway};
+use portproof_testbeds::gateway::{self, Gateway, Product};
 use tokio_util::sync::CancellationToken;
 
 use crate::manifest::{self, Check, CheckSpec, Manifest, ManifestError, Overrides, RawCheck};
@@ -388,15 +389,21 @@ pub struct SchemaArgs {
 /// `portproof testbed`.
 #[derive(Debug, Args)]
 pub struct TestbedArgs {
-    /// Added to every Ignition port (8088 becomes 8088 + offset).
+    /// Added to every port of the product (Ignition's 8088 becomes 8088 + offset).
     #[arg(long, default_value_t = gateway::DEFAULT_OFFSET)]
     pub offset: u16,
+    /// The product to imitate: the name of its profile (ignition, pads4, wso2-mb).
+    #[arg(long, default_value = "ignition")]
+    pub product: String,
 }
 
 /// `portproof demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Added to every Ignition port; the next free offset is used if these ports are taken.
+    /// The profiles to demonstrate [default: every embedded profile].
+    pub profiles: Vec<String>,
+    /// Added to every port of the first product, 1000 more for each next one; the next free
+    /// offset is used if these ports are taken.
     #[arg(long, default_value_t = gateway::DEFAULT_OFFSET)]
     pub offset: u16,
     /// Report.
@@ -791,9 +798,39 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
     Ok(exit_code(&report))
 }
 
+fn product(name: &str) -> Result<Product, UsageError> {
+    Product::from_profile(name).ok_or_else(|| {
+        let names: Vec<_> = Product::ALL.iter().map(|p| p.profile()).collect();
+        UsageError(format!("no testbed for {name:?}: the testbed imitates {}", names.join(", ")))
+    })
+}
+
+/// Starts `product`'s site at `offset`, or at the next free offset (steps of 3000) when a port
+/// is taken by another demo or a real service.
+async fn start_site(product: Product, offset: u16) -> Result<Gateway, UsageError> {
+    let mut last = None;
+    for step in 0..8u16 {
+        let at = offset.saturating_add(step * 3000);
+        match Gateway::start_product(product, IpAddr::V4(Ipv4Addr::LOCALHOST), at).await {
+            Ok(g) => {
+                if at != offset {
+                    eprintln!(
+                        "portproof: {} ports at offset {offset} are taken; its testbed uses {at}",
+                        product.label()
+                    );
+                }
+                return Ok(g);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(UsageError(format!("no free ports for the testbed: {}", last.expect("tried at least once"))))
+}
+
 async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {
-    let gw = Gateway::start(a.offset).await?;
-    println!("portproof testbed: an Ignition-like gateway on {} (Ignition port + {})", gw.ip, gw.offset);
+    let product = product(&a.product)?;
+    let gw = Gateway::start_product(product, IpAddr::V4(Ipv4Addr::LOCALHOST), a.offset).await?;
+    println!("portproof testbed: a {}-like site on {} (its ports + {})", product.label(), gw.ip, gw.offset);
     for p in &gw.ports {
         println!("  {:>5} -> {:<15} {}", p.base, p.server.addr, p.role);
     }
@@ -806,7 +843,13 @@ async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {
         files.client_cert.display(),
         files.client_key.display()
     );
-    println!("Check it with: portproof profile ignition --host {} --offset {}", gw.ip, gw.offset);
+    println!(
+        "Check it with: portproof profile {} --host {} --offset {} --ca {}",
+        product.profile(),
+        gw.ip,
+        gw.offset,
+        files.ca.display()
+    );
     println!("Ctrl-C stops it.");
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
@@ -815,43 +858,60 @@ async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {
 }
 
 async fn demo(a: DemoArgs) -> Result<u8, UsageError> {
-    let mut last = None;
-    let mut gw = None;
-    // The default ports may be taken (another demo, a real service): move up until free.
-    for step in 0..8u16 {
-        let offset = a.offset.saturating_add(step * 1000);
-        match Gateway::start(offset).await {
-            Ok(g) => {
-                gw = Some(g);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let gw =
-        gw.ok_or_else(|| UsageError(format!("no free ports for the testbed: {}", last.expect("tried at least once"))))?;
-    if gw.offset != a.offset {
-        eprintln!("portproof: ports at offset {} are taken; the testbed uses offset {}", a.offset, gw.offset);
-    }
-    let p = profile::find("ignition").expect("the ignition profile is embedded");
-    let m = p.manifest()?;
-    let host = gw.ip.to_string();
-    let offset = Some(i32::from(gw.offset));
-    let title = format!("{} — demo against the in-process testbed", profile_title(&m, &host, offset));
-    // The testbed's TLS ports are signed by a CA made at start-up: trust it, as a site would
-    // trust its own CA.
-    let dir = std::env::temp_dir().join(format!("portproof-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let files = gw.pki.write_to(&dir)?;
-    let run = ManifestRunArgs {
-        offset,
-        ca: Some(files.ca),
-        output: a.output,
-        runner: RunnerArgs { timeout: None, concurrency: 32, per_host: 6, wait: None },
+    let products = if a.profiles.is_empty() {
+        Product::ALL.to_vec()
+    } else {
+        a.profiles.iter().map(|n| product(n)).collect::<Result<Vec<_>, _>>()?
     };
-    let code = run_manifest(&m, p.yaml, &p.origin(), Some(host), title, &run).await;
+    let dir = std::env::temp_dir().join(format!("portproof-demo-{}", std::process::id()));
+    let result = demo_in(&a, &products, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
-    code
+    result
+}
+
+async fn demo_in(a: &DemoArgs, products: &[Product], dir: &std::path::Path) -> Result<u8, UsageError> {
+    let mut sites = Vec::new();
+    let mut checks = Vec::new();
+    for (i, &product) in products.iter().enumerate() {
+        let step = u16::try_from(i).unwrap_or(u16::MAX).saturating_mul(1000);
+        let gw = start_site(product, a.offset.saturating_add(step)).await?;
+        // Each site's TLS ports are signed by a CA made at start-up: trust it, as a site would
+        // trust its own CA.
+        let own = dir.join(product.profile());
+        std::fs::create_dir_all(&own)?;
+        let files = gw.pki.write_to(&own)?;
+        let p = profile::find(product.profile()).expect("every testbed product has an embedded profile");
+        let m = p.manifest()?;
+        let o = Overrides {
+            host: Some(gw.ip.to_string()),
+            offset: Some(i32::from(gw.offset)),
+            timeout: None,
+            ca: Some(files.ca),
+        };
+        let mut planned = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
+        if products.len() > 1 {
+            for c in &mut planned {
+                c.name = format!("{}: {}", product.label(), c.name);
+            }
+        }
+        checks.extend(planned);
+        sites.push((product, gw));
+    }
+    let title = match sites.as_slice() {
+        [(product, gw)] => {
+            let m = profile::find(product.profile()).expect("embedded").manifest()?;
+            format!(
+                "{} — demo against the in-process testbed",
+                profile_title(&m, &gw.ip.to_string(), Some(i32::from(gw.offset)))
+            )
+        }
+        _ => format!(
+            "portproof demo — {} on 127.0.0.1, each against its in-process testbed",
+            sites.iter().map(|(p, gw)| format!("{} (ports +{})", p.label(), gw.offset)).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let runner = RunnerArgs { timeout: None, concurrency: 32, per_host: 6, wait: None };
+    run_and_report(checks, Some(title), &a.output, &runner).await
 }
 
 #[cfg(test)]

@@ -154,16 +154,39 @@ fn profile_ignition_against_the_testbed() {
 }
 
 #[test]
-fn demo_shows_the_gateway_healthy() {
+fn demo_shows_every_product_healthy() {
     let run = portproof(&["demo", "-f", "json"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let j = run.json();
-    let http = j["results"].as_array().unwrap().iter().find(|r| r["name"] == "Gateway HTTP").unwrap().clone();
+    let by_name = |n: &str| j["results"].as_array().unwrap().iter().find(|r| r["name"] == n).unwrap().clone();
+    let http = by_name("Ignition: Gateway HTTP");
     assert_eq!(http["level"], "healthy");
     assert_eq!(http["facts"]["json_value"], "RUNNING");
+    for (name, level) in [
+        ("PADS4: RabbitMQ AMQP", "speaks"),
+        ("PADS4: RabbitMQ AMQP over TLS", "speaks"),
+        ("PADS4: RabbitMQ HTTP API", "speaks"),
+        ("WSO2 MB: MQTT", "healthy"),
+        ("WSO2 MB: MQTT over TLS", "healthy"),
+    ] {
+        let r = by_name(name);
+        assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some(level), Some(true)), "{r:#}");
+    }
+    assert_eq!(by_name("WSO2 MB: AMQP")["facts"]["protocol"], "AMQP 0-9-1");
     let run = portproof(&["demo"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("Gateway HTTP") && run.stdout.contains("PASS"), "{}", run.stdout);
+    for text in ["Ignition: Gateway HTTP", "PADS4:", "WSO2 MB: MQTT", "MQTT 5", "AMQP 0-9-1", "PASS"] {
+        assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
+    }
+    // One product alone keeps its own names and title.
+    let run = portproof(&["demo", "ignition", "-f", "json"]);
+    assert_eq!(run.code, 0);
+    let j = run.json();
+    assert!(j["results"].as_array().unwrap().iter().any(|r| r["name"] == "Gateway HTTP"));
+    assert!(j["title"].as_str().unwrap().contains("Ignition"));
+    let run = portproof(&["demo", "nope"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pads4"), "{}", run.stderr);
 }
 
 #[test]

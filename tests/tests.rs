@@ -9,6 +9,7 @@ mod harness;
 mod brokers;
 mod cli;
 mod http;
+mod messaging;
 mod nginx;
 mod reports;
 mod tls;

@@ -1,9 +1,12 @@
-//! An Ignition-like gateway on loopback: each port of the Ignition profile plus an offset.
+//! A product's site on loopback: each port of a profile plus an offset.
 //!
-//! 8088 serves `/StatusPing` in HTTP; 8043 the same over TLS; 8060 is a TLS port demanding a
-//! client certificate, like the Gateway Network. OPC UA (4840, 4096) and Modbus (502) are held
-//! open by stand-ins until their testbed servers arrive. The databases (3306, 5432, 1433, 1521)
-//! are optional in the profile and not served here.
+//! Ignition: 8088 serves `/StatusPing` in HTTP; 8043 the same over TLS; 8060 is a TLS port
+//! demanding a client certificate, like the Gateway Network. OPC UA (4840, 4096) and Modbus
+//! (502) are held open by stand-ins until their testbed servers arrive. The databases (3306,
+//! 5432, 1433, 1521) are optional in the profile and not served here.
+//!
+//! PADS4 and WSO2 Message Broker: their web ports, and the in-process AMQP and MQTT responders
+//! (plain and over TLS) for the brokers they run.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -11,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::http::GatewayState;
 use crate::pki::Pki;
-use crate::{Server, hostile, http};
+use crate::{Server, amqp, hostile, http, mqtt};
 
 /// The offset `portproof testbed` and `portproof demo` use by default: 8088 becomes 28088.
 pub const DEFAULT_OFFSET: u16 = 20000;
@@ -30,6 +33,8 @@ pub struct Port {
 /// A running gateway; dropping it stops every port.
 #[derive(Debug)]
 pub struct Gateway {
+    /// The product imitated.
+    pub product: Product,
     /// The address every port is bound on.
     pub ip: IpAddr,
     /// The offset added to Ignition's port numbers.
@@ -42,7 +47,77 @@ pub struct Gateway {
     pub pki: Pki,
 }
 
-/// The ports served and what each is, before the offset.
+/// A product whose site the testbed imitates, one per embedded profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Product {
+    /// Inductive Automation Ignition 8.3 gateway.
+    Ignition,
+    /// PADS4 digital signage server with its local RabbitMQ.
+    Pads4,
+    /// WSO2 Message Broker.
+    Wso2Mb,
+}
+
+impl Product {
+    /// Every product, in the order the demo shows them.
+    pub const ALL: [Product; 3] = [Product::Ignition, Product::Pads4, Product::Wso2Mb];
+
+    /// The name of its profile (`portproof profile NAME`).
+    pub fn profile(self) -> &'static str {
+        match self {
+            Product::Ignition => "ignition",
+            Product::Pads4 => "pads4",
+            Product::Wso2Mb => "wso2-mb",
+        }
+    }
+
+    /// The ports served and what each is, before the offset.
+    pub fn layout(self) -> &'static [(u16, &'static str)] {
+        match self {
+            Product::Ignition => LAYOUT,
+            Product::Pads4 => PADS4_LAYOUT,
+            Product::Wso2Mb => WSO2_MB_LAYOUT,
+        }
+    }
+
+    /// A short name for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Product::Ignition => "Ignition",
+            Product::Pads4 => "PADS4",
+            Product::Wso2Mb => "WSO2 MB",
+        }
+    }
+
+    /// Looks a product up by its profile name.
+    pub fn from_profile(name: &str) -> Option<Product> {
+        Product::ALL.into_iter().find(|p| p.profile() == name)
+    }
+}
+
+/// PADS4's ports: its own port is held open; RabbitMQ is imitated, with the management API.
+pub const PADS4_LAYOUT: &[(u16, &str)] = &[
+    (7237, "PADS4 communication (open port stand-in)"),
+    (80, "HTML5 viewer HTTP"),
+    (443, "HTML5 viewer HTTPS"),
+    (5672, "AMQP 0-9-1 responder"),
+    (5671, "AMQP 0-9-1 responder over TLS"),
+    (15672, "RabbitMQ management API imitation"),
+    (15671, "RabbitMQ management API imitation over TLS"),
+];
+
+/// WSO2 Message Broker's ports.
+pub const WSO2_MB_LAYOUT: &[(u16, &str)] = &[
+    (9443, "management console HTTPS"),
+    (9763, "management console HTTP"),
+    (5672, "AMQP 0-9-1 responder"),
+    (8672, "AMQP 0-9-1 responder over TLS"),
+    (1883, "MQTT 5 / 3.1.1 responder"),
+    (8833, "MQTT responder over TLS"),
+    (7611, "Thrift (open port stand-in)"),
+];
+
+/// The Ignition ports served and what each is, before the offset.
 pub const LAYOUT: &[(u16, &str)] = &[
     (8088, "HTTP /StatusPing"),
     (8043, "HTTPS /StatusPing"),
@@ -61,10 +136,15 @@ impl Gateway {
 
     /// Like [`Gateway::start`] on a chosen loopback address.
     pub async fn start_on(ip: IpAddr, offset: u16) -> std::io::Result<Gateway> {
+        Self::start_product(Product::Ignition, ip, offset).await
+    }
+
+    /// Starts the site of `product` at `base + offset` on `ip`.
+    pub async fn start_product(product: Product, ip: IpAddr, offset: u16) -> std::io::Result<Gateway> {
         let pki = Pki::new();
         let state = GatewayState::new("RUNNING");
         let mut ports = Vec::new();
-        for &(base, role) in LAYOUT {
+        for &(base, role) in product.layout() {
             let port = base.checked_add(offset).ok_or_else(|| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
@@ -74,15 +154,23 @@ impl Gateway {
             let listener = TcpListener::bind(SocketAddr::new(ip, port)).await.map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot bind {ip}:{port} for Ignition's {base} ({role}): {e}"))
             })?;
-            let server = match base {
-                8088 => http::serve(listener, state.clone()),
-                8043 => http::serve_tls(listener, state.clone(), pki.server_config()),
-                8060 => hostile::tls_server(listener, pki.mtls_server_config()),
+            let broker = || amqp::AmqpMode::Broker(amqp::BrokerConfig::default());
+            let mqtt_broker = || mqtt::MqttMode::Broker(mqtt::MqttConfig::default());
+            let server = match (product, base) {
+                (Product::Ignition, 8088) | (_, 80 | 9763 | 15672) => http::serve(listener, state.clone()),
+                (Product::Ignition, 8043) | (_, 443 | 9443 | 15671) => {
+                    http::serve_tls(listener, state.clone(), pki.server_config())
+                }
+                (Product::Ignition, 8060) => hostile::tls_server(listener, pki.mtls_server_config()),
+                (_, 5672) => amqp::serve(listener, broker()),
+                (_, 5671 | 8672) => amqp::serve_tls(listener, broker(), pki.server_config()),
+                (_, 1883) => mqtt::serve(listener, mqtt_broker()),
+                (_, 8833) => mqtt::serve_tls(listener, mqtt_broker(), pki.server_config()),
                 _ => hostile::holder(listener),
             };
             ports.push(Port { base, role, server });
         }
-        Ok(Gateway { ip, offset, ports, state, pki })
+        Ok(Gateway { product, ip, offset, ports, state, pki })
     }
 
     /// The port serving Ignition's `base` port.

@@ -1,5 +1,7 @@
 //! An Ignition-like HTTP application: `/StatusPing` with a settable state, and routes for each
-//! answer the http probe must grade (errors, redirects, endless bodies).
+//! answer the http probe must grade (errors, redirects, endless bodies). The same app imitates
+//! the two other web APIs the profiles check: RabbitMQ's management API (`/api/overview` and
+//! the alarms health check, behind Basic auth as `guest:guest`) and WSO2's console login page.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -32,24 +34,79 @@ pub mod routes {
     pub const REDIRECT_LOOP: &str = "/redirect/loop";
     /// A body that never ends.
     pub const ENDLESS: &str = "/endless";
+    /// RabbitMQ's management API overview (401 without `guest:guest`).
+    pub const RABBITMQ_OVERVIEW: &str = "/api/overview";
+    /// RabbitMQ's alarms health check: 200 `{"status":"ok"}`, or 503 with the alarms set.
+    pub const RABBITMQ_ALARMS: &str = "/api/health/checks/alarms";
+    /// WSO2 Carbon's management console login page.
+    pub const WSO2_LOGIN: &str = "/carbon/admin/login.jsp";
 }
 
-/// The gateway state `/StatusPing` reports, shared so a test can change it while serving.
+/// `guest:guest` in Basic auth (RFC 7617), the only login the imitated RabbitMQ API accepts.
+const GUEST_BASIC: &str = "Basic Z3Vlc3Q6Z3Vlc3Q=";
+
+/// The state the app reports, shared so a test can change it while serving: `/StatusPing`'s
+/// gateway state and the RabbitMQ API's alarms.
 #[derive(Clone, Debug)]
-pub struct GatewayState(Arc<Mutex<String>>);
+pub struct GatewayState {
+    state: Arc<Mutex<String>>,
+    alarms: Arc<Mutex<Vec<String>>>,
+}
 
 impl GatewayState {
     /// A state holding `s` (Ignition's states: RUNNING, STARTING, FAULTED, STOPPED, ...).
     pub fn new(s: &str) -> Self {
-        GatewayState(Arc::new(Mutex::new(s.to_owned())))
+        GatewayState { state: Arc::new(Mutex::new(s.to_owned())), alarms: Arc::default() }
     }
     /// Changes the reported state.
     pub fn set(&self, s: &str) {
-        *self.0.lock().expect("state lock") = s.to_owned();
+        *self.state.lock().expect("state lock") = s.to_owned();
     }
     fn get(&self) -> String {
-        self.0.lock().expect("state lock").clone()
+        self.state.lock().expect("state lock").clone()
     }
+    /// Sets the resource alarms the RabbitMQ API reports (`memory`, `disk`); empty is healthy.
+    pub fn set_alarms(&self, alarms: &[&str]) {
+        *self.alarms.lock().expect("alarms lock") = alarms.iter().map(|a| (*a).to_owned()).collect();
+    }
+    fn alarms(&self) -> Vec<String> {
+        self.alarms.lock().expect("alarms lock").clone()
+    }
+}
+
+/// The RabbitMQ management API's answers: 401 with its realm unless the login is `guest:guest`.
+fn rabbitmq_api(state: &GatewayState, req: &Request<Incoming>) -> Out {
+    let authorized = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(GUEST_BASIC);
+    if !authorized {
+        return Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header("www-authenticate", "Basic realm=\"RabbitMQ Management\"")
+            .header("server", "portproof-testbed")
+            .body(Full::new(Bytes::new()).boxed())
+            .expect("valid response");
+    }
+    let json = "application/json";
+    if req.uri().path() == routes::RABBITMQ_OVERVIEW {
+        return full(
+            StatusCode::OK,
+            json,
+            r#"{"product_name":"portproof-testbed","product_version":"1.0","rabbitmq_version":"1.0","management_version":"1.0","erlang_version":"0","cluster_name":"testbed@localhost","node":"testbed@localhost"}"#,
+        );
+    }
+    let alarms = state.alarms();
+    if alarms.is_empty() {
+        return full(StatusCode::OK, json, r#"{"status":"ok"}"#);
+    }
+    let list = alarms
+        .iter()
+        .map(|a| format!(r#"{{"node":"testbed@localhost","resource":"{a}"}}"#))
+        .collect::<Vec<_>>()
+        .join(",");
+    full(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json,
+        format!(r#"{{"status":"failed","reason":"resource alarm(s) in effect","alarms":[{list}]}}"#),
+    )
 }
 
 type Out = Response<BoxBody<Bytes, Infallible>>;
@@ -95,6 +152,10 @@ fn route(state: &GatewayState, req: &Request<Incoming>) -> Out {
             .header("content-type", "application/octet-stream")
             .body(Endless(Bytes::from(vec![b'x'; 16 * 1024])).boxed())
             .expect("valid response"),
+        routes::RABBITMQ_OVERVIEW | routes::RABBITMQ_ALARMS => rabbitmq_api(state, req),
+        routes::WSO2_LOGIN => {
+            full(StatusCode::OK, "text/html", "<html><title>WSO2 Management Console (portproof testbed)</title></html>")
+        }
         "/" => full(StatusCode::OK, "text/html", "<html><title>Ignition Gateway (portproof testbed)</title></html>"),
         _ => full(StatusCode::NOT_FOUND, "text/plain", "not found"),
     }

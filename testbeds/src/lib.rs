@@ -3,9 +3,11 @@
 //! Tests and `portproof demo` start these on loopback; each later protocol adds its server here.
 //! Nothing here depends on the probes: a testbed is a peer, and must not share the code it tests.
 
+pub mod amqp;
 pub mod gateway;
 pub mod hostile;
 pub mod http;
+pub mod mqtt;
 pub mod pki;
 
 /// The TLS library of the testbed servers, for callers that build their configurations.

@@ -144,7 +144,9 @@ async fn open(cx: &mut ProbeCx, t: &Target) -> Result<(Conn<BoxIo>, Option<Socke
     let tcp = dial(cx, &t.host, t.port).await?;
     let peer = tcp.peer();
     let io: BoxIo = if t.over == Over::Tls {
-        Box::new(tls::handshake(cx, tcp, &t.host, &t.tls, &[b"mqtt"]).await?)
+        // No ALPN: most MQTT clients offer none, and a server with an ALPN list refuses a
+        // protocol name it does not know (no_application_protocol).
+        Box::new(tls::handshake(cx, tcp, &t.host, &t.tls, &[]).await?)
     } else {
         Box::new(tcp)
     };
