@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use portproof_probes::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, Over, StatusPattern,
-    TlsOptions,
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, Over, PgSslMode,
+    PostgresOptions, StatusPattern, TlsOptions,
 };
 use portproof_testbeds::gateway::{self, Gateway, Product};
 use tokio_util::sync::CancellationToken;
@@ -326,6 +326,33 @@ pub struct MessagingArgs {
     /// MQTT topic of the round trip [default: portproof/probe/<client id>].
     #[arg(long)]
     pub topic: Option<String>,
+    /// PostgreSQL database named at start-up [default: the user name].
+    #[arg(long)]
+    pub database: Option<String>,
+    /// PostgreSQL TLS: disable, prefer or require [default: prefer].
+    #[arg(long, value_enum)]
+    pub sslmode: Option<SslModeArg>,
+}
+
+/// `--sslmode` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SslModeArg {
+    /// Never ask for TLS.
+    Disable,
+    /// Ask for TLS, go on without it.
+    Prefer,
+    /// Ask for TLS and fail without it.
+    Require,
+}
+
+impl From<SslModeArg> for PgSslMode {
+    fn from(a: SslModeArg) -> Self {
+        match a {
+            SslModeArg::Disable => PgSslMode::Disable,
+            SslModeArg::Prefer => PgSslMode::Prefer,
+            SslModeArg::Require => PgSslMode::Require,
+        }
+    }
 }
 
 /// `portproof run`.
@@ -689,6 +716,8 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             roundtrip: m.roundtrip,
             topic: m.topic.clone(),
         }),
+        postgres: (m.database.is_some() || m.sslmode.is_some())
+            .then(|| PostgresOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
     })
 }
 

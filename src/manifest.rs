@@ -18,7 +18,9 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use portproof_probes::{AmqpOptions, HttpOptions, Level, Login, MqttOptions, Over, Probe, Target, TlsOptions};
+use portproof_probes::{
+    AmqpOptions, HttpOptions, Level, Login, MqttOptions, Over, PostgresOptions, Probe, Target, TlsOptions,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +122,9 @@ pub struct RawCheck {
     /// Settings of the `mqtt` probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<MqttOptions>,
+    /// Settings of the `postgres` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresOptions>,
 }
 
 impl TryFrom<RawCheck> for CheckSpec {
@@ -211,6 +216,7 @@ impl CheckSpec {
         t.http = self.raw.http.clone();
         t.amqp = self.raw.amqp.clone();
         t.mqtt = self.raw.mqtt.clone();
+        t.postgres = self.raw.postgres.clone();
         t.sections()
     }
 }
@@ -461,6 +467,7 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         target.login = r.login.clone();
         target.amqp = r.amqp.clone();
         target.mqtt = r.mqtt.clone();
+        target.postgres = r.postgres.clone();
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
         // A check's own `require` is held to what its probe can prove (an error below); the
         // manifest-wide default applies as far as each probe can go.

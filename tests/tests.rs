@@ -8,6 +8,7 @@ mod harness;
 
 mod brokers;
 mod cli;
+mod databases;
 mod http;
 mod messaging;
 mod nginx;

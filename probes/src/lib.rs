@@ -17,6 +17,7 @@ pub mod amqp;
 pub mod http;
 pub mod mqtt;
 pub mod net;
+pub mod postgres;
 pub mod rabbitmq_api;
 pub mod sniff;
 pub mod tcp;
@@ -24,8 +25,8 @@ pub mod tls;
 
 mod target;
 pub use target::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, MqttOptions, MqttVersion, Over, Secret, StatusPattern,
-    Target, TlsOptions,
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, MqttOptions, MqttVersion, Over, PgSslMode, PostgresOptions,
+    Secret, StatusPattern, Target, TlsOptions,
 };
 
 /// How far a probe got up the result ladder. Ordered: `Unreachable < Open < Speaks < Healthy`.
@@ -451,7 +452,15 @@ impl fmt::Debug for dyn Probe {
 
 /// Every probe, in the order `portproof probes` lists them.
 pub fn registry() -> &'static [&'static dyn Probe] {
-    &[&tcp::Tcp, &tls::probe::Tls, &http::Http, &amqp::Amqp, &mqtt::Mqtt, &rabbitmq_api::RabbitmqApi]
+    &[
+        &tcp::Tcp,
+        &tls::probe::Tls,
+        &http::Http,
+        &amqp::Amqp,
+        &mqtt::Mqtt,
+        &rabbitmq_api::RabbitmqApi,
+        &postgres::Postgres,
+    ]
 }
 
 /// Looks a probe up by its name.

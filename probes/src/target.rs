@@ -34,6 +34,8 @@ pub struct Target {
     pub amqp: Option<AmqpOptions>,
     /// Settings of the `mqtt` probe.
     pub mqtt: Option<MqttOptions>,
+    /// Settings of the `postgres` probe.
+    pub postgres: Option<PostgresOptions>,
 }
 
 impl Target {
@@ -49,6 +51,7 @@ impl Target {
             login: None,
             amqp: None,
             mqtt: None,
+            postgres: None,
         }
     }
 
@@ -68,6 +71,9 @@ impl Target {
         }
         if self.mqtt.is_some() {
             s.push("mqtt");
+        }
+        if self.postgres.is_some() {
+            s.push("postgres");
         }
         s
     }
@@ -507,6 +513,30 @@ pub struct MqttOptions {
     /// Topic of the round trip; default `portproof/probe/<client id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+}
+
+/// Whether the `postgres` probe asks for TLS (libpq's sslmode, the modes a probe needs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PgSslMode {
+    /// Never send SSLRequest.
+    Disable,
+    /// Ask for TLS; go on in plain text when the server answers N (the default).
+    Prefer,
+    /// Ask for TLS; a server that answers N fails with `postgres.ssl_refused`.
+    Require,
+}
+
+/// Settings of the `postgres` probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresOptions {
+    /// Database named in the StartupMessage; default: the user name, as libpq does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// TLS: `disable`, `prefer` (default) or `require`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<PgSslMode>,
 }
 
 #[cfg(test)]

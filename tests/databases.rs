@@ -1,0 +1,92 @@
+//! The postgres probe against the real PostgreSQL on 5432 (and the variants that
+//! `testbeds/scripts/databases.sh` starts), and against hostile peers.
+
+use std::time::Duration;
+
+use portproof_testbeds::hostile;
+
+use crate::harness::{code, portproof, portproof_within, real_peer, serve};
+
+const POSTGRES: &str = "127.0.0.1:5432";
+const MARIADB: &str = "127.0.0.1:3306";
+const START: &str = "the machine's PostgreSQL and MariaDB (bash testbeds/scripts/databases.sh)";
+const BOUND: u64 = 64 << 20;
+
+fn check(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-f", "json"]);
+    let run = portproof(&all);
+    (run.code, run.result())
+}
+
+#[test]
+fn postgres_is_named_with_its_auth_and_ssl_without_a_password() {
+    if !real_peer("PostgreSQL", POSTGRES, START) {
+        return;
+    }
+    let (exit, r) = check(&[POSTGRES, "-e", "postgres"]);
+    assert_eq!((exit, r["level"].as_str()), (0, Some("speaks")), "{r:#}");
+    let f = &r["facts"];
+    assert!(f["postgres_auth"].is_string(), "{r:#}");
+    assert!(["supported", "not offered"].contains(&f["postgres_ssl"].as_str().unwrap()), "{r:#}");
+    assert_eq!(f["protocol"], "PostgreSQL 3.0");
+    if f["postgres_auth"] == "trust" {
+        // The machine's cluster trusts loopback: the server shows its version.
+        assert_eq!(f["product"], "PostgreSQL");
+        assert!(f["postgres_server_version"].as_str().unwrap().starts_with(char::is_numeric), "{r:#}");
+    }
+    assert_eq!(code(&r), "auth.no_credentials", "{r:#}");
+
+    let (exit, r) = check(&[POSTGRES, "-e", "postgres", "--database", "portproof_no_such_db", "--require", "healthy"]);
+    assert_eq!(
+        (exit, code(&r).as_str(), r["level"].as_str()),
+        (1, "postgres.database_missing", Some("speaks")),
+        "{r:#}"
+    );
+    assert_eq!(r["facts"]["postgres_sqlstate"], "3D000");
+
+    let (_, r) = check(&[POSTGRES, "-e", "postgres", "--sslmode", "disable"]);
+    assert_eq!(r["facts"]["postgres_ssl"], "not asked (sslmode disable)");
+    assert!(r["facts"].get("tls_version").is_none(), "{r:#}");
+}
+
+#[test]
+fn other_services_on_a_postgres_check_are_named() {
+    if !real_peer("MariaDB", MARIADB, START) {
+        return;
+    }
+    let (exit, r) = check(&[MARIADB, "-e", "postgres"]);
+    assert_eq!((exit, code(&r).as_str(), r["identified"].as_str()), (1, "proto.mismatch", Some("mysql")), "{r:#}");
+    assert_eq!(r["level"], "open");
+}
+
+#[test]
+fn hostile_peers_on_a_postgres_check() {
+    let at = |s: &portproof_testbeds::Server| format!("127.0.0.1:{}", s.port());
+    let silent = serve(async { hostile::silent(portproof_testbeds::bind_any().await.unwrap()) });
+    let run = portproof(&["check", &at(&silent), "-e", "postgres", "--timeout", "1s", "-f", "json"]);
+    assert_eq!(code(&run.result()), "request.timeout");
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+
+    // N to SSLRequest, then an authentication message that claims 4 GiB.
+    let liar = serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"NR\xff\xff\xff\xff") });
+    let run = portproof_within(&["check", &at(&liar), "-e", "postgres", "--timeout", "5s", "-f", "json"], BOUND);
+    let r = run.result();
+    assert_eq!((code(&r).as_str(), r["level"].as_str()), ("postgres.malformed", Some("open")), "{r:#}");
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
+
+    let garbage = serve(async { hostile::endless_garbage(portproof_testbeds::bind_any().await.unwrap()) });
+    let run = portproof_within(&["check", &at(&garbage), "-e", "postgres", "--timeout", "5s", "-f", "json"], BOUND);
+    assert_eq!(run.result()["level"], "open");
+
+    let trickle =
+        serve(async { hostile::trickle(portproof_testbeds::bind_any().await.unwrap(), b"NR\x00\x00\x00\x08") });
+    let run = portproof(&["check", &at(&trickle), "-e", "postgres", "--timeout", "1s", "-f", "json"]);
+    assert!(code(&run.result()).ends_with(".timeout"), "{:#}", run.result());
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+
+    let slam = serve(async { hostile::slam(portproof_testbeds::bind_any().await.unwrap()) });
+    let (_, r) = check(&[&at(&slam), "-e", "postgres"]);
+    assert_eq!(code(&r), "postgres.no_response", "{r:#}");
+}
