@@ -90,3 +90,40 @@ fn hostile_peers_on_a_postgres_check() {
     let (_, r) = check(&[&at(&slam), "-e", "postgres"]);
     assert_eq!(code(&r), "postgres.no_response", "{r:#}");
 }
+
+const POSTGRES_SSL: &str = "127.0.0.1:15432";
+
+fn databases_ca() -> String {
+    let state = std::env::var("PORTPROOF_STATE").unwrap_or_else(|_| "/tmp/portproof-testbeds".into());
+    format!("{state}/databases/ca.pem")
+}
+
+#[test]
+fn postgres_with_ssl_scram_and_a_strict_pg_hba() {
+    if !real_peer("PostgreSQL with SSL", POSTGRES_SSL, "bash testbeds/scripts/databases.sh") {
+        return;
+    }
+    let ca = databases_ca();
+    let base = [POSTGRES_SSL, "-e", "postgres", "--user", "portproof", "--database", "portproof"];
+    let (exit, r) = check(&[&base[..], &["--ca", &ca, "--sslmode", "require"]].concat());
+    assert_eq!((exit, r["level"].as_str(), code(&r).as_str()), (0, Some("speaks"), "auth.no_credentials"), "{r:#}");
+    let f = &r["facts"];
+    assert_eq!((f["postgres_ssl"].as_str(), f["tls_verified"].as_bool()), (Some("supported"), Some(true)), "{r:#}");
+    assert_eq!(f["postgres_auth"], "scram-sha-256");
+    assert!(f["postgres_sasl_mechanisms"].as_array().unwrap().iter().any(|m| m == "SCRAM-SHA-256"), "{r:#}");
+    assert!(r["warnings"].as_array().is_none_or(|w| w.is_empty()), "{r:#}");
+
+    // Without the CA the certificate is reported, and the server is still identified.
+    let (_, r) = check(&base);
+    assert_eq!(r["level"], "speaks", "{r:#}");
+    assert_eq!(r["warnings"][0]["code"], "tls.unverified", "{r:#}");
+
+    // pg_hba.conf has no line for plain connections of this user, and rejects `blocked`.
+    let (exit, r) = check(&[&base[..], &["--sslmode", "disable"]].concat());
+    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (0, "postgres.no_hba_entry", Some("speaks")), "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("no encryption"), "{r:#}");
+    assert_eq!(r["facts"]["postgres_sqlstate"], "28000");
+    let (_, r) = check(&[POSTGRES_SSL, "-e", "postgres", "--user", "blocked", "--database", "portproof", "--ca", &ca]);
+    assert_eq!(code(&r), "postgres.no_hba_entry", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("rejects"), "{r:#}");
+}
