@@ -462,13 +462,19 @@ impl From<std::io::Error> for UsageError {
     }
 }
 
-/// What to log: `PORTPROOF_LOG` when set (`debug`, `lapin=trace`, ...), else errors only, and
-/// none of lapin's: it logs a refused login as an error, which the report already explains.
+/// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else errors
+/// only. Never lapin's: at trace level it prints the frames it writes, the login's password
+/// among them, and it logs a refused login as an error, which the report already explains.
 fn log_filter() -> tracing_subscriber::EnvFilter {
-    match std::env::var("PORTPROOF_LOG") {
-        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::new(v),
-        _ => tracing_subscriber::EnvFilter::new("error,lapin=off"),
+    let user = std::env::var("PORTPROOF_LOG").unwrap_or_default();
+    let mut directives: Vec<&str> =
+        user.split(',').map(str::trim).filter(|d| !d.is_empty() && !d.starts_with("lapin")).collect();
+    if directives.is_empty() {
+        directives.push("error");
     }
+    directives.push("lapin=off");
+    directives.push("amq_protocol=off");
+    tracing_subscriber::EnvFilter::new(directives.join(","))
 }
 
 /// Parses the command line, runs it, and returns the exit code.

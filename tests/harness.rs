@@ -71,6 +71,11 @@ pub fn portproof_within(args: &[&str], bytes: u64) -> Run {
     run_with(args, Some(bytes), &[])
 }
 
+/// [`portproof_within`] with extra environment variables.
+pub fn portproof_within_env(args: &[&str], bytes: u64, env: &[(&str, &str)]) -> Run {
+    run_with(args, Some(bytes), env)
+}
+
 fn run_with(args: &[&str], data_limit: Option<u64>, env: &[(&str, &str)]) -> Run {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().expect("tempdir");

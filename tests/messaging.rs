@@ -57,6 +57,32 @@ fn amqp_responder_logs_in_through_lapin_and_refuses_by_name() {
 }
 
 #[test]
+fn a_broker_offering_unlimited_frames_cannot_make_the_login_allocate() {
+    // frame-max 0 is "no limit"; a client that sizes its buffers by it asks for gigabytes.
+    let s = amqp_on(AmqpMode::Broker(BrokerConfig { frame_max: 0, ..BrokerConfig::default() }));
+    let target = at(&s);
+    let args = ["check", target.as_str(), "-e", "amqp", "--user", "guest", "--password-env", PW, "-f", "json"];
+    let run = crate::harness::portproof_within_env(&args, BOUND, &[(PW, "guest")]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.result()["level"], "healthy");
+}
+
+#[test]
+fn the_password_never_reaches_the_logs_even_at_trace() {
+    let s = amqp_on(AmqpMode::Broker(BrokerConfig::default()));
+    let secret = "guest";
+    let target = at(&s);
+    for log in ["trace", "lapin=trace", "debug,lapin::io_loop=trace"] {
+        let args = ["check", target.as_str(), "-e", "amqp", "--user", "guest", "--password-env", PW, "-f", "json"];
+        let run = portproof_env(&args, &[(PW, secret), ("PORTPROOF_LOG", log)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        // PLAIN's response is \0guest\0guest: look for the bytes lapin would print, too.
+        assert!(!run.stderr.contains("0, 103, 117, 101, 115, 116, 0, 103"), "{log}: {}", run.stderr);
+        assert!(!run.stderr.contains("lapin"), "{log}: lapin logs are off");
+    }
+}
+
+#[test]
 fn a_broker_that_drops_a_bad_login_without_a_reason_is_likely_auth_rejected() {
     let s = amqp_on(AmqpMode::Broker(BrokerConfig { auth_failure_close: false, ..BrokerConfig::default() }));
     let r = check(&s, &[&["-e", "amqp"][..], &LOGIN].concat(), Some("wrong"));
@@ -206,6 +232,39 @@ fn mqtt_login_round_trip_and_version_on_the_responder() {
 }
 
 #[test]
+fn a_publish_refused_by_an_acl_is_named_at_once() {
+    let s = mqtt_on(MqttMode::Broker(MqttConfig { deny_publish: true, ..MqttConfig::default() }));
+    let run = portproof(&["check", &at(&s), "-e", "mqtt", "--roundtrip", "--timeout", "5s", "-f", "json"]);
+    let r = run.result();
+    assert_eq!((code(&r).as_str(), r["level"].as_str()), ("mqtt.publish_refused", Some("speaks")), "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("not_authorized"), "{r:#}");
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
+    // A topic without a round trip, or with control characters, is refused before any I/O.
+    let run = portproof(&["check", &at(&s), "-e", "mqtt", "--topic", "a/b"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = portproof(&["check", &at(&s), "-e", "mqtt", "--roundtrip", "--topic", "a\tb"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn failures_name_the_phase_they_happened_in() {
+    let s = amqp_on(AmqpMode::Broker(BrokerConfig::default()));
+    let r = check(&s, &[&["-e", "amqp"][..], &LOGIN, &["--queue", "portproof-missing"]].concat(), Some("guest"));
+    assert_eq!((code(&r).as_str(), r["failure"]["phase"].as_str()), ("amqp.queue_missing", Some("query")), "{r:#}");
+    let r = check(&s, &[&["-e", "amqp"][..], &LOGIN].concat(), Some("wrong"));
+    assert_eq!(r["failure"]["phase"], "auth", "{r:#}");
+    let closing = amqp_on(AmqpMode::CloseBeforeStart);
+    let r = check(&closing, &["-e", "amqp"], None);
+    assert_eq!(r["failure"]["phase"], "request", "{r:#}");
+    let m = mqtt_on(MqttMode::Broker(MqttConfig { login: Some(("u".into(), "p".into())), ..MqttConfig::default() }));
+    let r = check(&m, &["-e", "mqtt"], None);
+    assert_eq!((code(&r).as_str(), r["failure"]["phase"].as_str()), ("auth.rejected", Some("auth")), "{r:#}");
+    // A vhost without a login would never be checked: refused up front.
+    let run = portproof(&["check", &at(&s), "-e", "amqp", "--vhost", "x"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
 fn broken_connacks_end_malformed_and_trickles_at_the_deadline() {
     for mode in [MqttMode::BadRemainingLength, MqttMode::LyingConnack] {
         let s = mqtt_on(mode);
@@ -252,4 +311,36 @@ fn rabbitmq_api_alarms_on_the_imitation() {
     assert_eq!((code(&r).as_str(), r["level"].as_str()), ("rabbitmq.alarms", Some("speaks")), "{r:#}");
     let msg = r["failure"]["message"].as_str().unwrap();
     assert!(msg.contains("memory") && msg.contains("disk"), "{msg}");
+}
+
+#[test]
+fn basic_auth_never_follows_a_redirect_to_another_origin() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The second origin records what it is sent.
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let l2 = listener();
+    let port2 = l2.local_addr().unwrap().port();
+    let log = seen.clone();
+    let _other = crate::harness::rt().spawn(async move {
+        while let Ok((mut s, _)) = l2.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            log.lock().unwrap().extend_from_slice(&buf[..n]);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        }
+    });
+    let redirect: &'static [u8] = Box::leak(
+        format!("HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{port2}/\r\ncontent-length: 0\r\n\r\n")
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    let first = serve(async move { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), redirect) });
+    let target = format!("http://{}/", at(&first));
+    let run =
+        portproof_env(&["check", &target, "--user", "monitor", "--password-env", PW, "-f", "json"], &[(PW, "s3")]);
+    assert_eq!(run.result()["facts"]["http_status"], 200, "{}", run.stdout);
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap()).to_ascii_lowercase();
+    assert!(sent.starts_with("get / "), "{sent}");
+    assert!(!sent.contains("authorization"), "credentials followed the redirect: {sent}");
 }

@@ -95,6 +95,11 @@ pub(crate) fn validate_options(t: &Target, o: &HttpOptions) -> Result<(), Failur
         }
     }
     if let Some(login) = &t.login {
+        if login.user.contains(':') {
+            return Err(Failure::config(
+                "login.user: HTTP Basic auth cannot carry a user name with a colon (RFC 7617)",
+            ));
+        }
         login.password()?;
     }
     if t.over == Over::Tls {
@@ -258,7 +263,10 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
         .handshake::<_, Empty<Bytes>>(TokioIo::new(conn))
         .await
         .map_err(|e| Failure::new("http.error", Phase::Request, format!("HTTP handshake: {e}")))?;
-    let auth = basic_auth(t)?;
+    // Credentials go only to the origin the check names: a redirect to another port or scheme
+    // of the same host (an https -> http downgrade) must not carry them.
+    let origin = hop.tls == (t.over == Over::Tls) && hop.host == t.host && hop.port == t.port;
+    let auth = if origin { basic_auth(t)? } else { None };
     if auth.is_some() && !hop.tls && !is_loopback(&hop.host) {
         cx.warn(
             "http.cleartext_credentials",

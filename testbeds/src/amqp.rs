@@ -69,6 +69,9 @@ pub struct BrokerConfig {
     /// and the socket is just closed, as brokers without it (and RabbitMQ, for clients that do
     /// not share it) do. Default true.
     pub auth_failure_close: bool,
+    /// frame-max offered in Connection.Tune; default 131072 (RabbitMQ's). 0 means "no limit",
+    /// which a careless or hostile broker may offer: a client must not size buffers by it.
+    pub frame_max: u32,
 }
 
 impl Default for BrokerConfig {
@@ -80,6 +83,7 @@ impl Default for BrokerConfig {
             vhosts: vec!["/".to_owned()],
             queues: vec![("portproof-probe".to_owned(), 0, 0)],
             auth_failure_close: true,
+            frame_max: FRAME_MAX,
         }
     }
 }
@@ -232,7 +236,7 @@ async fn broker(s: &mut Stream, config: &BrokerConfig) -> Option<()> {
 
     let mut tune = Vec::new();
     tune.extend(CHANNEL_MAX.to_be_bytes());
-    tune.extend(FRAME_MAX.to_be_bytes());
+    tune.extend(config.frame_max.to_be_bytes());
     tune.extend(HEARTBEAT.to_be_bytes());
     send(s, &method_frame(0, CONNECTION_TUNE, &tune)).await?;
 

@@ -76,6 +76,9 @@ pub struct MqttConfig {
     /// Refuse (0x80) subscriptions to `$SYS` topics, as brokers with restrictive ACLs do.
     /// Default false.
     pub deny_sys: bool,
+    /// Refuse every PUBLISH as an ACL would: MQTT 5 gets PUBACK with 0x87 (not authorized),
+    /// 3.1.1 a PUBACK and no delivery (3.1.1 has no way to say no). Default false.
+    pub deny_publish: bool,
 }
 
 impl Default for MqttConfig {
@@ -85,6 +88,7 @@ impl Default for MqttConfig {
             login: None,
             sys_version: Some("portproof-testbed version 1.0".to_owned()),
             deny_sys: false,
+            deny_publish: false,
         }
     }
 }
@@ -220,6 +224,7 @@ struct Session {
     /// MQTT 5 topic aliases the client set (5.0 §3.3.2.3.4).
     aliases: std::collections::HashMap<u16, String>,
     last_packet_id: u16,
+    deny_publish: bool,
 }
 
 struct Subscription {
@@ -301,6 +306,7 @@ async fn accept(s: &mut Stream, body: &[u8], config: &MqttConfig, silent_on_5: b
         subscriptions: Vec::new(),
         aliases: Default::default(),
         last_packet_id: 0,
+        deny_publish: config.deny_publish,
     })
 }
 
@@ -407,6 +413,16 @@ async fn publish(s: &mut Stream, session: &mut Session, flags: u8, body: &[u8]) 
         return Err(if session.v5 { TOPIC_NAME_INVALID } else { MALFORMED });
     }
     let payload = c.0;
+    if session.deny_publish {
+        if let (1, Some(id)) = (qos, id) {
+            let mut ack = id.to_be_bytes().to_vec();
+            if session.v5 {
+                ack.extend([0x87, 0]);
+            }
+            send(s, &packet_of(PUBACK << 4, &ack)).await.ok_or(GONE)?;
+        }
+        return Ok(());
+    }
     match (qos, id) {
         (1, Some(id)) => send(s, &packet_of(PUBACK << 4, &id.to_be_bytes())).await.ok_or(GONE)?,
         (2, Some(id)) => send(s, &packet_of(PUBREC << 4, &id.to_be_bytes())).await.ok_or(GONE)?,

@@ -15,6 +15,7 @@
 pub mod wire;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use lapin::options::QueueDeclareOptions;
 use lapin::tcp::{AsyncTcpStream, RustlsConnector};
@@ -57,8 +58,15 @@ impl Probe for Amqp {
         if t.amqp.as_ref().and_then(|o| o.queue.as_ref()).is_some_and(|q| q.len() > 255) {
             return Err(Failure::config("amqp.queue: AMQP queue names are at most 255 bytes"));
         }
-        if t.amqp.as_ref().is_some_and(|o| o.queue.is_some()) && t.login.is_none() {
-            return Err(Failure::config("amqp.queue: checking a queue needs a login; give login: too"));
+        if let Some(o) = &t.amqp
+            && t.login.is_none()
+        {
+            if o.queue.is_some() {
+                return Err(Failure::config("amqp.queue: checking a queue needs a login; give login: too"));
+            }
+            if o.vhost.is_some() {
+                return Err(Failure::config("amqp.vhost: opening a vhost needs a login; give login: too"));
+            }
         }
         Ok(())
     }
@@ -186,7 +194,7 @@ async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Re
         Ok(Method::Start(s)) => Ok(s),
         Ok(Method::Close(c)) => {
             cx.reach(Level::Speaks);
-            Err(closed(&c, "before the handshake").into())
+            Err(closed(&c, "before the handshake", Phase::Request).into())
         }
         Ok(Method::Other(class, id)) => {
             Err(malformed(format!("expected Connection.Start (10.10), got method {class}.{id}")).into())
@@ -340,18 +348,27 @@ async fn login_and_check(
             port: t.port,
         },
         vhost: opts.vhost().to_owned(),
-        query: AMQPQueryString { auth_mechanism: Some(mech), ..Default::default() },
+        // lapin sizes its buffers at 32 frames: at RabbitMQ's 128 KiB frame_max that is 8 MiB of
+        // fresh pages per login (about 5 ms). A probe sends no content; 8 KiB frames suffice.
+        query: AMQPQueryString { auth_mechanism: Some(mech), frame_max: Some(8192), ..Default::default() },
     };
     let runtime = lapin::runtime::default_runtime()
         .map_err(|e| Failure::new("amqp.error", Phase::Auth, format!("no runtime for the AMQP client: {e}")))?;
     let props = ConnectionProperties::default().with_connection_name("portproof".into());
     cx.phase(Phase::Auth);
     cx.fact("amqp_login_mechanism", mech.name());
+    let guard = SocketGuard::default();
+    let slot = guard.0.clone();
     let connect = async move |_uri, _rt| {
         // Our own socket, for TCP_NODELAY: without it the small frames of the handshake meet
         // the broker's delayed ACKs, and a login takes 40 ms longer than it needs to.
         let tcp = tokio::net::TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
+        let std = tcp.into_std()?;
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(std.try_clone()?);
+        }
+        let tcp = tokio::net::TcpStream::from_std(std)?;
         let stream = AsyncTcpStream::Plain(async_compat::Compat::new(tcp));
         match &connector {
             Some((c, name)) => Ok(stream.into_rustls(c, name).await?),
@@ -365,16 +382,39 @@ async fn login_and_check(
     cx.fact("amqp_vhost", opts.vhost());
     let result = check_queue(cx, &conn, opts.queue.as_deref()).await;
     cx.end_phase();
-    // A polite Connection.Close, so the broker logs a client that left, not one that vanished.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), conn.close(200, "portproof done".into())).await;
-    result?;
-    cx.reach(Level::Healthy);
-    Ok(())
+    if result.is_ok() {
+        cx.reach(Level::Healthy);
+    }
+    // A polite Connection.Close, so the broker logs a client that left, not one that vanished;
+    // never long enough to push the verdict past the deadline.
+    let wait = cx.remaining().map_or(CLOSE_WAIT, |r| CLOSE_WAIT.min(r.saturating_sub(Duration::from_millis(20))));
+    let _ = tokio::time::timeout(wait, conn.close(200, "portproof done".into())).await;
+    drop(guard);
+    result
+}
+
+/// Longest wait for the broker's Close-Ok.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
+
+/// A duplicate of the login connection's socket. lapin runs each connection on a thread of its
+/// own that outlives a dropped future; shutting the socket down when the probe ends (done, or
+/// cancelled at its deadline) makes that thread see the end and exit instead of waiting on a
+/// silent broker forever. The duplicate is our own descriptor, so it can never name another
+/// socket by the time it is used.
+#[derive(Default)]
+struct SocketGuard(std::sync::Arc<std::sync::Mutex<Option<std::net::TcpStream>>>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.lock().ok().and_then(|mut s| s.take()) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -> Result<(), Failure> {
     cx.phase(Phase::Query);
-    let channel = conn.create_channel().await.map_err(|e| lapin_failure(&e, "opening a channel"))?;
+    let channel = conn.create_channel().await.map_err(|e| lapin_failure(&e, "opening a channel", Phase::Query))?;
     let Some(name) = queue else {
         let _ = channel.close(200, "portproof done".into()).await;
         return Ok(());
@@ -389,7 +429,7 @@ async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -
             Ok(())
         }
         Err(e) => {
-            let mut f = lapin_failure(&e, &format!("checking queue {name:?}"));
+            let mut f = lapin_failure(&e, &format!("checking queue {name:?}"), Phase::Query);
             if f.code == "amqp.closed.404" {
                 f.code = "amqp.queue_missing".into();
                 f.hint = Some(format!(
@@ -402,20 +442,20 @@ async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -
 }
 
 /// The failure for an error of lapin's, by the broker's reply code when there is one.
-fn lapin_failure(e: &lapin::Error, doing: &str) -> Failure {
+fn lapin_failure(e: &lapin::Error, doing: &str, phase: Phase) -> Failure {
     match e.kind() {
         ErrorKind::ProtocolError(amqp) => {
             let code = amqp.get_id();
             let text = amqp.get_message().to_string();
-            closed(&wire::Close { reply_code: code, reply_text: text, class_id: 0, method_id: 0 }, doing)
+            closed(&wire::Close { reply_code: code, reply_text: text, class_id: 0, method_id: 0 }, doing, phase)
         }
-        ErrorKind::IOError(io) => read_failure(io, Phase::Auth, doing),
-        _ => Failure::new("amqp.error", Phase::Auth, format!("{doing}: {e}")),
+        ErrorKind::IOError(io) => read_failure(io, phase, doing),
+        _ => Failure::new("amqp.error", phase, format!("{doing}: {e}")),
     }
 }
 
 /// A `Connection.Close` or `Channel.Close` as a failure: `amqp.closed.<reply-code>`.
-fn closed(c: &wire::Close, doing: &str) -> Failure {
+fn closed(c: &wire::Close, doing: &str, phase: Phase) -> Failure {
     let hint = match c.reply_code {
         320 => "the broker is shutting down or an operator closed the connection",
         403 => "the broker refused access: check the user's permissions",
@@ -426,7 +466,7 @@ fn closed(c: &wire::Close, doing: &str) -> Failure {
     };
     Failure::new(
         format!("amqp.closed.{}", c.reply_code),
-        Phase::Auth,
+        phase,
         format!(
             "{doing}: the broker closed with {} ({}): {}",
             c.reply_code,
@@ -439,7 +479,7 @@ fn closed(c: &wire::Close, doing: &str) -> Failure {
 
 /// Why a login failed, in the words of the AMQP reply codes.
 fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &str, start: &Start) -> Failure {
-    let mut f = lapin_failure(e, "logging in");
+    let mut f = lapin_failure(e, "logging in", Phase::Auth);
     match f.code.as_str() {
         "amqp.closed.403" => {
             f.code = "auth.rejected".into();
@@ -453,7 +493,10 @@ fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &s
                 login.user, login.user
             ));
         }
-        _ if !start.closes_on_auth_failure() && matches!(e.kind(), ErrorKind::IOError(_)) => {
+        _ if !start.closes_on_auth_failure()
+            && matches!(e.kind(), ErrorKind::IOError(io) if matches!(io.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)) =>
+        {
             // Without authentication_failure_close, RabbitMQ drops the socket on a bad login.
             f.code = "auth.rejected".into();
             f.message = format!(
@@ -465,7 +508,6 @@ fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &s
         }
         _ => {}
     }
-    f.phase = Phase::Auth;
     f
 }
 
@@ -497,7 +539,7 @@ mod tests {
             class_id: 10,
             method_id: 40,
         };
-        let f = closed(&c, "logging in");
+        let f = closed(&c, "logging in", Phase::Auth);
         assert_eq!(f.code, "amqp.closed.530");
         assert!(f.message.contains("not-allowed") && f.message.contains("vhost x"), "{}", f.message);
     }

@@ -61,12 +61,20 @@ impl Probe for Mqtt {
         if let Some(login) = &t.login {
             login.password()?;
         }
-        if let Some(topic) = t.mqtt.as_ref().and_then(|m| m.topic.as_deref())
-            && (topic.is_empty() || topic.contains(['+', '#']) || topic.starts_with('$') || topic.len() > 1024)
-        {
-            return Err(Failure::config(format!(
-                "mqtt.topic {topic:?}: give a plain topic name (no wildcards, not $SYS, at most 1024 bytes)"
-            )));
+        if let Some(topic) = t.mqtt.as_ref().and_then(|m| m.topic.as_deref()) {
+            if !t.mqtt.as_ref().is_some_and(|m| m.roundtrip) {
+                return Err(Failure::config("mqtt.topic is the round trip's topic: give roundtrip: true too"));
+            }
+            if topic.is_empty()
+                || topic.contains(['+', '#'])
+                || topic.starts_with('$')
+                || topic.len() > 1024
+                || topic.chars().any(char::is_control)
+            {
+                return Err(Failure::config(format!(
+                    "mqtt.topic {topic:?}: give a plain topic name (no wildcards or control characters, not $SYS, at most 1024 bytes)"
+                )));
+            }
         }
         Ok(())
     }
@@ -84,7 +92,8 @@ fn client_id() -> String {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 6];
     let _ = ring::rand::SystemRandom::new().fill(&mut b);
-    format!("portproof-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    // Letters and digits only: all a 3.1.1 server must accept (3.1.3.1).
+    format!("portproof{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
@@ -110,7 +119,13 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             // A broker that knows only 3.1.1 may just hang up on a 5.0 CONNECT.
             Err(Unheard::Silent(_)) if !last => {
                 tried.push(format!("{v}: closed without CONNACK"));
+                cx.fact("mqtt_versions_tried", tried.clone());
                 continue;
+            }
+            // Once a CONNACK has proved MQTT, a later silence is the broker's, not a TLS port's.
+            Err(Unheard::Silent(mut f)) if cx.level() >= Level::Speaks => {
+                f.hint = Some("the broker refused MQTT 5 and then hung up on 3.1.1: check its log".into());
+                return Err(f);
             }
             Err(Unheard::Silent(f)) => return Err(silent(cx, t, peer, f).await),
             Err(Unheard::Failure(f)) => return Err(f),
@@ -118,6 +133,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         cx.reach(Level::Speaks);
         if ack.is_version_refusal() && !last {
             tried.push(format!("{v}: refused ({})", ack.name()));
+            cx.fact("mqtt_versions_tried", tried.clone());
             let _ = conn.shutdown().await;
             continue;
         }
@@ -336,13 +352,16 @@ fn grade(ack: &ConnAck, t: &Target) -> Result<(), Failure> {
                 l.user
             ),
         };
-        return Err(Failure::new("auth.rejected", Phase::Request, said).hint(hint));
+        return Err(Failure::new("auth.rejected", Phase::Auth, said).hint(hint));
     }
     let hint = match ack.properties.get("server_reference").and_then(Value::as_str) {
         Some(other) => format!("the broker points clients to {other}"),
         None => match ack.name() {
-            "unacceptable_protocol_version" | "unsupported_protocol_version" => {
+            "unacceptable_protocol_version" | "unsupported_protocol_version" if t.mqtt.as_ref().is_some_and(|m| m.version.is_some()) => {
                 "the broker does not speak this MQTT version: pin the other with mqtt.version".to_owned()
+            }
+            "unacceptable_protocol_version" | "unsupported_protocol_version" => {
+                "the broker refused both MQTT 5 and 3.1.1: it may speak only MQTT 3.1 or be restricted by its configuration".to_owned()
             }
             "server_unavailable" | "server_busy" | "quota_exceeded" | "connection_rate_exceeded" => {
                 "the broker is overloaded or limits connections: check its load and limits".to_owned()
@@ -427,6 +446,17 @@ async fn roundtrip(
                     .map_err(|e| read_failure(&e, Phase::Query, "publishing"))?;
             }
             wire::PUBACK => {
+                // MQTT 5 says why a publish was refused (an ACL, a quota); 3.1.1 drops it silently.
+                if let Some(&code) = body.get(2).filter(|_| v == MqttVersion::V5)
+                    && code >= 0x80
+                {
+                    return Err(Failure::new(
+                        "mqtt.publish_refused",
+                        Phase::Query,
+                        format!("the broker refused the publish to {topic:?} (code 0x{code:02x} {})", wire::reason_name(code)),
+                    )
+                    .hint("the broker's ACL does not let this client publish to the probe topic: allow it or set mqtt.topic"));
+                }
                 let _ = conn.write_all(&wire::PINGREQ).await;
             }
             wire::PUBLISH => {
