@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use portproof_probes::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, Over, PgSslMode,
-    PostgresOptions, StatusPattern, TlsOptions,
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, MysqlOptions, Over,
+    PostgresOptions, SslMode, StatusPattern, TlsOptions,
 };
 use portproof_testbeds::gateway::{self, Gateway, Product};
 use tokio_util::sync::CancellationToken;
@@ -329,7 +329,7 @@ pub struct MessagingArgs {
     /// PostgreSQL database named at start-up [default: the user name].
     #[arg(long)]
     pub database: Option<String>,
-    /// PostgreSQL TLS: disable, prefer or require [default: prefer].
+    /// Database TLS (postgres, mysql): disable, prefer or require [default: prefer].
     #[arg(long, value_enum)]
     pub sslmode: Option<SslModeArg>,
 }
@@ -345,12 +345,12 @@ pub enum SslModeArg {
     Require,
 }
 
-impl From<SslModeArg> for PgSslMode {
+impl From<SslModeArg> for SslMode {
     fn from(a: SslModeArg) -> Self {
         match a {
-            SslModeArg::Disable => PgSslMode::Disable,
-            SslModeArg::Prefer => PgSslMode::Prefer,
-            SslModeArg::Require => PgSslMode::Require,
+            SslModeArg::Disable => SslMode::Disable,
+            SslModeArg::Prefer => SslMode::Prefer,
+            SslModeArg::Require => SslMode::Require,
         }
     }
 }
@@ -691,7 +691,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         name: a.name.clone().unwrap_or_else(|| a.target.clone()),
         host: Some(p.host.clone()),
         port: p.port,
-        expect,
+        expect: expect.clone(),
         over: a.tls.then_some(Over::Tls),
         require: a.require,
         timeout: None,
@@ -722,8 +722,9 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             roundtrip: m.roundtrip,
             topic: m.topic.clone(),
         }),
-        postgres: (m.database.is_some() || m.sslmode.is_some())
+        postgres: (expect != "mysql" && (m.database.is_some() || m.sslmode.is_some()))
             .then(|| PostgresOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
+        mysql: (expect == "mysql" && m.sslmode.is_some()).then(|| MysqlOptions { sslmode: m.sslmode.map(Into::into) }),
     })
 }
 

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use portproof_probes::{
-    AmqpOptions, HttpOptions, Level, Login, MqttOptions, Over, PostgresOptions, Probe, Target, TlsOptions,
+    AmqpOptions, HttpOptions, Level, Login, MqttOptions, MysqlOptions, Over, PostgresOptions, Probe, Target, TlsOptions,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,9 @@ pub struct RawCheck {
     /// Settings of the `postgres` probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postgres: Option<PostgresOptions>,
+    /// Settings of the `mysql` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<MysqlOptions>,
 }
 
 impl TryFrom<RawCheck> for CheckSpec {
@@ -217,6 +220,7 @@ impl CheckSpec {
         t.amqp = self.raw.amqp.clone();
         t.mqtt = self.raw.mqtt.clone();
         t.postgres = self.raw.postgres.clone();
+        t.mysql = self.raw.mysql.clone();
         t.sections()
     }
 }
@@ -468,6 +472,7 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         target.amqp = r.amqp.clone();
         target.mqtt = r.mqtt.clone();
         target.postgres = r.postgres.clone();
+        target.mysql = r.mysql.clone();
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
         // A check's own `require` is held to what its probe can prove (an error below); the
         // manifest-wide default applies as far as each probe can go.

@@ -127,3 +127,76 @@ fn postgres_with_ssl_scram_and_a_strict_pg_hba() {
     assert_eq!(code(&r), "postgres.no_hba_entry", "{r:#}");
     assert!(r["failure"]["message"].as_str().unwrap().contains("rejects"), "{r:#}");
 }
+
+const MARIADB_TLS: &str = "127.0.0.1:13306";
+
+#[test]
+fn mariadb_is_named_from_its_greeting_without_a_password() {
+    if !real_peer("MariaDB", MARIADB, START) {
+        return;
+    }
+    let (exit, r) = check(&[MARIADB, "-e", "mysql"]);
+    assert_eq!((exit, r["level"].as_str(), code(&r).as_str()), (0, Some("speaks"), "auth.no_credentials"), "{r:#}");
+    let f = &r["facts"];
+    assert_eq!(f["product"], "MariaDB");
+    assert!(f["product_version"].as_str().unwrap().starts_with("10."), "the 5.5.5- prefix is unwrapped: {r:#}");
+    assert!(f["mysql_version_raw"].as_str().unwrap().starts_with("5.5.5-"), "{r:#}");
+    assert!(f["mysql_auth_plugin"].is_string() && f["mysql_connection_id"].is_u64(), "{r:#}");
+    assert_eq!(f["mysql_seen_as"], "127.0.0.1");
+    // The machine's root has no password: that is worth a warning.
+    let (_, r) = check(&[MARIADB, "-e", "mysql", "--user", "root"]);
+    assert_eq!(r["warnings"][0]["code"], "mysql.passwordless_login", "{r:#}");
+    // No TLS offered here: sslmode require fails by name.
+    // (The greeting proved MySQL: the check passes at speaks, as every refusal by a server does.)
+    let (exit, r) = check(&[MARIADB, "-e", "mysql", "--sslmode", "require"]);
+    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (0, "mysql.ssl_refused", Some("speaks")), "{r:#}");
+}
+
+#[test]
+fn mariadb_with_tls_is_diagnosed_through_the_engine() {
+    if !real_peer("MariaDB with TLS", MARIADB_TLS, "bash testbeds/scripts/databases.sh") {
+        return;
+    }
+    let ca = databases_ca();
+    let (exit, r) = check(&[MARIADB_TLS, "-e", "mysql", "--ca", &ca, "--sslmode", "require"]);
+    assert_eq!((exit, r["level"].as_str()), (0, Some("speaks")), "{r:#}");
+    let f = &r["facts"];
+    assert_eq!((f["mysql_ssl"].as_str(), f["tls_verified"].as_bool()), (Some("offered"), Some(true)), "{r:#}");
+    assert!(f["tls_version"].as_str().unwrap().starts_with("TLS 1."), "{r:#}");
+    let (_, r) = check(&[MARIADB_TLS, "-e", "mysql", "--sslmode", "disable"]);
+    assert!(r["facts"].get("tls_version").is_none(), "{r:#}");
+    assert_eq!(r["facts"]["mysql_error"], 1045, "MariaDB refuses plain logins under require_secure_transport: {r:#}");
+}
+
+#[test]
+fn mysql_refusals_before_the_greeting_and_hostile_greetings() {
+    let at = |s: &portproof_testbeds::Server| format!("127.0.0.1:{}", s.port());
+    // ERR 1129 in place of a greeting: | len | seq 0 | ff | 69 04 | message
+    const BLOCKED: &[u8] = b"\x66\x00\x00\x00\xff\x69\x04Host '10.0.0.9' is blocked because of many connection errors; unblock with 'mysqladmin flush-hosts'";
+    let blocked = serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), BLOCKED) });
+    let (exit, r) = check(&[&at(&blocked), "-e", "mysql", "--require", "healthy"]);
+    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (1, "mysql.host_blocked", Some("speaks")), "{r:#}");
+    assert!(r["failure"]["hint"].as_str().unwrap().contains("flush-hosts"), "{r:#}");
+    assert_eq!(r["facts"]["mysql_error"], 1129);
+
+    let ssh =
+        serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
+    let (_, r) = check(&[&at(&ssh), "-e", "mysql"]);
+    assert_eq!((code(&r).as_str(), r["identified"].as_str()), ("proto.mismatch", Some("ssh")), "{r:#}");
+
+    let liar =
+        serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"\xff\xff\xff\x00\x0a5.7") });
+    let run = portproof_within(&["check", &at(&liar), "-e", "mysql", "--timeout", "5s", "-f", "json"], BOUND);
+    let r = run.result();
+    assert_eq!((code(&r).as_str(), r["level"].as_str()), ("mysql.malformed", Some("open")), "{r:#}");
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
+
+    let silent = serve(async { hostile::silent(portproof_testbeds::bind_any().await.unwrap()) });
+    let run = portproof(&["check", &at(&silent), "-e", "mysql", "--timeout", "1s", "-f", "json"]);
+    assert_eq!(code(&run.result()), "greeting.timeout");
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+
+    let slam = serve(async { hostile::slam(portproof_testbeds::bind_any().await.unwrap()) });
+    let (_, r) = check(&[&at(&slam), "-e", "mysql"]);
+    assert_eq!(code(&r), "mysql.no_response", "{r:#}");
+}

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub mod amqp;
 pub mod http;
 pub mod mqtt;
+pub mod mysql;
 pub mod net;
 pub mod postgres;
 pub mod rabbitmq_api;
@@ -25,8 +26,8 @@ pub mod tls;
 
 mod target;
 pub use target::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, MqttOptions, MqttVersion, Over, PgSslMode, PostgresOptions,
-    Secret, StatusPattern, Target, TlsOptions,
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, MqttOptions, MqttVersion, MysqlOptions, Over,
+    PostgresOptions, Secret, SslMode, StatusPattern, Target, TlsOptions,
 };
 
 /// How far a probe got up the result ladder. Ordered: `Unreachable < Open < Speaks < Healthy`.
@@ -460,6 +461,7 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &mqtt::Mqtt,
         &rabbitmq_api::RabbitmqApi,
         &postgres::Postgres,
+        &mysql::Mysql,
     ]
 }
 

@@ -36,6 +36,8 @@ pub struct Target {
     pub mqtt: Option<MqttOptions>,
     /// Settings of the `postgres` probe.
     pub postgres: Option<PostgresOptions>,
+    /// Settings of the `mysql` probe.
+    pub mysql: Option<MysqlOptions>,
 }
 
 impl Target {
@@ -52,6 +54,7 @@ impl Target {
             amqp: None,
             mqtt: None,
             postgres: None,
+            mysql: None,
         }
     }
 
@@ -74,6 +77,9 @@ impl Target {
         }
         if self.postgres.is_some() {
             s.push("postgres");
+        }
+        if self.mysql.is_some() {
+            s.push("mysql");
         }
         s
     }
@@ -515,10 +521,11 @@ pub struct MqttOptions {
     pub topic: Option<String>,
 }
 
-/// Whether the `postgres` probe asks for TLS (libpq's sslmode, the modes a probe needs).
+/// Whether a database probe asks for TLS (libpq's sslmode, MySQL's ssl-mode: the modes a probe
+/// needs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum PgSslMode {
+pub enum SslMode {
     /// Never send SSLRequest.
     Disable,
     /// Ask for TLS; go on in plain text when the server answers N (the default).
@@ -536,7 +543,16 @@ pub struct PostgresOptions {
     pub database: Option<String>,
     /// TLS: `disable`, `prefer` (default) or `require`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sslmode: Option<PgSslMode>,
+    pub sslmode: Option<SslMode>,
+}
+
+/// Settings of the `mysql` probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlOptions {
+    /// TLS: `disable`, `prefer` (default: switch when the server offers it) or `require`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<SslMode>,
 }
 
 #[cfg(test)]

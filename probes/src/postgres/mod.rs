@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Over, PgSslMode, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
 
 /// The `postgres` probe.
 #[derive(Debug, Clone, Copy)]
@@ -60,8 +60,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let database = opts.database.clone().unwrap_or_else(|| user.clone());
     let mut conn = dial(cx, &t.host, t.port).await?;
     let peer = conn.peer();
-    let mode = opts.sslmode.unwrap_or(PgSslMode::Prefer);
-    let mut io: BoxIo = if mode == PgSslMode::Disable {
+    let mode = opts.sslmode.unwrap_or(SslMode::Prefer);
+    let mut io: BoxIo = if mode == SslMode::Disable {
         cx.fact("postgres_ssl", "not asked (sslmode disable)");
         Box::new(conn)
     } else {
@@ -88,7 +88,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             }
             (_, b'N') => {
                 cx.fact("postgres_ssl", "not offered");
-                if mode == PgSslMode::Require {
+                if mode == SslMode::Require {
                     cx.reach(Level::Speaks);
                     return Err(Failure::new(
                         "postgres.ssl_refused",

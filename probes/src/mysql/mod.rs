@@ -1,0 +1,290 @@
+//! `mysql`: MySQL and MariaDB (3306), identified from the server's greeting without a login.
+//!
+//! The server speaks first: Protocol::HandshakeV10 names the product and version (MariaDB's
+//! `5.5.5-` prefix unwrapped), the connection id, capabilities, character set, status and the
+//! default authentication plugin (`speaks`). An ERR packet instead (1129 host blocked, 1130
+//! host not allowed, 1040 too many connections) is decoded with a hint. When the server offers
+//! TLS the probe switches to it (SSLRequest) and the TLS engine diagnoses the certificate.
+//!
+//! The probe then answers the greeting with a HandshakeResponse41 carrying no password: a
+//! client that just hangs up counts as a handshake error, and after `max_connect_errors` of
+//! those MySQL blocks the whole host (error 1129), the classic harm done by TCP health checks.
+//! The refusal that comes back says how the server sees this client (`user@host`).
+//!
+//! Login with credentials (mysql_async, `SELECT VERSION()`, level `healthy`) is still to come.
+
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use wire::{ErrPacket, MAX_HANDSHAKE_PACKET};
+
+/// The `mysql` probe.
+#[derive(Debug, Clone, Copy)]
+pub struct Mysql;
+
+impl Probe for Mysql {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+    fn summary(&self) -> &'static str {
+        "MySQL / MariaDB: the greeting (product, version, plugin, TLS), TLS diagnosis, refusals by error code"
+    }
+    fn default_ports(&self) -> &'static [u16] {
+        &[3306]
+    }
+    fn logs_in(&self) -> bool {
+        // Only the user name is used so far: it is who the refusal names.
+        true
+    }
+    fn validate(&self, t: &Target) -> Result<(), Failure> {
+        if t.over == Over::Tls {
+            return Err(Failure::config(
+                "expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode",
+            ));
+        }
+        tls::validate(&t.tls)
+    }
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let r = run(t, cx).await;
+            cx.finish(r)
+        })
+    }
+}
+
+/// Reads one packet: sequence id and payload, refusing lengths beyond the handshake's.
+async fn read_packet(conn: &mut Conn<BoxIo>, phase: Phase, what: &str) -> Result<(u8, Vec<u8>), Failure> {
+    let mut h = [0u8; 4];
+    conn.read_exact(&mut h).await.map_err(|e| read_failure(&e, phase, what))?;
+    let (len, seq) = wire::header(&h);
+    if len > MAX_HANDSHAKE_PACKET {
+        return Err(malformed(format!("a packet claims {len} bytes during the handshake"), phase));
+    }
+    let mut p = vec![0u8; len];
+    conn.read_exact(&mut p).await.map_err(|e| read_failure(&e, phase, what))?;
+    Ok((seq, p))
+}
+
+async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
+    let mode = t.mysql.as_ref().and_then(|m| m.sslmode).unwrap_or(SslMode::Prefer);
+    let user = t.login.as_ref().map_or("portproof", |l| l.user.as_str()).to_owned();
+    let tcp = dial(cx, &t.host, t.port).await?;
+    let peer = tcp.peer();
+    let mut conn = Conn::new(Box::new(tcp) as BoxIo, cx.limits.max_read);
+    let tape = conn.tape();
+    cx.phase(Phase::Greeting);
+    let mut h = [0u8; 4];
+    let mut got = 0;
+    while got < h.len() {
+        match conn.read(&mut h[got..]).await {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if got == 0 && is_reset(&e) => break,
+            Err(e) => return Err(read_failure(&e, Phase::Greeting, "waiting for the server's greeting")),
+        }
+    }
+    if got == 0 {
+        return Err(no_greeting(cx, t, peer).await);
+    }
+    let (len, _) = wire::header(&h);
+    if got < 4 || len == 0 || len > MAX_HANDSHAKE_PACKET {
+        let _ = read_available(&mut conn, 512, Duration::from_millis(100)).await;
+        return Err(mismatch(cx, &tape.head()));
+    }
+    let mut payload = vec![0u8; len];
+    conn.read_exact(&mut payload)
+        .await
+        .map_err(|e| read_failure(&e, Phase::Greeting, "reading the server's greeting"))?;
+    match payload.first() {
+        Some(0xFF) => {
+            let e = wire::err_packet(&payload).map_err(|e| malformed(e.to_string(), Phase::Greeting))?;
+            cx.reach(Level::Speaks);
+            return Err(server_error(cx, &e, Phase::Greeting));
+        }
+        Some(10) => {}
+        _ => return Err(mismatch(cx, &tape.head())),
+    }
+    let g = wire::greeting(&payload)
+        .map_err(|e| malformed(format!("the greeting does not decode: {e}"), Phase::Greeting))?;
+    cx.reach(Level::Speaks);
+    cx.fact("protocol", "MySQL protocol 10");
+    cx.fact("product", g.product());
+    cx.fact("product_version", g.version());
+    cx.fact("mysql_version_raw", g.raw_version.as_str());
+    cx.fact("mysql_connection_id", g.connection_id);
+    cx.fact("mysql_capabilities", g.capability_names());
+    cx.fact("mysql_charset", wire::charset_name(g.charset));
+    cx.fact("mysql_autocommit", g.status & 0x0002 != 0);
+    if let Some(p) = &g.auth_plugin {
+        cx.fact("mysql_auth_plugin", p.as_str());
+    }
+    cx.fact("mysql_ssl", if g.offers_tls() { "offered" } else { "not offered" });
+    let tls = g.offers_tls() && mode != SslMode::Disable;
+    let mut seq = 1u8;
+    let mut io: BoxIo = if tls {
+        cx.phase(Phase::Tls);
+        conn.write_all(&wire::packet(seq, &wire::ssl_request()))
+            .await
+            .map_err(|e| read_failure(&e, Phase::Tls, "sending SSLRequest"))?;
+        seq += 1;
+        let done = tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
+        if let Some(f) = &done.unverified {
+            cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+        }
+        Box::new(done.stream)
+    } else {
+        Box::new(conn)
+    };
+    cx.phase(Phase::Auth);
+    io.write_all(&wire::packet(seq, &wire::handshake_response(&user, tls, g.auth_plugin.as_deref())))
+        .await
+        .map_err(|e| read_failure(&e, Phase::Auth, "answering the greeting"))?;
+    let mut conn = Conn::new(io, cx.limits.max_read);
+    let verdict = answer(cx, &mut conn, &user).await;
+    let _ = conn.shutdown().await;
+    let refused_tls = !g.offers_tls() && mode == SslMode::Require;
+    if refused_tls {
+        return Err(Failure::new(
+            "mysql.ssl_refused",
+            Phase::Tls,
+            "the server does not offer TLS (no CLIENT_SSL in its capabilities), and mysql.sslmode is require",
+        )
+        .hint("configure ssl_cert and ssl_key (MySQL 8 makes its own at start-up; MariaDB does not)"));
+    }
+    Err(verdict)
+}
+
+/// Reads the server's answer to the password-less HandshakeResponse41. Always a failure: the
+/// best case without credentials is `speaks`.
+async fn answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, user: &str) -> Failure {
+    for _ in 0..2 {
+        let (s, p) = match read_packet(conn, Phase::Auth, "waiting for the answer to the login").await {
+            Ok(x) => x,
+            Err(f) => return f,
+        };
+        let seq = s.wrapping_add(1);
+        match p.first() {
+            Some(0xFF) => {
+                return match wire::err_packet(&p) {
+                    Ok(e) => server_error(cx, &e, Phase::Auth),
+                    Err(e) => malformed(e.to_string(), Phase::Auth),
+                };
+            }
+            Some(0x00) => {
+                cx.warn(
+                    "mysql.passwordless_login",
+                    format!("user {user:?} was let in without a password (the probe sent none)"),
+                );
+                let _ = conn.write_all(&wire::packet(0, &[0x01])).await; // COM_QUIT
+                return Failure::new(
+                    "auth.no_credentials",
+                    Phase::Auth,
+                    format!("user {user:?} logged in without a password; a query would prove health"),
+                )
+                .hint("a user without a password is open to anyone who can reach the port: set one");
+            }
+            // AuthSwitchRequest: answer with an empty response, once.
+            Some(0xFE) => {
+                if let Some(name) = p.get(1..).and_then(|r| r.split(|&b| b == 0).next()) {
+                    cx.fact("mysql_auth_switch", String::from_utf8_lossy(name).into_owned());
+                }
+                if conn.write_all(&wire::packet(seq, &[])).await.is_err() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    Failure::new(
+        "auth.no_credentials",
+        Phase::Auth,
+        "the server wants the authentication exchange the probe does not do without credentials",
+    )
+}
+
+/// An ERR packet as a failure, by error number.
+fn server_error(cx: &mut ProbeCx, e: &ErrPacket, phase: Phase) -> Failure {
+    cx.fact("mysql_error", e.code);
+    if let Some(s) = &e.sqlstate {
+        cx.fact("mysql_sqlstate", s.as_str());
+    }
+    // "Access denied for user 'x'@'10.0.0.9'": how the server sees this client.
+    if let Some(host) = e.message.split("'@'").nth(1).and_then(|r| r.split('\'').next()) {
+        cx.fact("mysql_seen_as", host);
+    }
+    let (code, hint): (String, &str) = match e.code {
+        1129 => (
+            "mysql.host_blocked".into(),
+            "too many broken connections from this host: run mysqladmin flush-hosts (FLUSH HOSTS) and check what connects without logging in",
+        ),
+        1130 => (
+            "mysql.host_not_allowed".into(),
+            "no account may connect from this host: create the user for this client's address (see the message) or fix bind and grants",
+        ),
+        1040 => (
+            "mysql.too_many_connections".into(),
+            "every connection slot is taken: raise max_connections or find the leak",
+        ),
+        3159 => (
+            "mysql.insecure_transport_refused".into(),
+            "the server requires TLS (require_secure_transport): connect with TLS",
+        ),
+        // The expected answer to a login without a password.
+        1045 | 1698 => {
+            return Failure::new(
+                "auth.no_credentials",
+                phase,
+                format!("the server refused the password-less login as expected: {}", e.message),
+            )
+            .hint("the server is MySQL/MariaDB and reachable; a login check needs credentials (MariaDB with require_secure_transport also answers 1045 to plain connections)");
+        }
+        other => (format!("mysql.error.{other}"), "see the server's message and its error log"),
+    };
+    Failure::new(code, phase, format!("the server refused the connection: error {} {}", e.code, e.message)).hint(hint)
+}
+
+fn malformed(message: String, phase: Phase) -> Failure {
+    Failure::new("mysql.malformed", phase, message)
+        .hint("the peer frames like MySQL but its packets are broken: it is not a working MySQL server")
+}
+
+fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
+    if let Some(heard) = sniff::identify(head).filter(|h| h.protocol != "mysql") {
+        cx.identify(heard.protocol);
+        return Failure::new(
+            "proto.mismatch",
+            Phase::Greeting,
+            format!("expected MySQL, the peer greeted in {}: {}", heard.protocol, heard.detail),
+        )
+        .hint(format!("this port speaks {}, not MySQL: check the port number", heard.protocol));
+    }
+    Failure::new("mysql.malformed", Phase::Greeting, format!("the greeting is not MySQL: {}", sniff::describe(head)))
+        .hint("the port speaks something other than MySQL: check the port number")
+}
+
+/// No greeting: a silent-close port may be TLS in front of the server; ask on the side.
+async fn no_greeting(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>) -> Failure {
+    if let Some(addr) = peer {
+        let budget = sniff::poke_budget(cx.remaining());
+        if !budget.is_zero()
+            && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&t.host), budget).await
+            && heard.protocol == "tls"
+        {
+            cx.identify("tls");
+            return Failure::new(
+                "proto.mismatch",
+                Phase::Greeting,
+                "the port closed without a greeting but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
+            )
+            .hint("MySQL greets in plain text and switches to TLS itself; check what listens on this port");
+        }
+    }
+    Failure::new("mysql.no_response", Phase::Greeting, "the peer closed the connection without a greeting")
+        .hint("MySQL greets at once: this port is not MySQL, or the server refused this client before greeting")
+}
