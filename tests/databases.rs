@@ -200,3 +200,46 @@ fn mysql_refusals_before_the_greeting_and_hostile_greetings() {
     let (_, r) = check(&[&at(&slam), "-e", "mysql"]);
     assert_eq!(code(&r), "mysql.no_response", "{r:#}");
 }
+
+#[test]
+fn postgres_login_and_query_through_tokio_postgres() {
+    if !real_peer("PostgreSQL with SSL", POSTGRES_SSL, "bash testbeds/scripts/databases.sh") {
+        return;
+    }
+    let ca = databases_ca();
+    let pw = "PORTPROOF_TEST_PG_PASSWORD";
+    let args = [POSTGRES_SSL, "-e", "postgres", "--user", "portproof", "--password-env", pw, "--database", "portproof"];
+    let run = |extra: &[&str], secret: &str| {
+        let mut all = vec!["check"];
+        all.extend_from_slice(&args);
+        all.extend_from_slice(extra);
+        all.extend_from_slice(&["-f", "json"]);
+        let run = crate::harness::portproof_env(&all, &[(pw, secret)]);
+        assert!(!run.stdout.contains(secret) || secret == "portproof", "the password is never reported");
+        (run.code, run.result())
+    };
+    let (exit, r) = run(&["--ca", &ca], "portproof-secret");
+    assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    assert_eq!(r["require"], "healthy");
+    assert!(r["facts"]["postgres_version"].as_str().unwrap().starts_with("PostgreSQL "), "{r:#}");
+    assert_eq!(r["facts"]["postgres_auth"], "scram-sha-256");
+
+    let (exit, r) = run(&["--ca", &ca], "wrong-password");
+    assert_eq!((exit, code(&r).as_str(), r["failure"]["phase"].as_str()), (1, "auth.rejected", Some("auth")), "{r:#}");
+    assert_eq!(r["facts"]["postgres_sqlstate"], "28P01");
+
+    // Without the CA the password is not sent: the certificate is the verdict.
+    let (exit, r) = run(&[], "portproof-secret");
+    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (1, "tls.cert_unknown_ca", Some("speaks")), "{r:#}");
+    assert!(r["facts"].get("postgres_login").is_none(), "{r:#}");
+}
+
+#[test]
+fn postgres_trust_login_without_a_password_is_healthy() {
+    if !real_peer("PostgreSQL", POSTGRES, START) {
+        return;
+    }
+    let (exit, r) = check(&[POSTGRES, "-e", "postgres", "--user", "postgres"]);
+    assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    assert_eq!(r["facts"]["product"], "PostgreSQL");
+}

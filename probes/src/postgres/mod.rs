@@ -7,8 +7,10 @@
 //! 3D000 no such database, 28P01 password failed, 53300 too many connections). No password is
 //! ever sent: a server that lets the probe in without one (trust) shows its `server_version`.
 //!
-//! Login with credentials (tokio-postgres, `SELECT version()`, level `healthy`) is the part of
-//! this probe still to come; see the issue notes.
+//! With `login:` a second connection makes the same SSLRequest and TLS handshake, and hands the
+//! stream to tokio-postgres, which logs in (md5, SCRAM) and runs `SELECT version()`: `healthy`.
+//! The password goes only over a TLS session whose certificate verified (or `insecure: true`),
+//! or in plain text when the server offers no TLS and `sslmode` allows it.
 
 pub mod wire;
 
@@ -38,7 +40,15 @@ impl Probe for Postgres {
         // Only the user name is used so far: it selects the pg_hba.conf line and the method.
         true
     }
+    /// A user name alone only says whom to identify as; a password source asks for a login.
+    fn default_require(&self, t: &Target) -> Level {
+        let password = t.login.as_ref().is_some_and(|l| l.password_env.is_some() || l.password_file.is_some());
+        if password { Level::Healthy } else { Level::Speaks }
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
+        if let Some(login) = &t.login {
+            login.password()?;
+        }
         if t.over == Over::Tls {
             return Err(Failure::config(
                 "expect: postgres negotiates TLS itself (SSLRequest); drop over: tls and set postgres.sslmode",
@@ -58,6 +68,124 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let opts = t.postgres.clone().unwrap_or_default();
     let user = t.login.as_ref().map_or("postgres", |l| l.user.as_str()).to_owned();
     let database = opts.database.clone().unwrap_or_else(|| user.clone());
+    let first = identify(t, cx, &user, &database).await;
+    let trust = cx.facts().get("postgres_auth").and_then(|v| v.as_str()) == Some("trust");
+    match (&t.login, first) {
+        (Some(login), Err(f)) if f.code == "auth.no_credentials" => {
+            let password = login.password()?;
+            // No password for a server that wants one: the first answer is the verdict.
+            if password.expose().is_empty() && !trust {
+                return Err(f);
+            }
+            login_and_query(t, cx, &user, &database, &password).await
+        }
+        (_, r) => r,
+    }
+}
+
+/// Opens a connection and, when asked and offered, switches it to TLS; `go_on` lets the
+/// handshake finish over a certificate that does not verify (recorded as `unverified`).
+async fn open(t: &Target, cx: &mut ProbeCx, go_on: bool) -> Result<(BoxIo, Option<Failure>), Failure> {
+    let mut conn = dial(cx, &t.host, t.port).await?;
+    let mode = t.postgres.as_ref().and_then(|o| o.sslmode).unwrap_or(SslMode::Prefer);
+    if mode == SslMode::Disable {
+        return Ok((Box::new(conn), None));
+    }
+    cx.phase(Phase::Request);
+    conn.write_all(&wire::ssl_request()).await.map_err(|e| read_failure(&e, Phase::Request, "sending SSLRequest"))?;
+    let mut answer = [0u8; 1];
+    conn.read_exact(&mut answer)
+        .await
+        .map_err(|e| read_failure(&e, Phase::Request, "waiting for the answer to SSLRequest"))?;
+    match answer[0] {
+        b'S' => {
+            let done = tls::handshake_recorded(cx, conn, &t.host, &t.tls, go_on, &[]).await.map_err(|e| e.failure)?;
+            Ok((Box::new(done.stream), done.unverified))
+        }
+        b'N' if mode == SslMode::Prefer => Ok((Box::new(conn), None)),
+        other => Err(Failure::new(
+            "postgres.ssl_refused",
+            Phase::Tls,
+            format!("the server answered SSLRequest with {:?} this time", char::from(other)),
+        )),
+    }
+}
+
+/// The second connection, with the password: tokio-postgres logs in over our stream and runs
+/// `SELECT version()`.
+async fn login_and_query(
+    t: &Target,
+    cx: &mut ProbeCx,
+    user: &str,
+    database: &str,
+    password: &crate::Secret,
+) -> Result<(), Failure> {
+    // Without a password nothing secret crosses: an unverified certificate need not stop it.
+    let (io, unverified) = open(t, cx, t.tls.insecure || password.expose().is_empty()).await?;
+    if let Some(f) = unverified
+        && !cx.warnings().iter().any(|w| w.code == "tls.unverified")
+    {
+        cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+    }
+    cx.phase(Phase::Auth);
+    let mut config = tokio_postgres::Config::new();
+    config.user(user).dbname(database).application_name("portproof").ssl_mode(tokio_postgres::config::SslMode::Disable);
+    if !password.expose().is_empty() {
+        config.password(password.expose());
+    }
+    let (client, connection) =
+        config.connect_raw(io, tokio_postgres::NoTls).await.map_err(|e| db_failure(cx, &e, Phase::Auth))?;
+    cx.phase(Phase::Query);
+    // The connection is driven here, not spawned, so that a deadline drops the socket with it.
+    tokio::pin!(connection);
+    let query = client.simple_query("SELECT version()");
+    let rows = tokio::select! {
+        r = query => r.map_err(|e| db_failure(cx, &e, Phase::Query))?,
+        c = &mut connection => {
+            let e = c.err().map_or_else(|| "the server closed the session".to_owned(), |e| e.to_string());
+            return Err(Failure::new("postgres.closed", Phase::Query, e));
+        }
+    };
+    let version = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+        _ => None,
+    });
+    if let Some(v) = version {
+        // "PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu, ...".
+        if let Some(n) = v.strip_prefix("PostgreSQL ").and_then(|r| r.split_whitespace().next()) {
+            cx.fact("product", "PostgreSQL");
+            cx.fact("product_version", n);
+        }
+        cx.fact("postgres_version", v);
+    }
+    cx.fact("postgres_login", "accepted");
+    cx.reach(Level::Healthy);
+    drop(client);
+    let _ = tokio::time::timeout(Duration::from_millis(200), &mut connection).await;
+    Ok(())
+}
+
+/// A tokio-postgres error as a failure: the server's ErrorResponse by SQLSTATE when there is one.
+fn db_failure(cx: &mut ProbeCx, e: &tokio_postgres::Error, phase: Phase) -> Failure {
+    if let Some(db) = e.as_db_error() {
+        let mut f = std::collections::BTreeMap::new();
+        f.insert('C', db.code().code().to_owned());
+        f.insert('M', db.message().to_owned());
+        f.insert('S', db.severity().to_owned());
+        if let Some(d) = db.detail() {
+            f.insert('D', d.to_owned());
+        }
+        let mut failure = server_error(cx, &f);
+        failure.phase = phase;
+        return failure;
+    }
+    Failure::new("postgres.error", phase, format!("the login failed: {e}")).hint("see the server's log for the reason")
+}
+
+/// The first connection: SSLRequest, StartupMessage, and what the server says before a password.
+async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> Result<(), Failure> {
+    let opts = t.postgres.clone().unwrap_or_default();
+    let (user, database) = (user.to_owned(), database.to_owned());
     let mut conn = dial(cx, &t.host, t.port).await?;
     let peer = conn.peer();
     let mode = opts.sslmode.unwrap_or(SslMode::Prefer);
