@@ -326,7 +326,7 @@ pub struct MessagingArgs {
     /// MQTT topic of the round trip [default: portproof/probe/<client id>].
     #[arg(long)]
     pub topic: Option<String>,
-    /// PostgreSQL database named at start-up [default: the user name].
+    /// Database: named in PostgreSQL's start-up [default: the user name], opened by a MySQL login.
     #[arg(long)]
     pub database: Option<String>,
     /// Database TLS (postgres, mysql): disable, prefer or require [default: prefer].
@@ -724,7 +724,8 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         }),
         postgres: (expect != "mysql" && (m.database.is_some() || m.sslmode.is_some()))
             .then(|| PostgresOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
-        mysql: (expect == "mysql" && m.sslmode.is_some()).then(|| MysqlOptions { sslmode: m.sslmode.map(Into::into) }),
+        mysql: (expect == "mysql" && (m.database.is_some() || m.sslmode.is_some()))
+            .then(|| MysqlOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
     })
 }
 

@@ -243,3 +243,32 @@ fn postgres_trust_login_without_a_password_is_healthy() {
     assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
     assert_eq!(r["facts"]["product"], "PostgreSQL");
 }
+
+#[test]
+fn mysql_login_and_query_through_mysql_async() {
+    if !real_peer("MariaDB with TLS", MARIADB_TLS, "bash testbeds/scripts/databases.sh") {
+        return;
+    }
+    let ca = databases_ca();
+    let pw = "PORTPROOF_TEST_MY_PASSWORD";
+    let base = [MARIADB_TLS, "-e", "mysql", "--user", "portproof", "--password-env", pw, "--database", "portproof"];
+    let run = |extra: &[&str], secret: &str| {
+        let mut all = vec!["check"];
+        all.extend_from_slice(&base);
+        all.extend_from_slice(extra);
+        all.extend_from_slice(&["-f", "json"]);
+        let run = crate::harness::portproof_env(&all, &[(pw, secret)]);
+        assert!(!run.stdout.contains(secret), "the password is never reported");
+        (run.code, run.result())
+    };
+    let (exit, r) = run(&["--ca", &ca], "portproof-secret");
+    assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    assert!(r["facts"]["mysql_version_query"].as_str().unwrap().starts_with("10."), "{r:#}");
+    let (exit, r) = run(&["--ca", &ca], "not-it");
+    assert_eq!((exit, code(&r).as_str(), r["failure"]["phase"].as_str()), (1, "auth.rejected", Some("auth")), "{r:#}");
+    assert_eq!(r["facts"]["mysql_error"], 1045);
+    // Without the CA no password is sent.
+    let (exit, r) = run(&[], "portproof-secret");
+    assert_eq!((exit, code(&r).as_str()), (1, "tls.cert_unknown_ca"), "{r:#}");
+    assert!(r["facts"].get("mysql_login").is_none(), "{r:#}");
+}

@@ -550,6 +550,9 @@ pub struct PostgresOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MysqlOptions {
+    /// Database opened by the login; default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     /// TLS: `disable`, `prefer` (default: switch when the server offers it) or `require`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sslmode: Option<SslMode>,

@@ -11,7 +11,10 @@
 //! those MySQL blocks the whole host (error 1129), the classic harm done by TCP health checks.
 //! The refusal that comes back says how the server sees this client (`user@host`).
 //!
-//! Login with credentials (mysql_async, `SELECT VERSION()`, level `healthy`) is still to come.
+//! With `login:` and a password, mysql_async logs in on a second connection and runs
+//! `SELECT VERSION()`: `healthy`. The password goes only over TLS whose certificate verified on
+//! the first connection (or `insecure: true`), or where the server offers no TLS and `sslmode`
+//! allows plain text (the native and SHA-2 plugins never send it in the clear over TCP).
 
 pub mod wire;
 
@@ -39,8 +42,12 @@ impl Probe for Mysql {
         &[3306]
     }
     fn logs_in(&self) -> bool {
-        // Only the user name is used so far: it is who the refusal names.
         true
+    }
+    /// A user name alone only says whom the refusal names; a password source asks for a login.
+    fn default_require(&self, t: &Target) -> Level {
+        let password = t.login.as_ref().is_some_and(|l| l.password_env.is_some() || l.password_file.is_some());
+        if password { Level::Healthy } else { Level::Speaks }
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
@@ -126,6 +133,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     }
     cx.fact("mysql_ssl", if g.offers_tls() { "offered" } else { "not offered" });
     let tls = g.offers_tls() && mode != SslMode::Disable;
+    let mut unverified = None;
     let mut seq = 1u8;
     let mut io: BoxIo = if tls {
         cx.phase(Phase::Tls);
@@ -137,6 +145,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         if let Some(f) = &done.unverified {
             cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
         }
+        unverified = done.unverified;
         Box::new(done.stream)
     } else {
         Box::new(conn)
@@ -148,6 +157,16 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let mut conn = Conn::new(io, cx.limits.max_read);
     let verdict = answer(cx, &mut conn, &user).await;
     let _ = conn.shutdown().await;
+    let password = t.login.as_ref().filter(|l| l.password_env.is_some() || l.password_file.is_some());
+    if let Some(login) = password
+        && verdict.code == "auth.no_credentials"
+        && (mode != SslMode::Require || g.offers_tls())
+    {
+        if let Some(f) = unverified.filter(|_| !t.tls.insecure) {
+            return Err(f);
+        }
+        return login_and_query(t, cx, login, tls).await;
+    }
     let refused_tls = !g.offers_tls() && mode == SslMode::Require;
     if refused_tls {
         return Err(Failure::new(
@@ -158,6 +177,61 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         .hint("configure ssl_cert and ssl_key (MySQL 8 makes its own at start-up; MariaDB does not)"));
     }
     Err(verdict)
+}
+
+/// The second connection: mysql_async logs in with the password and runs `SELECT VERSION()`.
+async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &crate::Login, tls: bool) -> Result<(), Failure> {
+    let password = login.password()?;
+    let mut opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(t.host.clone())
+        .tcp_port(t.port)
+        .user(Some(login.user.clone()))
+        .pass(Some(password.expose().to_owned()))
+        .db_name(t.mysql.as_ref().and_then(|m| m.database.clone()))
+        // Otherwise it asks a local server for its unix socket and reconnects there.
+        .prefer_socket(false)
+        .tcp_nodelay(true)
+        .stmt_cache_size(0);
+    if tls {
+        let mut ssl = mysql_async::SslOpts::default()
+            .with_danger_accept_invalid_certs(t.tls.insecure)
+            .with_danger_skip_domain_validation(t.tls.insecure);
+        if let Some(ca) = &t.tls.ca {
+            ssl = ssl.with_root_certs(vec![ca.clone().into()]);
+        }
+        if let Some(sni) = &t.tls.sni {
+            ssl = ssl.with_danger_tls_hostname_override(Some(sni.clone()));
+        }
+        opts = opts.ssl_opts(Some(ssl));
+    }
+    cx.phase(Phase::Auth);
+    let mut conn = mysql_async::Conn::new(opts).await.map_err(|e| client_failure(cx, &e, Phase::Auth))?;
+    cx.phase(Phase::Query);
+    use mysql_async::prelude::Queryable;
+    let version: Option<String> =
+        conn.query_first("SELECT VERSION()").await.map_err(|e| client_failure(cx, &e, Phase::Query))?;
+    if let Some(v) = version {
+        cx.fact("mysql_version_query", v);
+    }
+    cx.fact("mysql_login", "accepted");
+    cx.reach(Level::Healthy);
+    let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
+    Ok(())
+}
+
+/// A mysql_async error as a failure: the server's error by number when there is one.
+fn client_failure(cx: &mut ProbeCx, e: &mysql_async::Error, phase: Phase) -> Failure {
+    if let mysql_async::Error::Server(s) = e {
+        let p = ErrPacket { code: s.code, sqlstate: Some(s.state.clone()), message: s.message.clone() };
+        let mut f = server_error(cx, &p, phase);
+        if f.code == "auth.no_credentials" {
+            f.code = "auth.rejected".into();
+            f.message = format!("the login was refused: error {} {}", s.code, s.message);
+            f.hint = Some("check the user name, password and the host part of the account (user@host); MariaDB with require_secure_transport also answers 1045 to plain connections".into());
+        }
+        return f;
+    }
+    Failure::new("mysql.error", phase, format!("the login failed: {e}")).hint("see the server's error log")
 }
 
 /// Reads the server's answer to the password-less HandshakeResponse41. Always a failure: the
