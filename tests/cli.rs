@@ -142,7 +142,14 @@ fn profile_ignition_against_the_testbed() {
     assert_eq!((metro["level"].as_str(), metro["ok"].as_bool()), (Some("healthy"), Some(true)), "{metro:#}");
     assert_eq!(metro["facts"]["tls_client_cert_requested"], true, "client_auth: required is met: {metro:#}");
     assert_eq!(by_name("OPC UA server")["planned"], "opcua");
-    assert_eq!(code(&by_name("PostgreSQL")), "tcp.refused");
+    let pg = by_name("PostgreSQL");
+    assert_eq!(
+        (pg["level"].as_str(), pg["facts"]["postgres_auth"].as_str()),
+        (Some("speaks"), Some("trust")),
+        "{pg:#}"
+    );
+    assert_eq!(by_name("MySQL/MariaDB")["facts"]["product"], "MySQL");
+    assert_eq!(code(&by_name("Oracle")), "tcp.refused");
     assert!(j["title"].as_str().unwrap().contains("Ignition"));
 
     // Without the gateway's CA the HTTPS port is diagnosed, naming the CA it does not know.

@@ -272,3 +272,84 @@ fn mysql_login_and_query_through_mysql_async() {
     assert_eq!((exit, code(&r).as_str()), (1, "tls.cert_unknown_ca"), "{r:#}");
     assert!(r["facts"].get("mysql_login").is_none(), "{r:#}");
 }
+
+mod responders {
+    //! The refusals real servers here will not produce on demand, from the testbed responders.
+
+    use portproof_testbeds::mysql::{self, MysqlConfig, MysqlMode};
+    use portproof_testbeds::postgres::{self, PgAuth, PgConfig, PgMode};
+
+    use crate::harness::{code, listener, portproof_env, serve};
+
+    fn check(port: u16, args: &[&str], password: Option<&str>) -> (i32, serde_json::Value) {
+        let target = format!("127.0.0.1:{port}");
+        let mut all = vec!["check", target.as_str()];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-f", "json"]);
+        let env: Vec<(&str, &str)> = password.map(|p| ("PORTPROOF_TEST_DB_PW", p)).into_iter().collect();
+        let run = portproof_env(&all, &env);
+        (run.code, run.result())
+    }
+
+    fn pg(mode: PgMode) -> portproof_testbeds::Server {
+        let l = listener();
+        serve(async { postgres::serve(l, mode) })
+    }
+
+    fn my(mode: MysqlMode) -> portproof_testbeds::Server {
+        let l = listener();
+        serve(async { mysql::serve(l, mode) })
+    }
+
+    #[test]
+    fn postgres_refusals_by_sqlstate() {
+        for (state, message, want) in [
+            ("53300", "sorry, too many clients already", "postgres.too_many_connections"),
+            ("57P03", "the database system is starting up", "postgres.starting"),
+            (
+                "28000",
+                "no pg_hba.conf entry for host \"10.0.0.9\", user \"x\", database \"x\", no encryption",
+                "postgres.no_hba_entry",
+            ),
+            ("XX000", "something else", "postgres.error.XX000"),
+        ] {
+            let s = pg(PgMode::Reject { sqlstate: state.into(), message: message.into() });
+            let (_, r) = check(s.port(), &["-e", "postgres"], None);
+            assert_eq!((code(&r).as_str(), r["level"].as_str()), (want, Some("speaks")), "{r:#}");
+            assert_eq!(r["facts"]["postgres_sqlstate"], state);
+        }
+        let s = pg(PgMode::LyingLength);
+        let (_, r) = check(s.port(), &["-e", "postgres", "--timeout", "5s"], None);
+        assert_eq!(code(&r), "postgres.malformed", "{r:#}");
+    }
+
+    #[test]
+    fn postgres_md5_login_on_the_responder() {
+        let s = pg(PgMode::Server(PgConfig { auth: PgAuth::Md5, ..PgConfig::default() }));
+        let login = ["-e", "postgres", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW"];
+        let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
+        assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+        assert_eq!(r["facts"]["postgres_auth"], "md5");
+        let (exit, r) = check(s.port(), &login, Some("nope"));
+        assert_eq!((exit, code(&r).as_str()), (1, "auth.rejected"), "{r:#}");
+    }
+
+    #[test]
+    fn mysql_refusals_by_error_number() {
+        for (n, message, want) in [
+            (1130u16, "Host '10.0.0.9' is not allowed to connect to this MySQL server", "mysql.host_not_allowed"),
+            (1040, "Too many connections", "mysql.too_many_connections"),
+        ] {
+            let s = my(MysqlMode::ErrOnConnect { code: n, message: message.into() });
+            let (_, r) = check(s.port(), &["-e", "mysql"], None);
+            assert_eq!((code(&r).as_str(), r["facts"]["mysql_error"].as_u64()), (want, Some(u64::from(n))), "{r:#}");
+        }
+        let strict = my(MysqlMode::Server(MysqlConfig { require_secure_transport: true, ..MysqlConfig::default() }));
+        let (_, r) = check(strict.port(), &["-e", "mysql"], None);
+        assert_eq!(code(&r), "mysql.insecure_transport_refused", "{r:#}");
+        assert_eq!(r["facts"]["product"], "MySQL");
+        let liar = my(MysqlMode::LyingLength);
+        let (_, r) = check(liar.port(), &["-e", "mysql", "--timeout", "5s"], None);
+        assert_eq!((code(&r).as_str(), r["level"].as_str()), ("mysql.malformed", Some("open")), "{r:#}");
+    }
+}

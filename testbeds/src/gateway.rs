@@ -2,8 +2,8 @@
 //!
 //! Ignition: 8088 serves `/StatusPing` in HTTP; 8043 the same over TLS; 8060 is a TLS port
 //! demanding a client certificate, like the Gateway Network. OPC UA (4840, 4096) and Modbus
-//! (502) are held open by stand-ins until their testbed servers arrive. The databases (3306,
-//! 5432, 1433, 1521) are optional in the profile and not served here.
+//! (502) are held open by stand-ins until their testbed servers arrive. MySQL (3306) and
+//! PostgreSQL (5432) are minimal responders; MS SQL (1433) and Oracle (1521) are not served.
 //!
 //! PADS4 and WSO2 Message Broker: their web ports, and the in-process AMQP and MQTT responders
 //! (plain and over TLS) for the brokers they run.
@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::http::GatewayState;
 use crate::pki::Pki;
-use crate::{Server, amqp, hostile, http, mqtt};
+use crate::{Server, amqp, hostile, http, mqtt, mysql, postgres};
 
 /// The offset `portproof testbed` and `portproof demo` use by default: 8088 becomes 28088.
 pub const DEFAULT_OFFSET: u16 = 20000;
@@ -125,6 +125,8 @@ pub const LAYOUT: &[(u16, &str)] = &[
     (4840, "OPC UA (open port stand-in)"),
     (4096, "OPC UA discovery (open port stand-in)"),
     (502, "Modbus TCP (open port stand-in)"),
+    (3306, "MySQL greeting and login responder"),
+    (5432, "PostgreSQL responder with SSL (trust)"),
 ];
 
 impl Gateway {
@@ -166,6 +168,10 @@ impl Gateway {
                 (_, 5671 | 8672) => amqp::serve_tls(listener, broker(), pki.server_config()),
                 (_, 1883) => mqtt::serve(listener, mqtt_broker()),
                 (_, 8833) => mqtt::serve_tls(listener, mqtt_broker(), pki.server_config()),
+                (Product::Ignition, 3306) => mysql::serve(listener, mysql::MysqlMode::Server(Default::default())),
+                (Product::Ignition, 5432) => {
+                    postgres::serve_ssl(listener, postgres::PgMode::Server(Default::default()), pki.server_config())
+                }
                 _ => hostile::holder(listener),
             };
             ports.push(Port { base, role, server });

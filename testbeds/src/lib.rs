@@ -8,7 +8,9 @@ pub mod gateway;
 pub mod hostile;
 pub mod http;
 pub mod mqtt;
+pub mod mysql;
 pub mod pki;
+pub mod postgres;
 
 /// The TLS library of the testbed servers, for callers that build their configurations.
 pub use rustls;
