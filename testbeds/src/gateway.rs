@@ -168,7 +168,12 @@ impl Gateway {
                 (_, 5671 | 8672) => amqp::serve_tls(listener, broker(), pki.server_config()),
                 (_, 1883) => mqtt::serve(listener, mqtt_broker()),
                 (_, 8833) => mqtt::serve_tls(listener, mqtt_broker(), pki.server_config()),
-                (Product::Ignition, 3306) => mysql::serve(listener, mysql::MysqlMode::Server(Default::default())),
+                // The gateway's own account: the probe's password-less "portproof" is refused,
+                // as on a real server.
+                (Product::Ignition, 3306) => mysql::serve(
+                    listener,
+                    mysql::MysqlMode::Server(mysql::MysqlConfig { user: "ignition".into(), ..Default::default() }),
+                ),
                 (Product::Ignition, 5432) => {
                     postgres::serve_ssl(listener, postgres::PgMode::Server(Default::default()), pki.server_config())
                 }
