@@ -34,7 +34,7 @@ fn postgres_is_named_with_its_auth_and_ssl_without_a_password() {
     if f["postgres_auth"] == "trust" {
         // The machine's cluster trusts loopback: the server shows its version.
         assert_eq!(f["product"], "PostgreSQL");
-        assert!(f["postgres_server_version"].as_str().unwrap().starts_with(char::is_numeric), "{r:#}");
+        assert!(f["postgres_parameters"]["server_version"].as_str().unwrap().starts_with(char::is_numeric), "{r:#}");
     }
     assert_eq!(code(&r), "auth.no_credentials", "{r:#}");
 
@@ -324,14 +324,43 @@ mod responders {
     }
 
     #[test]
-    fn postgres_md5_login_on_the_responder() {
+    fn postgres_md5_login_on_the_responder_only_where_plain_text_is_allowed() {
         let s = pg(PgMode::Server(PgConfig { auth: PgAuth::Md5, ..PgConfig::default() }));
         let login = ["-e", "postgres", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW"];
+        // The server offers no TLS: no password leaves without an explicit sslmode: disable.
         let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
+        assert_eq!((exit, code(&r).as_str()), (1, "postgres.plaintext_login_refused"), "{r:#}");
+        let plain = [&login[..], &["--sslmode", "disable"]].concat();
+        let (exit, r) = check(s.port(), &plain, Some("portproof-secret"));
         assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
         assert_eq!(r["facts"]["postgres_auth"], "md5");
-        let (exit, r) = check(s.port(), &login, Some("nope"));
+        let (exit, r) = check(s.port(), &plain, Some("nope"));
         assert_eq!((exit, code(&r).as_str()), (1, "auth.rejected"), "{r:#}");
+    }
+
+    #[test]
+    fn postgres_scram_login_over_the_responders_tls() {
+        let pki = portproof_testbeds::pki::Pki::new();
+        let dir = tempfile::tempdir().unwrap();
+        let files = pki.write_to(dir.path()).unwrap();
+        let l = listener();
+        let cfg = PgConfig { auth: PgAuth::Scram, ..PgConfig::default() };
+        let s = serve(async { postgres::serve_ssl(l, PgMode::Server(cfg), pki.server_config()) });
+        let ca = files.ca.to_str().unwrap();
+        let login = ["-e", "postgres", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
+        let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
+        assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+        assert_eq!(r["facts"]["postgres_auth"], "scram-sha-256");
+    }
+
+    #[test]
+    fn mysql_sends_no_password_outside_tls() {
+        let s = my(MysqlMode::Server(MysqlConfig::default()));
+        let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW"];
+        let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
+        assert_eq!((exit, code(&r).as_str()), (1, "mysql.plaintext_login_refused"), "{r:#}");
+        let (exit, r) = check(s.port(), &[&login[..], &["--sslmode", "disable"]].concat(), Some("portproof-secret"));
+        assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //!
 //! With `login:` and a password, mysql_async logs in on a second connection and runs
 //! `SELECT VERSION()`: `healthy`. The password goes only over TLS whose certificate verified on
-//! the first connection (or `insecure: true`), or where the server offers no TLS and `sslmode`
-//! allows plain text (the native and SHA-2 plugins never send it in the clear over TCP).
+//! the first connection (or `insecure: true`); outside TLS only with an explicit
+//! `sslmode: disable`, because caching_sha2_password sends it encrypted to whatever RSA key
+//! the server presents, and a fake server can present its own.
 
 pub mod wire;
 
@@ -50,6 +51,9 @@ impl Probe for Mysql {
         if password { Level::Healthy } else { Level::Speaks }
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
+        if let Some(login) = &t.login {
+            login.password()?;
+        }
         if t.over == Over::Tls {
             return Err(Failure::config(
                 "expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode",
@@ -141,6 +145,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             .await
             .map_err(|e| read_failure(&e, Phase::Tls, "sending SSLRequest"))?;
         seq += 1;
+        // A fresh tape: a failed handshake is diagnosed from what came after SSLRequest.
+        let conn = Conn::new(conn, cx.limits.max_read);
         let done = tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
         if let Some(f) = &done.unverified {
             cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
@@ -164,6 +170,14 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     {
         if let Some(f) = unverified.filter(|_| !t.tls.insecure) {
             return Err(f);
+        }
+        if !tls && mode != SslMode::Disable && !t.tls.insecure {
+            return Err(Failure::new(
+                "mysql.plaintext_login_refused",
+                Phase::Auth,
+                "the server offers no TLS, and the probe sends no password outside TLS",
+            )
+            .hint("configure TLS on the server, or allow a plain-text login explicitly with mysql.sslmode: disable"));
         }
         return login_and_query(t, cx, login, tls).await;
     }
@@ -191,13 +205,30 @@ async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &crate::Login, tls
         // Otherwise it asks a local server for its unix socket and reconnects there.
         .prefer_socket(false)
         .tcp_nodelay(true)
-        .stmt_cache_size(0);
+        .stmt_cache_size(0)
+        // Stated, so the client neither asks the server for them nor sizes buffers by its answer.
+        .max_allowed_packet(Some(64 * 1024))
+        .wait_timeout(Some(60));
     if tls {
         let mut ssl = mysql_async::SslOpts::default()
             .with_danger_accept_invalid_certs(t.tls.insecure)
             .with_danger_skip_domain_validation(t.tls.insecure);
-        if let Some(ca) = &t.tls.ca {
-            ssl = ssl.with_root_certs(vec![ca.clone().into()]);
+        // The same trust as the engine's: the given CA, else the system store (mysql_async's own
+        // default would be the Mozilla bundle alone).
+        ssl = match &t.tls.ca {
+            Some(ca) => ssl.with_root_certs(vec![ca.clone().into()]),
+            None => ssl.with_root_certs(
+                rustls_native_certs::load_native_certs()
+                    .certs
+                    .into_iter()
+                    .map(|c| c.as_ref().to_vec().into())
+                    .collect(),
+            ),
+        }
+        .with_disable_built_in_roots(true);
+        if let (Some(cert), Some(key)) = (&t.tls.client_cert, &t.tls.client_key) {
+            ssl = ssl
+                .with_client_identity(Some(mysql_async::ClientIdentity::new(cert.clone().into(), key.clone().into())));
         }
         if let Some(sni) = &t.tls.sni {
             ssl = ssl.with_danger_tls_hostname_override(Some(sni.clone()));
@@ -211,6 +242,7 @@ async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &crate::Login, tls
     let version: Option<String> =
         conn.query_first("SELECT VERSION()").await.map_err(|e| client_failure(cx, &e, Phase::Query))?;
     if let Some(v) = version {
+        let v: String = v.chars().take(256).collect();
         cx.fact("mysql_version_query", v);
     }
     cx.fact("mysql_login", "accepted");
@@ -305,6 +337,7 @@ fn server_error(cx: &mut ProbeCx, e: &ErrPacket, phase: Phase) -> Failure {
             "mysql.too_many_connections".into(),
             "every connection slot is taken: raise max_connections or find the leak",
         ),
+        1049 => ("mysql.database_missing".into(), "the database does not exist: create it or fix mysql.database"),
         3159 => (
             "mysql.insecure_transport_refused".into(),
             "the server requires TLS (require_secure_transport): connect with TLS",

@@ -77,7 +77,21 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             if password.expose().is_empty() && !trust {
                 return Err(f);
             }
-            login_and_query(t, cx, &user, &database, &password).await
+            // A password goes only inside TLS: a server that offered no TLS (or a peer that
+            // stops offering it on the second connection) could ask for it in clear text.
+            let tls_first = cx.facts().get("postgres_ssl").and_then(|v| v.as_str()) == Some("supported");
+            let plain_allowed = opts.sslmode == Some(SslMode::Disable) || t.tls.insecure;
+            if !password.expose().is_empty() && !tls_first && !plain_allowed {
+                return Err(Failure::new(
+                    "postgres.plaintext_login_refused",
+                    Phase::Auth,
+                    "the server offers no TLS, and the probe sends no password outside TLS",
+                )
+                .hint(
+                    "enable ssl on the server, or allow a plain-text login explicitly with postgres.sslmode: disable",
+                ));
+            }
+            login_and_query(t, cx, &user, &database, &password, tls_first).await
         }
         (_, r) => r,
     }
@@ -85,7 +99,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
 
 /// Opens a connection and, when asked and offered, switches it to TLS; `go_on` lets the
 /// handshake finish over a certificate that does not verify (recorded as `unverified`).
-async fn open(t: &Target, cx: &mut ProbeCx, go_on: bool) -> Result<(BoxIo, Option<Failure>), Failure> {
+async fn open(t: &Target, cx: &mut ProbeCx, go_on: bool, need_tls: bool) -> Result<(BoxIo, Option<Failure>), Failure> {
     let mut conn = dial(cx, &t.host, t.port).await?;
     let mode = t.postgres.as_ref().and_then(|o| o.sslmode).unwrap_or(SslMode::Prefer);
     if mode == SslMode::Disable {
@@ -99,9 +113,17 @@ async fn open(t: &Target, cx: &mut ProbeCx, go_on: bool) -> Result<(BoxIo, Optio
         .map_err(|e| read_failure(&e, Phase::Request, "waiting for the answer to SSLRequest"))?;
     match answer[0] {
         b'S' => {
+            // A fresh tape: a failed handshake is diagnosed from what came after SSLRequest.
+            let conn = Conn::new(conn, cx.limits.max_read);
             let done = tls::handshake_recorded(cx, conn, &t.host, &t.tls, go_on, &[]).await.map_err(|e| e.failure)?;
             Ok((Box::new(done.stream), done.unverified))
         }
+        b'N' if need_tls => Err(Failure::new(
+            "postgres.ssl_downgraded",
+            Phase::Tls,
+            "the server offered TLS on the first connection and refused it on the login connection: no password was sent",
+        )
+        .hint("something between here and the server strips TLS, or another server answers: investigate before logging in")),
         b'N' if mode == SslMode::Prefer => Ok((Box::new(conn), None)),
         other => Err(Failure::new(
             "postgres.ssl_refused",
@@ -119,9 +141,10 @@ async fn login_and_query(
     user: &str,
     database: &str,
     password: &crate::Secret,
+    need_tls: bool,
 ) -> Result<(), Failure> {
     // Without a password nothing secret crosses: an unverified certificate need not stop it.
-    let (io, unverified) = open(t, cx, t.tls.insecure || password.expose().is_empty()).await?;
+    let (io, unverified) = open(t, cx, t.tls.insecure || password.expose().is_empty(), need_tls).await?;
     if let Some(f) = unverified
         && !cx.warnings().iter().any(|w| w.code == "tls.unverified")
     {
@@ -207,6 +230,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
             (0, _) => return Err(no_response(cx, t, peer).await),
             (_, b'S') => {
                 cx.fact("postgres_ssl", "supported");
+                let conn = Conn::new(conn, cx.limits.max_read);
                 let done =
                     tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
                 if let Some(f) = &done.unverified {
@@ -267,6 +291,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
 /// Reads the server's answers to the StartupMessage, from the type byte already read, up to
 /// the verdict. It always ends in a failure: the best case without a password is `speaks`.
 async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) -> Failure {
+    let mut params = serde_json::Map::new();
     loop {
         if !matches!(kind, b'R' | b'E' | b'S' | b'K' | b'Z' | b'N' | b'v') {
             let mut rest = read_available(conn, 511, Duration::from_millis(100)).await;
@@ -310,9 +335,13 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
                 if let Some((k, v)) = wire::parameter(&body) {
                     if k == "server_version" {
                         cx.fact("product", "PostgreSQL");
-                        cx.fact("product_version", v.clone());
+                        cx.fact("product_version", clip(&v));
                     }
-                    cx.fact(&format!("postgres_{k}"), v);
+                    // Bounded, and under one key: the peer names them, and may send them forever.
+                    if params.len() < MAX_PARAMETERS {
+                        params.insert(clip(&k), serde_json::Value::String(clip(&v)));
+                        cx.fact("postgres_parameters", serde_json::Value::Object(params.clone()));
+                    }
                 }
             }
             b'E' => return server_error(cx, &wire::fields(&body)),
@@ -346,10 +375,25 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
     }
 }
 
+/// Most ParameterStatus messages kept (PostgreSQL 15 sends 14).
+const MAX_PARAMETERS: usize = 32;
+
+/// A peer-chosen string cut to a length a report can carry.
+fn clip(s: &str) -> String {
+    if s.len() <= 256 {
+        return s.to_owned();
+    }
+    let mut end = 256;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
 /// An ErrorResponse as a failure, by SQLSTATE.
 fn server_error(cx: &mut ProbeCx, f: &std::collections::BTreeMap<char, String>) -> Failure {
-    let state = f.get(&'C').cloned().unwrap_or_default();
-    let message = f.get(&'M').cloned().unwrap_or_default();
+    let state = clip(&f.get(&'C').cloned().unwrap_or_default());
+    let message = clip(&f.get(&'M').cloned().unwrap_or_default());
     cx.fact("protocol", "PostgreSQL 3.0");
     cx.fact("postgres_sqlstate", state.as_str());
     if let Some(sev) = f.get(&'V').or_else(|| f.get(&'S')) {
@@ -373,9 +417,9 @@ fn server_error(cx: &mut ProbeCx, f: &std::collections::BTreeMap<char, String>) 
     let code = if code.is_empty() { format!("postgres.error.{state}") } else { code.to_owned() };
     let mut text = format!("the server refused the start-up: {message} (SQLSTATE {state})");
     if let Some(d) = f.get(&'D') {
-        text.push_str(&format!("; {d}"));
+        text.push_str(&format!("; {}", clip(d)));
     }
-    Failure::new(code, Phase::Greeting, text).hint(f.get(&'H').cloned().unwrap_or_else(|| hint.to_owned()))
+    Failure::new(code, Phase::Greeting, text).hint(f.get(&'H').map(|h| clip(h)).unwrap_or_else(|| hint.to_owned()))
 }
 
 fn malformed(message: String) -> Failure {
