@@ -250,6 +250,15 @@ pub fn poke_budget(remaining: Option<Duration>) -> Duration {
     remaining.map_or(POKE_BUDGET, |r| POKE_BUDGET.min(r.saturating_sub(Duration::from_millis(50))))
 }
 
+/// Whether the port at `addr` completes a TLS ClientHello, asked on a side connection within
+/// what is left of the deadline. A probe whose opening met silence or a hang-up asks it, to
+/// tell a TLS port (waiting for a ClientHello) from a service that refused to talk.
+pub async fn answers_tls(addr: Option<SocketAddr>, host: &str, remaining: Option<Duration>) -> bool {
+    let Some(addr) = addr else { return false };
+    let budget = poke_budget(remaining);
+    !budget.is_zero() && poke(addr, &client_hello(host), budget).await.is_some_and(|h| h.protocol == "tls")
+}
+
 /// Opens a fresh connection to `addr`, sends `opening`, and names what comes back within
 /// `budget` in all. For identification only: the answer is never acted on.
 pub async fn poke(addr: SocketAddr, opening: &[u8], budget: Duration) -> Option<Heard> {

@@ -302,22 +302,14 @@ async fn not_mqtt(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Fail
 
 /// Silence then close: a TLS port waiting for a ClientHello does exactly that. Ask on the side.
 async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failure) -> Failure {
-    if t.over == Over::Tcp
-        && let Some(addr) = peer
-    {
-        let budget = sniff::poke_budget(cx.remaining());
-        if !budget.is_zero()
-            && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&t.host), budget).await
-            && heard.protocol == "tls"
-        {
-            cx.identify("tls");
-            return Failure::new(
-                "proto.mismatch",
-                Phase::Request,
-                "the port closed on CONNECT but completes a TLS ClientHello: it is an mqtts port",
-            )
-            .hint("use expect: mqtts (or over: tls)");
-        }
+    if t.over == Over::Tcp && sniff::answers_tls(peer, &t.host, cx.remaining()).await {
+        cx.identify("tls");
+        return Failure::new(
+            "proto.mismatch",
+            Phase::Request,
+            "the port closed on CONNECT but completes a TLS ClientHello: it is an mqtts port",
+        )
+        .hint("use expect: mqtts (or over: tls)");
     }
     f
 }

@@ -377,20 +377,14 @@ fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
 
 /// No greeting: a silent-close port may be TLS in front of the server; ask on the side.
 async fn no_greeting(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>) -> Failure {
-    if let Some(addr) = peer {
-        let budget = sniff::poke_budget(cx.remaining());
-        if !budget.is_zero()
-            && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&t.host), budget).await
-            && heard.protocol == "tls"
-        {
-            cx.identify("tls");
-            return Failure::new(
-                "proto.mismatch",
-                Phase::Greeting,
-                "the port closed without a greeting but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
-            )
-            .hint("MySQL greets in plain text and switches to TLS itself; check what listens on this port");
-        }
+    if sniff::answers_tls(peer, &t.host, cx.remaining()).await {
+        cx.identify("tls");
+        return Failure::new(
+            "proto.mismatch",
+            Phase::Greeting,
+            "the port closed without a greeting but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
+        )
+        .hint("MySQL greets in plain text and switches to TLS itself; check what listens on this port");
     }
     Failure::new("mysql.no_response", Phase::Greeting, "the peer closed the connection without a greeting")
         .hint("MySQL greets at once: this port is not MySQL, or the server refused this client before greeting")

@@ -447,20 +447,14 @@ fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
 
 /// Closed on SSLRequest without a byte: ask on the side whether it is a TLS port.
 async fn no_response(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>) -> Failure {
-    if let Some(addr) = peer {
-        let budget = sniff::poke_budget(cx.remaining());
-        if !budget.is_zero()
-            && let Some(heard) = sniff::poke(addr, &sniff::client_hello(&t.host), budget).await
-            && heard.protocol == "tls"
-        {
-            cx.identify("tls");
-            return Failure::new(
-                "proto.mismatch",
-                Phase::Request,
-                "the port closed on SSLRequest but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
-            )
-            .hint("PostgreSQL negotiates TLS itself; check what listens on this port");
-        }
+    if sniff::answers_tls(peer, &t.host, cx.remaining()).await {
+        cx.identify("tls");
+        return Failure::new(
+            "proto.mismatch",
+            Phase::Request,
+            "the port closed on SSLRequest but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
+        )
+        .hint("PostgreSQL negotiates TLS itself; check what listens on this port");
     }
     Failure::new("postgres.no_response", Phase::Request, "the peer closed the connection without answering SSLRequest")
         .hint("the port accepts connections but does not speak PostgreSQL: check the port number")
