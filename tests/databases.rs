@@ -382,3 +382,57 @@ mod responders {
         assert_eq!((code(&r).as_str(), r["level"].as_str()), ("mysql.malformed", Some("open")), "{r:#}");
     }
 }
+
+#[test]
+fn postgres_never_sends_a_password_when_tls_disappears_on_the_login_connection() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = portproof_testbeds::pki::Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write_to(dir.path()).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config());
+    let l = crate::harness::listener();
+    let port = l.local_addr().unwrap().port();
+    let after_n = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let seen = after_n.clone();
+    // First connection: S, TLS, then a SCRAM request. Second: N, then record what the client sends.
+    let _peer = crate::harness::rt().spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut req = [0u8; 8];
+        s.read_exact(&mut req).await.unwrap();
+        s.write_all(b"S").await.unwrap();
+        let mut tls = acceptor.accept(s).await.unwrap();
+        let mut buf = [0u8; 512];
+        let _ = tls.read(&mut buf).await;
+        tls.write_all(b"R\x00\x00\x00\x17\x00\x00\x00\x0aSCRAM-SHA-256\x00\x00").await.unwrap();
+        let (mut s2, _) = l.accept().await.unwrap();
+        s2.read_exact(&mut req).await.unwrap();
+        s2.write_all(b"N").await.unwrap();
+        let mut rest = vec![0u8; 4096];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), s2.read(&mut rest)).await {
+            seen.lock().unwrap().extend_from_slice(&rest[..n]);
+        }
+        drop(tls);
+    });
+    let target = format!("127.0.0.1:{port}");
+    let args = [
+        "check",
+        &target,
+        "-e",
+        "postgres",
+        "--user",
+        "portproof",
+        "--password-env",
+        "PG_DOWN_PW",
+        "--ca",
+        files.ca.to_str().unwrap(),
+        "-f",
+        "json",
+    ];
+    let run = crate::harness::portproof_env(&args, &[("PG_DOWN_PW", "must-not-leak")]);
+    let r = run.result();
+    assert_eq!((code(&r).as_str(), r["level"].as_str()), ("postgres.ssl_downgraded", Some("speaks")), "{r:#}");
+    std::thread::sleep(Duration::from_millis(100));
+    let sent = after_n.lock().unwrap().clone();
+    assert!(!String::from_utf8_lossy(&sent).contains("must-not-leak"), "the password was sent: {sent:?}");
+}
