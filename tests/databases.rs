@@ -372,6 +372,9 @@ mod responders {
             let s = my(MysqlMode::ErrOnConnect { code: n, message: message.into() });
             let (_, r) = check(s.port(), &["-e", "mysql"], None);
             assert_eq!((code(&r).as_str(), r["facts"]["mysql_error"].as_u64()), (want, Some(u64::from(n))), "{r:#}");
+            if n == 1130 {
+                assert_eq!(r["facts"]["mysql_seen_as"], "10.0.0.9", "{r:#}");
+            }
         }
         let strict = my(MysqlMode::Server(MysqlConfig { require_secure_transport: true, ..MysqlConfig::default() }));
         let (_, r) = check(strict.port(), &["-e", "mysql"], None);

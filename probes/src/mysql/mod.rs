@@ -312,6 +312,7 @@ async fn answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, user: &str) -> Failure
         Phase::Auth,
         "the server wants the authentication exchange the probe does not do without credentials",
     )
+    .hint("the server is MySQL/MariaDB and reachable; a login check needs credentials")
 }
 
 /// An ERR packet as a failure, by error number.
@@ -320,9 +321,14 @@ fn server_error(cx: &mut ProbeCx, e: &ErrPacket, phase: Phase) -> Failure {
     if let Some(s) = &e.sqlstate {
         cx.fact("mysql_sqlstate", s.as_str());
     }
-    // "Access denied for user 'x'@'10.0.0.9'": how the server sees this client.
-    if let Some(host) = e.message.split("'@'").nth(1).and_then(|r| r.split('\'').next()) {
-        cx.fact("mysql_seen_as", host);
+    // "Access denied for user 'x'@'10.0.0.9'", "Host '10.0.0.9' is not allowed ...": how the
+    // server sees this client.
+    let seen = match e.message.split("'@'").nth(1) {
+        Some(rest) => rest.split('\'').next(),
+        None => e.message.strip_prefix("Host '").and_then(|r| r.split('\'').next()),
+    };
+    if let Some(host) = seen {
+        cx.fact("mysql_seen_as", host.chars().take(256).collect::<String>());
     }
     let (code, hint): (String, &str) = match e.code {
         1129 => (

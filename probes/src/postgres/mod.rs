@@ -259,7 +259,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
             (_, other) => {
                 let mut rest = read_available(&mut conn, 511, Duration::from_millis(100)).await;
                 rest.insert(0, other);
-                return Err(mismatch(cx, &rest));
+                return Err(mismatch(cx, &rest, Phase::Request));
             }
         }
     };
@@ -296,7 +296,7 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
         if !matches!(kind, b'R' | b'E' | b'S' | b'K' | b'Z' | b'N' | b'v') {
             let mut rest = read_available(conn, 511, Duration::from_millis(100)).await;
             rest.insert(0, kind);
-            return mismatch(cx, &rest);
+            return mismatch(cx, &rest, Phase::Greeting);
         }
         let mut len = [0u8; 4];
         if let Err(e) = conn.read_exact(&mut len).await {
@@ -427,22 +427,18 @@ fn malformed(message: String) -> Failure {
         .hint("the peer frames like PostgreSQL but its messages are broken: it is not a working PostgreSQL")
 }
 
-fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
+fn mismatch(cx: &mut ProbeCx, head: &[u8], phase: Phase) -> Failure {
     if let Some(heard) = sniff::identify(head) {
         cx.identify(heard.protocol);
         return Failure::new(
             "proto.mismatch",
-            Phase::Request,
+            phase,
             format!("expected PostgreSQL, the peer answered in {}: {}", heard.protocol, heard.detail),
         )
         .hint(format!("this port speaks {}, not PostgreSQL: check the port number", heard.protocol));
     }
-    Failure::new(
-        "postgres.malformed",
-        Phase::Request,
-        format!("the answer is not PostgreSQL: {}", sniff::describe(head)),
-    )
-    .hint("the port speaks something other than PostgreSQL: check the port number")
+    Failure::new("postgres.malformed", phase, format!("the answer is not PostgreSQL: {}", sniff::describe(head)))
+        .hint("the port speaks something other than PostgreSQL: check the port number")
 }
 
 /// Closed on SSLRequest without a byte: ask on the side whether it is a TLS port.
