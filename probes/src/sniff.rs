@@ -250,6 +250,40 @@ pub fn poke_budget(remaining: Option<Duration>) -> Duration {
     remaining.map_or(POKE_BUDGET, |r| POKE_BUDGET.min(r.saturating_sub(Duration::from_millis(50))))
 }
 
+/// The protocol a probe expects, as the failure for another one names it.
+pub struct Expected<'a> {
+    /// The probe's name, which the sniffer also uses (`amqp`, `mysql`).
+    pub name: &'a str,
+    /// How people write it (`AMQP`, `MySQL`).
+    pub label: &'a str,
+    /// The `expect` name of the same protocol over TLS (`amqps`), when there is one.
+    pub over_tls: Option<&'a str>,
+}
+
+/// `proto.mismatch` when `head` is another protocol the sniffer knows, which goes into
+/// `identified`; `None` when it is unknown or the expected one (then the probe says malformed).
+pub fn mismatch(
+    cx: &mut crate::ProbeCx,
+    head: &[u8],
+    expected: &Expected<'_>,
+    phase: crate::Phase,
+) -> Option<crate::Failure> {
+    let heard = identify(head).filter(|h| h.protocol != expected.name)?;
+    cx.identify(heard.protocol);
+    let hint = match (heard.protocol, expected.over_tls) {
+        ("tls", Some(alias)) => format!("this port speaks TLS: use expect: {alias} (or over: tls)"),
+        (p, _) => format!("this port speaks {p}, not {}: check the port number", expected.label),
+    };
+    Some(
+        crate::Failure::new(
+            "proto.mismatch",
+            phase,
+            format!("expected {}, the peer answered in {}: {}", expected.label, heard.protocol, heard.detail),
+        )
+        .hint(hint),
+    )
+}
+
 /// Whether the port at `addr` completes a TLS ClientHello, asked on a side connection within
 /// what is left of the deadline. A probe whose opening met silence or a hang-up asks it, to
 /// tell a TLS port (waiting for a ClientHello) from a service that refused to talk.

@@ -422,6 +422,11 @@ impl fmt::Debug for Secret {
 }
 
 impl Login {
+    /// Whether a password is given at all; a user name alone only says whom to identify as.
+    pub fn has_password(&self) -> bool {
+        self.password_env.is_some() || self.password_file.is_some()
+    }
+
     /// Reads the password: from `password_env`, from `password_file`, or empty when neither is
     /// given (MariaDB's root on a fresh install, a broker's user without a password).
     pub fn password(&self) -> Result<Secret, crate::Failure> {

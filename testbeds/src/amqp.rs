@@ -20,12 +20,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::conn::{BoxIo, accept_each, finish, hold, send};
 
 /// How the responder behaves: a working broker, or one of the failures a probe must grade.
 #[derive(Clone, Debug)]
@@ -116,9 +117,6 @@ const MAX_DEPTH: u8 = 16;
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
 /// How long to wait for Close-Ok after sending Connection.Close.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// How long to read what the client still sends after our FIN, so the close stays a FIN.
-const DRAIN_WAIT: Duration = Duration::from_secs(1);
-
 const CHANNEL_MAX: u16 = 2047;
 const FRAME_MAX: u32 = 131_072;
 const HEARTBEAT: u16 = 60;
@@ -144,32 +142,23 @@ const CHANNEL_CLOSE_OK: MethodId = (20, 41);
 const QUEUE_DECLARE: MethodId = (50, 10);
 const QUEUE_DECLARE_OK: MethodId = (50, 11);
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-type Stream = BufReader<Box<dyn Io>>;
+type Stream = BufReader<BoxIo>;
 
 fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, mode: AmqpMode) -> Server {
-    let addr = listener.local_addr().expect("bound listener");
     let mode = Arc::new(mode);
-    let task = tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            // Brokers answer in several small writes (TLS 1.3 tickets, then the greeting):
-            // with Nagle on, each waits for the client's delayed ACK, 40 ms on Linux.
-            let _ = tcp.set_nodelay(true);
-            let (mode, tls) = (mode.clone(), tls.clone());
-            tokio::spawn(async move {
-                let io: Box<dyn Io> = match tls {
-                    Some(acceptor) => match acceptor.accept(tcp).await {
-                        Ok(stream) => Box::new(stream),
-                        Err(_) => return,
-                    },
-                    None => Box::new(tcp),
-                };
-                session(&mut BufReader::new(io), &mode).await;
-            });
+    accept_each(listener, move |tcp| {
+        let (mode, tls) = (mode.clone(), tls.clone());
+        async move {
+            let io: BoxIo = match tls {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(stream) => Box::new(stream),
+                    Err(_) => return,
+                },
+                None => Box::new(tcp),
+            };
+            session(&mut BufReader::new(io), &mode).await;
         }
-    });
-    Server::new(addr, task)
+    })
 }
 
 async fn session(s: &mut Stream, mode: &AmqpMode) {
@@ -598,27 +587,6 @@ async fn read_non_heartbeat(s: &mut Stream) -> Option<Frame> {
     }
 }
 
-/// Writes and flushes `bytes`; `None` when the client is gone.
-async fn send(s: &mut Stream, bytes: &[u8]) -> Option<()> {
-    s.write_all(bytes).await.ok()?;
-    s.flush().await.ok()
-}
-
-/// Closes with a FIN, then reads what the client still sends (briefly), so that unread data
-/// does not turn the close into a reset.
-async fn finish(s: &mut Stream) {
-    let _ = s.flush().await;
-    let _ = s.shutdown().await;
-    let mut buf = [0u8; 4096];
-    let _ = timeout(DRAIN_WAIT, async { while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {} }).await;
-}
-
-/// Reads and discards until the client leaves.
-async fn hold(s: &mut Stream) {
-    let mut buf = [0u8; 4096];
-    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
-}
-
 /// A field value to write; the server properties need no other types.
 enum Field<'a> {
     Bool(bool),
@@ -751,6 +719,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
 
     const WAIT: Duration = Duration::from_secs(5);

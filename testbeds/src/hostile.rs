@@ -15,13 +15,7 @@ where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let addr = listener.local_addr().expect("bound listener");
-    let task = tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(each(s));
-        }
-    });
-    Server::new(addr, task)
+    crate::conn::accept_each(listener, each)
 }
 
 /// Accepts, reads what comes, and never says a word.

@@ -21,12 +21,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::conn::{BoxIo, accept_each, finish, hold, send};
 
 /// How the responder behaves: a working broker, or one of the failures a probe must grade.
 #[derive(Clone, Debug)]
@@ -129,40 +130,28 @@ const GONE: u8 = 0;
 const MAX_PACKET: usize = 1 << 20;
 /// How long a client may take to send CONNECT.
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
-/// How long to read what the client still sends after our FIN, so the close stays a FIN.
-const DRAIN_WAIT: Duration = Duration::from_secs(1);
-
 const RECEIVE_MAXIMUM: u16 = 20;
 const MAXIMUM_QOS: u8 = 1;
 const TOPIC_ALIAS_MAXIMUM: u16 = 10;
 const SYS_VERSION_TOPIC: &str = "$SYS/broker/version";
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-type Stream = BufReader<Box<dyn Io>>;
+type Stream = BufReader<BoxIo>;
 
 fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, mode: MqttMode) -> Server {
-    let addr = listener.local_addr().expect("bound listener");
     let mode = Arc::new(mode);
-    let task = tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            // Brokers answer in several small writes (TLS 1.3 tickets, then the greeting):
-            // with Nagle on, each waits for the client's delayed ACK, 40 ms on Linux.
-            let _ = tcp.set_nodelay(true);
-            let (mode, tls) = (mode.clone(), tls.clone());
-            tokio::spawn(async move {
-                let io: Box<dyn Io> = match tls {
-                    Some(acceptor) => match acceptor.accept(tcp).await {
-                        Ok(stream) => Box::new(stream),
-                        Err(_) => return,
-                    },
-                    None => Box::new(tcp),
-                };
-                session(&mut BufReader::new(io), &mode).await;
-            });
+    accept_each(listener, move |tcp| {
+        let (mode, tls) = (mode.clone(), tls.clone());
+        async move {
+            let io: BoxIo = match tls {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(stream) => Box::new(stream),
+                    Err(_) => return,
+                },
+                None => Box::new(tcp),
+            };
+            session(&mut BufReader::new(io), &mode).await;
         }
-    });
-    Server::new(addr, task)
+    })
 }
 
 async fn session(s: &mut Stream, mode: &MqttMode) {
@@ -631,27 +620,6 @@ async fn read_packet<R: AsyncRead + Unpin>(s: &mut R) -> Option<Packet> {
     None
 }
 
-/// Writes and flushes `bytes`; `None` when the client is gone.
-async fn send(s: &mut Stream, bytes: &[u8]) -> Option<()> {
-    s.write_all(bytes).await.ok()?;
-    s.flush().await.ok()
-}
-
-/// Closes with a FIN, then reads what the client still sends (briefly), so that unread data
-/// does not turn the close into a reset.
-async fn finish(s: &mut Stream) {
-    let _ = s.flush().await;
-    let _ = s.shutdown().await;
-    let mut buf = [0u8; 4096];
-    let _ = timeout(DRAIN_WAIT, async { while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {} }).await;
-}
-
-/// Reads and discards until the client leaves.
-async fn hold(s: &mut Stream) {
-    let mut buf = [0u8; 4096];
-    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
-}
-
 /// An MQTT 5 property list (5.0 §2.2.2.2): the numeric properties by identifier; strings and
 /// binary data are checked and skipped. `None` when malformed or unknown.
 fn properties(c: &mut Cursor<'_>) -> Option<Vec<(u8, u32)>> {
@@ -730,6 +698,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
 
     const WAIT: Duration = Duration::from_secs(5);

@@ -34,12 +34,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::conn::{BoxIo, accept_each, finish, send};
 
 /// How the responder behaves: a working server, or one of the failures a probe must grade.
 #[derive(Clone, Debug)]
@@ -114,22 +115,15 @@ impl Default for MysqlConfig {
 /// Serves `mode` on `listener`, the way MySQL runs on 3306: plain TCP first, TLS only after an
 /// SSLRequest.
 pub fn serve(listener: TcpListener, mode: MysqlMode) -> Server {
-    let addr = listener.local_addr().expect("bound listener");
     let tls = match &mode {
         MysqlMode::Server(config) => config.tls.clone().map(TlsAcceptor::from),
         _ => None,
     };
     let shared = Arc::new(Shared { mode, tls, next_id: AtomicU32::new(1) });
-    let task = tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            // The server answers in several small writes (the greeting, the TLS flight, OK):
-            // with Nagle on, each waits for the client's delayed ACK, 40 ms on Linux.
-            let _ = tcp.set_nodelay(true);
-            let shared = shared.clone();
-            tokio::spawn(async move { connection(tcp, &shared).await });
-        }
-    });
-    Server::new(addr, task)
+    accept_each(listener, move |tcp| {
+        let shared = shared.clone();
+        async move { connection(tcp, &shared).await }
+    })
 }
 
 const CLIENT_LONG_PASSWORD: u32 = 0x1;
@@ -166,12 +160,7 @@ const MAX_HANDSHAKE: usize = 1 << 16;
 const MAX_PACKET: usize = 1 << 20;
 /// How long a client may take for each step of the handshake (MySQL's `connect_timeout`).
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
-/// How long to read what the client still sends after our FIN, so the close stays a FIN.
-const DRAIN_WAIT: Duration = Duration::from_secs(1);
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-type Stream = Box<dyn Io>;
+type Stream = BoxIo;
 
 /// What every connection of one server shares.
 struct Shared {
@@ -577,21 +566,6 @@ async fn read_timed(s: &mut Stream, max: usize) -> Option<(u8, Vec<u8>)> {
     timeout(CONNECT_WAIT, read_packet(s, max)).await.ok().flatten()
 }
 
-/// Writes and flushes `bytes`; `None` when the client is gone.
-async fn send(s: &mut Stream, bytes: &[u8]) -> Option<()> {
-    s.write_all(bytes).await.ok()?;
-    s.flush().await.ok()
-}
-
-/// Closes with a FIN, then reads what the client still sends (briefly), so that unread data
-/// does not turn the close into a reset.
-async fn finish(s: &mut Stream) {
-    let _ = s.flush().await;
-    let _ = s.shutdown().await;
-    let mut buf = [0u8; 4096];
-    let _ = timeout(DRAIN_WAIT, async { while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {} }).await;
-}
-
 /// Reads MySQL's little-endian types from a byte slice; every read is checked against its end.
 struct Cursor<'a>(&'a [u8]);
 
@@ -635,6 +609,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
     const WAIT: Duration = Duration::from_secs(5);
 

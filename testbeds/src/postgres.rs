@@ -32,12 +32,13 @@ use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac, pbkdf2};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::conn::{BoxIo, accept_each, finish, hold, send};
 
 /// How the responder behaves: a working server, or one of the failures a probe must grade.
 #[derive(Clone, Debug)]
@@ -150,8 +151,6 @@ const MAX_MESSAGE: usize = 1 << 20;
 const MAX_NAMED: usize = 100;
 /// How long a client may take for each step of the start-up and the authentication.
 const STARTUP_WAIT: Duration = Duration::from_secs(10);
-/// How long to read what the client still sends after our FIN, so the close stays a FIN.
-const DRAIN_WAIT: Duration = Duration::from_secs(1);
 /// PostgreSQL's scram_iterations default.
 const SCRAM_ITERATIONS: u32 = 4096;
 /// The type of `version()`'s column: `text`.
@@ -169,9 +168,7 @@ const AUTH_SASL_FINAL: u32 = 12;
 const FATAL: &str = "FATAL";
 const ERROR: &str = "ERROR";
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-type Stream = BufReader<Box<dyn Io>>;
+type Stream = BufReader<BoxIo>;
 
 /// What every connection of one server shares.
 struct Shared {
@@ -181,18 +178,11 @@ struct Shared {
 }
 
 fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, mode: PgMode) -> Server {
-    let addr = listener.local_addr().expect("bound listener");
     let shared = Arc::new(Shared { mode, tls, next_pid: AtomicU32::new(FIRST_PID) });
-    let task = tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            // The server answers in several small writes (`S`, the TLS flight, the start-up
-            // messages): with Nagle on, each waits for the client's delayed ACK, 40 ms on Linux.
-            let _ = tcp.set_nodelay(true);
-            let shared = shared.clone();
-            tokio::spawn(async move { connection(tcp, &shared).await });
-        }
-    });
-    Server::new(addr, task)
+    accept_each(listener, move |tcp| {
+        let shared = shared.clone();
+        async move { connection(tcp, &shared).await }
+    })
 }
 
 async fn connection(tcp: TcpStream, shared: &Shared) {
@@ -228,7 +218,7 @@ async fn connection(tcp: TcpStream, shared: &Shared) {
 /// given, else `N`), GSSENCRequest (`N`), each once as in PostgreSQL, and CancelRequest (no
 /// answer, then a close). Returns the stream with the StartupMessage's code and body, or with
 /// `None` when the connection is to be closed; `None` outright when the TLS handshake failed.
-async fn negotiate(mut io: Box<dyn Io>, tls: Option<&TlsAcceptor>) -> Option<(Box<dyn Io>, Option<(u32, Vec<u8>)>)> {
+async fn negotiate(mut io: BoxIo, tls: Option<&TlsAcceptor>) -> Option<(BoxIo, Option<(u32, Vec<u8>)>)> {
     let (mut ssl_done, mut gss_done) = (false, false);
     loop {
         // Read from the bare stream, not through a buffer: the TLS handshake must find every
@@ -978,30 +968,9 @@ async fn read_message<R: AsyncRead + Unpin>(s: &mut R, max: usize) -> Incoming {
 }
 
 /// Writes and flushes `bytes` on the bare stream of the negotiation.
-async fn write_now(io: &mut Box<dyn Io>, bytes: &[u8]) -> Option<()> {
+async fn write_now(io: &mut BoxIo, bytes: &[u8]) -> Option<()> {
     io.write_all(bytes).await.ok()?;
     io.flush().await.ok()
-}
-
-/// Writes and flushes `bytes`; `None` when the client is gone.
-async fn send(s: &mut Stream, bytes: &[u8]) -> Option<()> {
-    s.write_all(bytes).await.ok()?;
-    s.flush().await.ok()
-}
-
-/// Closes with a FIN, then reads what the client still sends (briefly), so that unread data
-/// does not turn the close into a reset.
-async fn finish(s: &mut Stream) {
-    let _ = s.flush().await;
-    let _ = s.shutdown().await;
-    let mut buf = [0u8; 4096];
-    let _ = timeout(DRAIN_WAIT, async { while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {} }).await;
-}
-
-/// Reads and discards until the client leaves.
-async fn hold(s: &mut Stream) {
-    let mut buf = [0u8; 4096];
-    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
 }
 
 /// `N` random bytes (zeros if the system has no randomness to give, which only weakens salts).
@@ -1190,6 +1159,7 @@ fn md5(input: &[u8]) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWrite;
 
     const WAIT: Duration = Duration::from_secs(5);
 

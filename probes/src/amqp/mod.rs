@@ -228,18 +228,9 @@ fn version_mismatch(cx: &mut ProbeCx, h: wire::HeaderReply) -> Failure {
 async fn not_amqp(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Failure {
     let _ = read_available(conn, 512, std::time::Duration::from_millis(100)).await;
     let head = tape.head();
-    if let Some(heard) = sniff::identify(&head) {
-        cx.identify(heard.protocol);
-        let hint = match heard.protocol {
-            "tls" => "this port speaks TLS: use expect: amqps (or over: tls)".to_owned(),
-            p => format!("this port speaks {p}, not AMQP: check the port number"),
-        };
-        return Failure::new(
-            "proto.mismatch",
-            Phase::Request,
-            format!("expected AMQP, the peer answered in {}: {}", heard.protocol, heard.detail),
-        )
-        .hint(hint);
+    let expected = sniff::Expected { name: "amqp", label: "AMQP", over_tls: Some("amqps") };
+    if let Some(f) = sniff::mismatch(cx, &head, &expected, Phase::Request) {
+        return f;
     }
     Failure::new(
         "amqp.malformed",

@@ -279,18 +279,9 @@ async fn read_connack(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>) -> Result<ConnAc
 async fn not_mqtt(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Failure {
     let _ = read_available(conn, 512, Duration::from_millis(100)).await;
     let head = tape.head();
-    if let Some(heard) = sniff::identify(&head) {
-        cx.identify(heard.protocol);
-        let hint = match heard.protocol {
-            "tls" => "this port speaks TLS: use expect: mqtts (or over: tls)".to_owned(),
-            p => format!("this port speaks {p}, not MQTT: check the port number"),
-        };
-        return Failure::new(
-            "proto.mismatch",
-            Phase::Request,
-            format!("expected MQTT, the peer answered in {}: {}", heard.protocol, heard.detail),
-        )
-        .hint(hint);
+    let expected = sniff::Expected { name: "mqtt", label: "MQTT", over_tls: Some("mqtts") };
+    if let Some(f) = sniff::mismatch(cx, &head, &expected, Phase::Request) {
+        return f;
     }
     Failure::new(
         "mqtt.malformed",

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
 use wire::{ErrPacket, MAX_HANDSHAKE_PACKET};
 
 /// The `mysql` probe.
@@ -47,7 +47,7 @@ impl Probe for Mysql {
     }
     /// A user name alone only says whom the refusal names; a password source asks for a login.
     fn default_require(&self, t: &Target) -> Level {
-        let password = t.login.as_ref().is_some_and(|l| l.password_env.is_some() || l.password_file.is_some());
+        let password = t.login.as_ref().is_some_and(Login::has_password);
         if password { Level::Healthy } else { Level::Speaks }
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
@@ -163,7 +163,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let mut conn = Conn::new(io, cx.limits.max_read);
     let verdict = answer(cx, &mut conn, &user).await;
     let _ = conn.shutdown().await;
-    let password = t.login.as_ref().filter(|l| l.password_env.is_some() || l.password_file.is_some());
+    let password = t.login.as_ref().filter(|l| l.has_password());
     if let Some(login) = password
         && verdict.code == "auth.no_credentials"
         && (mode != SslMode::Require || g.offers_tls())
@@ -194,7 +194,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
 }
 
 /// The second connection: mysql_async logs in with the password and runs `SELECT VERSION()`.
-async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &crate::Login, tls: bool) -> Result<(), Failure> {
+async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login, tls: bool) -> Result<(), Failure> {
     let password = login.password()?;
     let mut opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(t.host.clone())
@@ -368,14 +368,9 @@ fn malformed(message: String, phase: Phase) -> Failure {
 }
 
 fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
-    if let Some(heard) = sniff::identify(head).filter(|h| h.protocol != "mysql") {
-        cx.identify(heard.protocol);
-        return Failure::new(
-            "proto.mismatch",
-            Phase::Greeting,
-            format!("expected MySQL, the peer greeted in {}: {}", heard.protocol, heard.detail),
-        )
-        .hint(format!("this port speaks {}, not MySQL: check the port number", heard.protocol));
+    let expected = sniff::Expected { name: "mysql", label: "MySQL", over_tls: None };
+    if let Some(f) = sniff::mismatch(cx, head, &expected, Phase::Greeting) {
+        return f;
     }
     Failure::new("mysql.malformed", Phase::Greeting, format!("the greeting is not MySQL: {}", sniff::describe(head)))
         .hint("the port speaks something other than MySQL: check the port number")

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
 
 /// The `postgres` probe.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +42,7 @@ impl Probe for Postgres {
     }
     /// A user name alone only says whom to identify as; a password source asks for a login.
     fn default_require(&self, t: &Target) -> Level {
-        let password = t.login.as_ref().is_some_and(|l| l.password_env.is_some() || l.password_file.is_some());
+        let password = t.login.as_ref().is_some_and(Login::has_password);
         if password { Level::Healthy } else { Level::Speaks }
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
@@ -428,14 +428,9 @@ fn malformed(message: String) -> Failure {
 }
 
 fn mismatch(cx: &mut ProbeCx, head: &[u8], phase: Phase) -> Failure {
-    if let Some(heard) = sniff::identify(head) {
-        cx.identify(heard.protocol);
-        return Failure::new(
-            "proto.mismatch",
-            phase,
-            format!("expected PostgreSQL, the peer answered in {}: {}", heard.protocol, heard.detail),
-        )
-        .hint(format!("this port speaks {}, not PostgreSQL: check the port number", heard.protocol));
+    let expected = sniff::Expected { name: "postgres", label: "PostgreSQL", over_tls: None };
+    if let Some(f) = sniff::mismatch(cx, head, &expected, phase) {
+        return f;
     }
     Failure::new("postgres.malformed", phase, format!("the answer is not PostgreSQL: {}", sniff::describe(head)))
         .hint("the port speaks something other than PostgreSQL: check the port number")
