@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
 
@@ -36,6 +37,15 @@ where
         }
     });
     Server::new(addr, task)
+}
+
+/// The accepted socket as a stream: through `tls` when the port is a TLS port. `None` when the
+/// handshake failed and there is nothing left to serve.
+pub(crate) async fn upgrade(tcp: TcpStream, tls: Option<&TlsAcceptor>) -> Option<BoxIo> {
+    match tls {
+        Some(acceptor) => Some(Box::new(acceptor.accept(tcp).await.ok()?)),
+        None => Some(Box::new(tcp)),
+    }
 }
 
 /// Writes and flushes `bytes`; `None` when the client is gone.

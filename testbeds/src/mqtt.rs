@@ -27,7 +27,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
-use crate::conn::{BoxIo, accept_each, finish, hold, send};
+use crate::conn::{BoxIo, accept_each, finish, hold, send, upgrade};
 
 /// How the responder behaves: a working broker, or one of the failures a probe must grade.
 #[derive(Clone, Debug)]
@@ -142,14 +142,9 @@ fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, mode: MqttMode) 
     accept_each(listener, move |tcp| {
         let (mode, tls) = (mode.clone(), tls.clone());
         async move {
-            let io: BoxIo = match tls {
-                Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(stream) => Box::new(stream),
-                    Err(_) => return,
-                },
-                None => Box::new(tcp),
-            };
-            session(&mut BufReader::new(io), &mode).await;
+            if let Some(io) = upgrade(tcp, tls.as_ref()).await {
+                session(&mut BufReader::new(io), &mode).await;
+            }
         }
     })
 }
