@@ -215,7 +215,7 @@ fn postgres_login_and_query_through_tokio_postgres() {
         all.extend_from_slice(extra);
         all.extend_from_slice(&["-f", "json"]);
         let run = crate::harness::portproof_env(&all, &[(pw, secret)]);
-        assert!(!run.stdout.contains(secret) || secret == "portproof", "the password is never reported");
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "the password is never reported");
         (run.code, run.result())
     };
     let (exit, r) = run(&["--ca", &ca], "portproof-secret");
@@ -258,7 +258,7 @@ fn mysql_login_and_query_through_mysql_async() {
         all.extend_from_slice(extra);
         all.extend_from_slice(&["-f", "json"]);
         let run = crate::harness::portproof_env(&all, &[(pw, secret)]);
-        assert!(!run.stdout.contains(secret), "the password is never reported");
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "the password is never reported");
         (run.code, run.result())
     };
     let (exit, r) = run(&["--ca", &ca], "portproof-secret");
