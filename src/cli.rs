@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use portproof_probes::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, MqttOptions, MqttVersion, MysqlOptions, Over,
-    PostgresOptions, SslMode, StatusPattern, TlsOptions,
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, ModbusOptions, MqttOptions, MqttVersion,
+    MssqlEncrypt, MssqlOptions, MysqlOptions, OpcuaOptions, OracleOptions, Over, PostgresOptions, RegisterKind,
+    SslMode, StatusPattern, TlsOptions,
 };
 use portproof_testbeds::gateway::{self, Gateway, Product};
 use tokio_util::sync::CancellationToken;
@@ -183,6 +184,9 @@ pub struct CheckArgs {
     /// AMQP and MQTT settings.
     #[command(flatten)]
     pub messaging: MessagingArgs,
+    /// Modbus settings.
+    #[command(flatten)]
+    pub industrial: IndustrialArgs,
     /// Report.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -332,6 +336,102 @@ pub struct MessagingArgs {
     /// Database TLS (postgres, mysql): disable, prefer or require [default: prefer].
     #[arg(long, value_enum)]
     pub sslmode: Option<SslModeArg>,
+    /// MS SQL named instance the port must belong to.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// MS SQL encryption: optional, mandatory, strict (TDS 8.0) or disable [default: optional].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub encrypt: Option<EncryptArg>,
+    /// MS SQL: also ask the SQL Server Browser (UDP 1434) for the host's instances.
+    #[arg(long)]
+    pub browser: bool,
+    /// MS SQL: the Browser's UDP port when it is not 1434 (implies --browser).
+    #[arg(long, value_name = "PORT")]
+    pub browser_port: Option<u16>,
+    /// Oracle: the service name the listener must know (an ACCEPT is healthy).
+    #[arg(long, conflicts_with = "sid")]
+    pub service_name: Option<String>,
+    /// Oracle: the SID the listener must know, instead of a service name.
+    #[arg(long)]
+    pub sid: Option<String>,
+    /// Oracle: follow a REDIRECT to another host than the checked one (by default only the
+    /// checked host's own addresses are followed; loopback, link-local and other special
+    /// addresses never are).
+    #[arg(long)]
+    pub follow_redirects: bool,
+    /// OPC UA: endpoint URL for Hello and GetEndpoints, a path (/discovery) or a whole
+    /// opc.tcp:// URL [default: opc.tcp://HOST:PORT].
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// OPC UA: read Server_ServerStatus over an anonymous SecurityPolicy None session;
+    /// healthy then means Running.
+    #[arg(long)]
+    pub read_status: bool,
+}
+
+/// `--encrypt` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EncryptArg {
+    /// No TLS at all (a password crosses in clear text).
+    Disable,
+    /// TLS for the login at least.
+    Optional,
+    /// TLS for the whole session.
+    Mandatory,
+    /// TDS 8.0: TLS first.
+    Strict,
+}
+
+impl From<EncryptArg> for MssqlEncrypt {
+    fn from(a: EncryptArg) -> Self {
+        match a {
+            EncryptArg::Disable => MssqlEncrypt::Disable,
+            EncryptArg::Optional => MssqlEncrypt::Optional,
+            EncryptArg::Mandatory => MssqlEncrypt::Mandatory,
+            EncryptArg::Strict => MssqlEncrypt::Strict,
+        }
+    }
+}
+
+/// Modbus options of `check`. The probe only reads, whatever is given here.
+#[derive(Debug, Args, Default)]
+pub struct IndustrialArgs {
+    /// Modbus unit (slave) id [default: 1; 255 or the mapped id behind a gateway]: a stated
+    /// unit must answer a register read (device identification may come from a gateway for
+    /// any unit), which makes the check require healthy.
+    #[arg(long)]
+    pub unit: Option<u8>,
+    /// Modbus register (0-based protocol address) that must be readable: makes the check
+    /// require healthy.
+    #[arg(long, value_name = "ADDRESS")]
+    pub register: Option<u16>,
+    /// Modbus table of --register [default: holding, then input].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub register_kind: Option<RegisterKindArg>,
+}
+
+/// `--register-kind` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RegisterKindArg {
+    /// Holding registers (0x03).
+    Holding,
+    /// Input registers (0x04).
+    Input,
+    /// Coils (0x01).
+    Coil,
+    /// Discrete inputs (0x02).
+    Discrete,
+}
+
+impl From<RegisterKindArg> for RegisterKind {
+    fn from(a: RegisterKindArg) -> Self {
+        match a {
+            RegisterKindArg::Holding => RegisterKind::Holding,
+            RegisterKindArg::Input => RegisterKind::Input,
+            RegisterKindArg::Coil => RegisterKind::Coil,
+            RegisterKindArg::Discrete => RegisterKind::Discrete,
+        }
+    }
 }
 
 /// `--sslmode` values.
@@ -465,6 +565,8 @@ impl From<std::io::Error> for UsageError {
 /// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else errors
 /// only. Never lapin's: at trace level it prints the frames it writes, the login's password
 /// among them, and it logs a refused login as an error, which the report already explains.
+/// async-opcua's only when named: it logs every discovery without a client certificate, and
+/// every refusal the report explains, as an error.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     let user = std::env::var("PORTPROOF_LOG").unwrap_or_default();
     let mut directives: Vec<&str> =
@@ -474,6 +576,16 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
     }
     directives.push("lapin=off");
     directives.push("amq_protocol=off");
+    if !user.contains("opcua") {
+        directives.extend([
+            "opcua_core=off",
+            "opcua_client=off",
+            "opcua_server=off",
+            "opcua_crypto=off",
+            "opcua_types=off",
+            "opcua_nodes=off",
+        ]);
+    }
     tracing_subscriber::EnvFilter::new(directives.join(","))
 }
 
@@ -487,6 +599,7 @@ pub fn main() -> ExitCode {
         }
     };
     let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).try_init();
+    portproof_probes::tls::install_default_provider();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = rt.block_on(execute(cli));
     // A name lookup stuck in the system resolver cannot be cancelled; the report is written,
@@ -678,6 +791,9 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         None
     };
     let m = &a.messaging;
+    if expect == "mssql" && m.sslmode.is_some() {
+        return Err(UsageError("--sslmode is for postgres and mysql: SQL Server's TLS is --encrypt".into()));
+    }
     let t = &a.tls_opts;
     let tls_given = t.ca.is_some()
         || t.client_cert.is_some()
@@ -722,10 +838,42 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             roundtrip: m.roundtrip,
             topic: m.topic.clone(),
         }),
-        postgres: (expect != "mysql" && (m.database.is_some() || m.sslmode.is_some()))
+        postgres: (!matches!(expect.as_str(), "mysql" | "mssql") && (m.database.is_some() || m.sslmode.is_some()))
             .then(|| PostgresOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
         mysql: (expect == "mysql" && (m.database.is_some() || m.sslmode.is_some()))
             .then(|| MysqlOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
+        // Given to another probe, these make a section that the manifest check then refuses.
+        mssql: ((expect == "mssql" && m.database.is_some())
+            || m.instance.is_some()
+            || m.encrypt.is_some()
+            || m.browser
+            || m.browser_port.is_some())
+        .then(|| MssqlOptions {
+            instance: m.instance.clone(),
+            database: m.database.clone(),
+            encrypt: m.encrypt.map(Into::into),
+            browser: m.browser,
+            browser_port: m.browser_port,
+        }),
+        modbus: {
+            let i = &a.industrial;
+            (i.unit.is_some() || i.register.is_some() || i.register_kind.is_some()).then(|| ModbusOptions {
+                unit: i.unit,
+                register: i.register,
+                kind: i.register_kind.map(Into::into),
+            })
+        },
+        oracle: (m.service_name.is_some() || m.sid.is_some() || m.follow_redirects).then(|| OracleOptions {
+            service_name: m.service_name.clone(),
+            sid: m.sid.clone(),
+            follow_redirects: m.follow_redirects,
+        }),
+        // Given to another probe, this makes a section that the manifest check then refuses.
+        opcua: (m.endpoint_url.is_some() || m.read_status).then(|| OpcuaOptions {
+            endpoint_url: m.endpoint_url.clone(),
+            read_status: m.read_status,
+            ..Default::default()
+        }),
     })
 }
 
@@ -810,6 +958,7 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
         http: HttpArgs::default(),
         login: LoginArgs::default(),
         messaging: MessagingArgs::default(),
+        industrial: IndustrialArgs::default(),
         output: a.output.clone(),
         runner: RunnerArgs { timeout: Some(a.timeout), concurrency: 1, per_host: 1, wait: None },
     };

@@ -19,7 +19,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use portproof_probes::{
-    AmqpOptions, HttpOptions, Level, Login, MqttOptions, MysqlOptions, Over, PostgresOptions, Probe, Target, TlsOptions,
+    AmqpOptions, HttpOptions, Level, Login, ModbusOptions, MqttOptions, MssqlOptions, MysqlOptions, OpcuaOptions,
+    OracleOptions, Over, PostgresOptions, Probe, Target, TlsOptions,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,18 @@ pub struct RawCheck {
     /// Settings of the `mysql` probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mysql: Option<MysqlOptions>,
+    /// Settings of the `mssql` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mssql: Option<MssqlOptions>,
+    /// Settings of the `modbus` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modbus: Option<ModbusOptions>,
+    /// Settings of the `oracle` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oracle: Option<OracleOptions>,
+    /// Settings of the `opcua` probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opcua: Option<OpcuaOptions>,
 }
 
 impl TryFrom<RawCheck> for CheckSpec {
@@ -221,6 +234,10 @@ impl CheckSpec {
         t.mqtt = self.raw.mqtt.clone();
         t.postgres = self.raw.postgres.clone();
         t.mysql = self.raw.mysql.clone();
+        t.mssql = self.raw.mssql.clone();
+        t.modbus = self.raw.modbus.clone();
+        t.oracle = self.raw.oracle.clone();
+        t.opcua = self.raw.opcua.clone();
         t.sections()
     }
 }
@@ -473,6 +490,10 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         target.mqtt = r.mqtt.clone();
         target.postgres = r.postgres.clone();
         target.mysql = r.mysql.clone();
+        target.mssql = r.mssql.clone();
+        target.modbus = r.modbus.clone();
+        target.oracle = r.oracle.clone();
+        target.opcua = r.opcua.clone();
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
         // A check's own `require` is held to what its probe can prove (an error below); the
         // manifest-wide default applies as far as each probe can go.

@@ -141,7 +141,14 @@ fn profile_ignition_against_the_testbed() {
     let metro = by_name("Gateway Network (Metro)");
     assert_eq!((metro["level"].as_str(), metro["ok"].as_bool()), (Some("healthy"), Some(true)), "{metro:#}");
     assert_eq!(metro["facts"]["tls_client_cert_requested"], true, "client_auth: required is met: {metro:#}");
-    assert_eq!(by_name("OPC UA server")["planned"], "opcua");
+    let modbus = by_name("Modbus TCP");
+    assert_eq!((modbus["level"].as_str(), modbus["probe"].as_str()), (Some("healthy"), Some("modbus")), "{modbus:#}");
+    assert_eq!(modbus["facts"]["product"], "portproof-testbed PP-MB1", "{modbus:#}");
+    for name in ["OPC UA server", "OPC UA discovery"] {
+        let o = by_name(name);
+        assert_eq!(o["level"], "healthy", "{o:#}");
+        assert!(!o["facts"]["opcua_endpoints"].as_array().unwrap().is_empty(), "{o:#}");
+    }
     let pg = by_name("PostgreSQL");
     assert_eq!(
         (pg["level"].as_str(), pg["facts"]["postgres_auth"].as_str()),
@@ -149,7 +156,21 @@ fn profile_ignition_against_the_testbed() {
         "{pg:#}"
     );
     assert_eq!(by_name("MySQL/MariaDB")["facts"]["product"], "MySQL");
-    assert_eq!(code(&by_name("Oracle")), "tcp.refused");
+    let oracle = by_name("Oracle");
+    assert_eq!(
+        (oracle["level"].as_str(), oracle["ok"].as_bool(), code(&oracle).as_str()),
+        (Some("speaks"), Some(true), "oracle.no_service"),
+        "{oracle:#}"
+    );
+    assert_eq!(oracle["facts"]["oracle_listener_version"], "19.0.0.0.0");
+    let mssql = by_name("Microsoft SQL Server");
+    assert_eq!(
+        (mssql["level"].as_str(), mssql["ok"].as_bool(), code(&mssql).as_str()),
+        (Some("speaks"), Some(true), "auth.no_credentials"),
+        "{mssql:#}"
+    );
+    assert_eq!(mssql["facts"]["mssql_release"], "SQL Server 2022");
+    assert_eq!(mssql["facts"]["tls_verified"], true, "the gateway's CA verifies its certificate: {mssql:#}");
     assert!(j["title"].as_str().unwrap().contains("Ignition"));
 
     // Without the gateway's CA the HTTPS port is diagnosed, naming the CA it does not know.
@@ -175,6 +196,7 @@ fn demo_shows_every_product_healthy() {
         ("PADS4: RabbitMQ HTTP API", "speaks"),
         ("WSO2 MB: MQTT", "healthy"),
         ("WSO2 MB: MQTT over TLS", "healthy"),
+        ("Ignition: Modbus TCP", "healthy"),
     ] {
         let r = by_name(name);
         assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some(level), Some(true)), "{r:#}");
@@ -182,7 +204,7 @@ fn demo_shows_every_product_healthy() {
     assert_eq!(by_name("WSO2 MB: AMQP")["facts"]["protocol"], "AMQP 0-9-1");
     let run = portproof(&["demo"]);
     assert_eq!(run.code, 0);
-    for text in ["Ignition: Gateway HTTP", "PADS4:", "WSO2 MB: MQTT", "MQTT 5", "AMQP 0-9-1", "PASS"] {
+    for text in ["Ignition: Gateway HTTP", "PADS4:", "WSO2 MB: MQTT", "MQTT 5", "AMQP 0-9-1", "Modbus TCP", "PASS"] {
         assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
     }
     // One product alone keeps its own names and title.

@@ -1,8 +1,9 @@
 //! Integration tests of the `portproof` binary: one test binary, a module per area.
 //!
 //! In-process testbeds run on a shared background runtime while the binary runs as a real
-//! subprocess against them; `nginx` and `brokers` tests use the real daemons started by
-//! `testbeds/scripts/` and skip (or fail, under `PORTPROOF_REQUIRE_REAL=1`) without them.
+//! subprocess against them; `nginx`, `brokers`, `databases` and `industrial` tests use the real
+//! daemons started by `testbeds/scripts/` and skip (or fail, under `PORTPROOF_REQUIRE_REAL=1`)
+//! without them.
 
 mod harness;
 
@@ -10,7 +11,12 @@ mod brokers;
 mod cli;
 mod databases;
 mod http;
+mod industrial;
 mod messaging;
+mod modbus;
+mod mssql;
 mod nginx;
+mod opcua;
+mod oracle;
 mod reports;
 mod tls;

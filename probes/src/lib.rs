@@ -15,9 +15,13 @@ use serde::{Deserialize, Serialize};
 
 pub mod amqp;
 pub mod http;
+pub mod modbus;
 pub mod mqtt;
+pub mod mssql;
 pub mod mysql;
 pub mod net;
+pub mod opcua;
+pub mod oracle;
 pub mod postgres;
 pub mod rabbitmq_api;
 pub mod sniff;
@@ -26,9 +30,28 @@ pub mod tls;
 
 mod target;
 pub use target::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, MqttOptions, MqttVersion, MysqlOptions, Over,
-    PostgresOptions, Secret, SslMode, StatusPattern, Target, TlsOptions,
+    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, ModbusOptions, MqttOptions, MqttVersion, MssqlEncrypt,
+    MssqlOptions, MysqlOptions, OpcuaOptions, OracleOptions, Over, PostgresOptions, RegisterKind, Secret, SslMode,
+    StatusPattern, Target, TlsOptions,
 };
+
+/// Why bytes could not be read as the protocol a `wire` module parses: the one error of every
+/// hand-written parser, a message naming what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// `Err(WireError(msg))`, for parsers' early returns.
+pub(crate) fn wire_err<T>(msg: impl Into<String>) -> Result<T, WireError> {
+    Err(WireError(msg.into()))
+}
 
 /// How far a probe got up the result ladder. Ordered: `Unreachable < Open < Speaks < Healthy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -462,6 +485,10 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &rabbitmq_api::RabbitmqApi,
         &postgres::Postgres,
         &mysql::Mysql,
+        &mssql::Mssql,
+        &modbus::Modbus,
+        &oracle::Oracle,
+        &opcua::Opcua,
     ]
 }
 

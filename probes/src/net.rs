@@ -86,6 +86,11 @@ impl<S> Conn<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+    /// The wrapped stream, to change its mode (TDS drops its PRELOGIN framing after the TLS
+    /// handshake).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
@@ -260,6 +265,27 @@ pub fn read_failure(e: &io::Error, phase: Phase, what: &str) -> Failure {
         ),
         _ => Failure::new(format!("{}.error", phase.code_prefix()), phase, format!("{what}: {e}")),
     }
+}
+
+/// Reads up to `buf.len()` bytes of a peer's first answer and says how many came before it
+/// closed. A reset before any byte counts as a close (0), which the probe then questions (a TLS
+/// port? a refusal?); an error after some bytes is a read failure in `phase`.
+pub async fn read_head<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut [u8],
+    phase: Phase,
+    what: &str,
+) -> Result<usize, Failure> {
+    let mut got = 0;
+    while got < buf.len() {
+        match s.read(&mut buf[got..]).await {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if got == 0 && is_reset(&e) => break,
+            Err(e) => return Err(read_failure(&e, phase, what)),
+        }
+    }
+    Ok(got)
 }
 
 /// Whether a read error is the peer resetting the connection. Before any answer this is the

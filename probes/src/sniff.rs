@@ -66,6 +66,9 @@ pub fn identify(bytes: &[u8]) -> Option<Heard> {
     if let Some(h) = mysql_greeting(bytes) {
         return Some(h);
     }
+    if let Some(h) = tns_answer(bytes) {
+        return Some(h);
+    }
     // PostgreSQL protocol, ErrorResponse: 'E', int32 length, fields like "SFATAL".
     if bytes[0] == b'E' && bytes.len() > 6 && contains(bytes, b"SFATAL") {
         return Some(Heard::new("postgres", "PostgreSQL ErrorResponse"));
@@ -205,6 +208,25 @@ fn mysql_greeting(b: &[u8]) -> Option<Heard> {
     }
 }
 
+/// Oracle Net (TNS), as Wireshark's TNS dissector frames it: a 16-bit packet length of at
+/// least the 8-byte header, packet checksum 0, the type of a listener's answer (ACCEPT 2,
+/// REFUSE 4, REDIRECT 5, RESEND 11), header checksum 0: what another probe hears when an
+/// Oracle listener answers it.
+fn tns_answer(b: &[u8]) -> Option<Heard> {
+    if b.len() < 8 || b[2..4] != [0, 0] || b[6..8] != [0, 0] {
+        return None;
+    }
+    let len = u16::from_be_bytes([b[0], b[1]]);
+    let name = match b[4] {
+        2 if len >= 24 => "ACCEPT",
+        4 if len >= 12 => "REFUSE",
+        5 if len >= 10 => "REDIRECT",
+        11 if len == 8 => "RESEND",
+        _ => return None,
+    };
+    Some(Heard::new("oracle", format!("Oracle TNS {name} packet")))
+}
+
 fn first_line(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == b'\n' || c == b'\r').unwrap_or(b.len()).min(200);
     String::from_utf8_lossy(&b[..end]).into_owned()
@@ -327,6 +349,8 @@ mod tests {
             (b"\x20\x02\x00\x00", "mqtt"),
             (b"\xff\xfd\x18\xff\xfd\x20", "telnet"),
             (b"<!DOCTYPE html><html>", "http"),
+            (b"\x00\x67\x00\x00\x04\x00\x00\x00\x22\x00\x00\x5b(DESCRIPTION=", "oracle"),
+            (b"\x00\x08\x00\x00\x0b\x00\x00\x00", "oracle"),
         ];
         for (bytes, proto) in cases {
             assert_eq!(identify(bytes).map(|h| h.protocol), Some(*proto), "{}", describe(bytes));

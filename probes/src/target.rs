@@ -38,6 +38,14 @@ pub struct Target {
     pub postgres: Option<PostgresOptions>,
     /// Settings of the `mysql` probe.
     pub mysql: Option<MysqlOptions>,
+    /// Settings of the `mssql` probe.
+    pub mssql: Option<MssqlOptions>,
+    /// Settings of the `modbus` probe.
+    pub modbus: Option<ModbusOptions>,
+    /// Settings of the `oracle` probe.
+    pub oracle: Option<OracleOptions>,
+    /// Settings of the `opcua` probe.
+    pub opcua: Option<OpcuaOptions>,
 }
 
 impl Target {
@@ -55,7 +63,30 @@ impl Target {
             mqtt: None,
             postgres: None,
             mysql: None,
+            mssql: None,
+            modbus: None,
+            oracle: None,
+            opcua: None,
         }
+    }
+
+    /// The level a probe that logs in requires by default: a password source asks for a
+    /// login (`healthy`); a user name alone only says whom to identify as (`speaks`).
+    pub fn login_require(&self) -> crate::Level {
+        if self.login.as_ref().is_some_and(Login::has_password) { crate::Level::Healthy } else { crate::Level::Speaks }
+    }
+
+    /// The checks of a database probe that negotiates TLS inside its own protocol: the password
+    /// source must be readable, `over: tls` is refused with `message` (the port's TLS is not
+    /// outside the protocol), and the TLS settings must load.
+    pub fn validate_in_band_tls(&self, message: &str) -> Result<(), crate::Failure> {
+        if let Some(login) = &self.login {
+            login.password()?;
+        }
+        if self.over == Over::Tls {
+            return Err(crate::Failure::config(message));
+        }
+        crate::tls::validate(&self.tls)
     }
 
     /// `host:port`, with brackets around an IPv6 address.
@@ -80,6 +111,18 @@ impl Target {
         }
         if self.mysql.is_some() {
             s.push("mysql");
+        }
+        if self.mssql.is_some() {
+            s.push("mssql");
+        }
+        if self.modbus.is_some() {
+            s.push("modbus");
+        }
+        if self.oracle.is_some() {
+            s.push("oracle");
+        }
+        if self.opcua.is_some() {
+            s.push("opcua");
         }
         s
     }
@@ -561,6 +604,143 @@ pub struct MysqlOptions {
     /// TLS: `disable`, `prefer` (default: switch when the server offers it) or `require`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sslmode: Option<SslMode>,
+}
+
+/// How the `mssql` probe asks for encryption, named as Microsoft's drivers name it (`Encrypt=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MssqlEncrypt {
+    /// No TLS at all (ENCRYPT_NOT_SUP): the only mode in which a password may cross without TLS.
+    Disable,
+    /// TLS for the login at least, the whole session if the server forces it (the default;
+    /// drivers' `Encrypt=Optional`/`false`).
+    Optional,
+    /// TLS for the whole session, failing when the server has none (`Encrypt=Mandatory`/`true`).
+    Mandatory,
+    /// TDS 8.0: TLS before any TDS, ALPN `tds/8.0` (`Encrypt=Strict`, SQL Server 2022).
+    Strict,
+}
+
+/// Settings of the `mssql` probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MssqlOptions {
+    /// Named instance the port should belong to (PRELOGIN says whether it does); default: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Database opened by the login; default: the login's default database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Encryption: `optional` (default), `mandatory`, `strict` or `disable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt: Option<MssqlEncrypt>,
+    /// Also ask the SQL Server Browser (UDP 1434) for the host's instances and their ports.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub browser: bool,
+    /// The Browser's UDP port, where a NAT or firewall maps it elsewhere; default 1434.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_port: Option<u16>,
+}
+
+/// Which Modbus data table a register read addresses (Modbus Application Protocol §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterKind {
+    /// Holding registers, function 0x03 (read/write on the device; only read here).
+    Holding,
+    /// Input registers, function 0x04 (read-only).
+    Input,
+    /// Coils, function 0x01 (single bits; only read here).
+    Coil,
+    /// Discrete inputs, function 0x02 (read-only single bits).
+    Discrete,
+}
+
+impl fmt::Display for RegisterKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            RegisterKind::Holding => "holding",
+            RegisterKind::Input => "input",
+            RegisterKind::Coil => "coil",
+            RegisterKind::Discrete => "discrete",
+        })
+    }
+}
+
+/// Settings of the `modbus` probe. It only ever reads: Read Device Identification, then one
+/// register or bit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusOptions {
+    /// Unit (slave) id addressed: default 1; 255 (or 0) for a device behind a gateway that
+    /// routes by unit id, or the id the gateway maps to the device. A stated unit is a health
+    /// criterion: gateways and servers may answer device identification for any unit id, so
+    /// a register (address `register`, default 0) is read and must come back from this unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<u8>,
+    /// Protocol address (0-based) of a register that must be readable for `healthy`, read
+    /// after the device identification. Without it, a device identification suffices, and a
+    /// device that refuses it is asked for address 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<u16>,
+    /// The table `register` is in: `holding` (0x03), `input` (0x04), `coil` (0x01) or
+    /// `discrete` (0x02). Default: holding, then input when the holding read is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RegisterKind>,
+}
+
+impl ModbusOptions {
+    /// The unit id addressed.
+    pub fn unit(&self) -> u8 {
+        self.unit.unwrap_or(1)
+    }
+    /// Whether a register read is asked for: a stated register, table or unit, each a health
+    /// criterion (a unit because only a register read proves it is there).
+    pub fn has_criteria(&self) -> bool {
+        self.register.is_some() || self.kind.is_some() || self.unit.is_some()
+    }
+}
+
+/// Settings of the `oracle` probe: the service the listener must know (one of the two, not
+/// both; without either the probe identifies the listener only), and whether a REDIRECT may
+/// take the probe to another host.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OracleOptions {
+    /// Service name to ask the listener for (SERVICE_NAME in the connect descriptor, as
+    /// `host:1521/ORCLPDB1` names it); an ACCEPT makes the check healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// SID to ask for instead (SID in the connect descriptor, the pre-service-name style).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Follow a REDIRECT to an address other than the checked host's own (a dispatcher or
+    /// another node elsewhere). Off by default: the listener chooses the address, so following
+    /// it would let whoever answers on the port point the probe at any host. Even with this on,
+    /// the probe never follows to loopback, unspecified, link-local, multicast or broadcast
+    /// addresses unless the checked host is one of the same kind.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_redirects: bool,
+}
+
+/// Settings of the `opcua` probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpcuaOptions {
+    /// The endpoint URL named in the Hello and in GetEndpoints: a path (`/discovery`) appended
+    /// to `opc.tcp://<host>:<port>`, or a whole `opc.tcp://` URL (servers that check the host
+    /// name in it want the name they were configured with). Default `opc.tcp://<host>:<port>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// Days before the server certificate's expiry from which it draws `opcua.cert_expiring`;
+    /// default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warning_days: Option<u32>,
+    /// After discovery, read `Server_ServerStatus` over an anonymous session on a
+    /// SecurityPolicy None endpoint (the only read the probe makes): `healthy` then means the
+    /// server state is `Running`, and its BuildInfo names product, manufacturer and version.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_status: bool,
 }
 
 #[cfg(test)]

@@ -71,6 +71,11 @@ pub fn key_facts(r: &CheckResult) -> Vec<String> {
     if let Some(b) = s("banner") {
         out.push(b);
     }
+    if let Some(e) = f.get("opcua_endpoints").and_then(|v| v.as_array()) {
+        let mut policies: Vec<&str> = e.iter().filter_map(|e| e["security_policy"].as_str()).collect();
+        policies.dedup();
+        out.push(format!("{} endpoint{} ({})", e.len(), if e.len() == 1 { "" } else { "s" }, policies.join(", ")));
+    }
     if let Some(r) = f.get("redirects").and_then(|v| v.as_array()).filter(|a| !a.is_empty()) {
         out.push(format!("{} redirect{}", r.len(), if r.len() == 1 { "" } else { "s" }));
     }

@@ -1,9 +1,10 @@
 //! A product's site on loopback: each port of a profile plus an offset.
 //!
 //! Ignition: 8088 serves `/StatusPing` in HTTP; 8043 the same over TLS; 8060 is a TLS port
-//! demanding a client certificate, like the Gateway Network. OPC UA (4840, 4096) and Modbus
-//! (502) are held open by stand-ins until their testbed servers arrive. MySQL (3306) and
-//! PostgreSQL (5432) are minimal responders; MS SQL (1433) and Oracle (1521) are not served.
+//! demanding a client certificate, like the Gateway Network. OPC UA (4840, 4096) is
+//! async-opcua's server; Modbus (502) is a tokio-modbus device with device identification and
+//! registers. MySQL (3306), PostgreSQL (5432), MS SQL (1433, TLS inside PRELOGIN) and the Oracle
+//! listener (1521) are minimal responders.
 //!
 //! PADS4 and WSO2 Message Broker: their web ports, and the in-process AMQP and MQTT responders
 //! (plain and over TLS) for the brokers they run.
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::http::GatewayState;
 use crate::pki::Pki;
-use crate::{Server, amqp, hostile, http, mqtt, mysql, postgres};
+use crate::{Server, amqp, hostile, http, modbus, mqtt, mssql, mysql, opcua, oracle, postgres};
 
 /// The offset `portproof testbed` and `portproof demo` use by default: 8088 becomes 28088.
 pub const DEFAULT_OFFSET: u16 = 20000;
@@ -122,11 +123,13 @@ pub const LAYOUT: &[(u16, &str)] = &[
     (8088, "HTTP /StatusPing"),
     (8043, "HTTPS /StatusPing"),
     (8060, "Gateway Network TLS (client certificate required)"),
-    (4840, "OPC UA (open port stand-in)"),
-    (4096, "OPC UA discovery (open port stand-in)"),
-    (502, "Modbus TCP (open port stand-in)"),
+    (4840, "OPC UA server (async-opcua: None and Basic256Sha256 endpoints)"),
+    (4096, "OPC UA discovery (async-opcua: FindServers and GetEndpoints)"),
+    (502, "Modbus TCP device (tokio-modbus: device identification, registers)"),
     (3306, "MySQL greeting and login responder"),
     (5432, "PostgreSQL responder with SSL (trust)"),
+    (1433, "SQL Server TDS responder (encryption off: TLS inside PRELOGIN for the login)"),
+    (1521, "Oracle TNS listener responder (services ORCLPDB1, ORCLCDB)"),
 ];
 
 impl Gateway {
@@ -174,9 +177,33 @@ impl Gateway {
                     listener,
                     mysql::MysqlMode::Server(mysql::MysqlConfig { user: "ignition".into(), ..Default::default() }),
                 ),
+                (Product::Ignition, 502) => modbus::serve(
+                    listener,
+                    modbus::ModbusMode::Device(modbus::DeviceConfig::default()),
+                    modbus::Guard::default(),
+                ),
                 (Product::Ignition, 5432) => {
                     postgres::serve_ssl(listener, postgres::PgMode::Server(Default::default()), pki.server_config())
                 }
+                (Product::Ignition, 1433) => mssql::serve(
+                    listener,
+                    mssql::MssqlMode::Server(mssql::MssqlConfig {
+                        tls: Some(pki.server_config()),
+                        user: "ignition".into(),
+                        ..Default::default()
+                    }),
+                ),
+                (Product::Ignition, 1521) => {
+                    oracle::serve(listener, oracle::OracleMode::Listener(oracle::ListenerConfig::default()))
+                }
+                (Product::Ignition, 4840) => opcua::serve(listener, opcua::OpcuaMode::Server(Default::default())),
+                (Product::Ignition, 4096) => opcua::serve(
+                    listener,
+                    opcua::OpcuaMode::Server(opcua::OpcuaConfig {
+                        application_name: "Ignition OPC UA discovery (testbed)".into(),
+                        ..Default::default()
+                    }),
+                ),
                 _ => hostile::holder(listener),
             };
             ports.push(Port { base, role, server });

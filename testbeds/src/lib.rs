@@ -8,8 +8,12 @@ mod conn;
 pub mod gateway;
 pub mod hostile;
 pub mod http;
+pub mod modbus;
 pub mod mqtt;
+pub mod mssql;
 pub mod mysql;
+pub mod opcua;
+pub mod oracle;
 pub mod pki;
 pub mod postgres;
 

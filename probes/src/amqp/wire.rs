@@ -8,8 +8,6 @@
 //! Every length is checked against the bytes that are there: a hostile peer can make a parse
 //! fail, never read out of bounds, allocate beyond its own payload or recurse without end.
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
 /// What a client sends first: `AMQP`, protocol id 0, version 0-9-1 (§4.2.2).
@@ -32,21 +30,8 @@ pub const CONNECTION_START: (u16, u16) = (10, 10);
 /// `Connection.Close`.
 pub const CONNECTION_CLOSE: (u16, u16) = (10, 50);
 
-/// Why bytes could not be read as AMQP.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireError(pub String);
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WireError {}
-
-fn err<T>(msg: impl Into<String>) -> Result<T, WireError> {
-    Err(WireError(msg.into()))
-}
+pub use crate::WireError;
+use crate::wire_err as err;
 
 /// The first 8 bytes of a server's answer to the protocol header.
 #[derive(Debug, Clone, PartialEq, Eq)]

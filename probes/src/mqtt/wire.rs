@@ -8,8 +8,6 @@
 //! Every length is checked against the bytes that are there: a parse can fail, never read out
 //! of bounds or allocate beyond the packet it was given.
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
 use crate::MqttVersion;
@@ -23,21 +21,8 @@ pub const PUBACK: u8 = 4;
 /// SUBACK.
 pub const SUBACK: u8 = 9;
 
-/// Why bytes could not be read as MQTT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireError(pub String);
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WireError {}
-
-fn err<T>(msg: impl Into<String>) -> Result<T, WireError> {
-    Err(WireError(msg.into()))
-}
+pub use crate::WireError;
+use crate::wire_err as err;
 
 /// The protocol level byte of CONNECT: 4 for 3.1.1, 5 for 5.0.
 pub fn level(v: MqttVersion) -> u8 {

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use crate::net::{BoxIo, Conn, dial, read_available, read_failure, read_head};
+use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
 use wire::{ErrPacket, MAX_HANDSHAKE_PACKET};
 
 /// The `mysql` probe.
@@ -47,19 +47,10 @@ impl Probe for Mysql {
     }
     /// A user name alone only says whom the refusal names; a password source asks for a login.
     fn default_require(&self, t: &Target) -> Level {
-        let password = t.login.as_ref().is_some_and(Login::has_password);
-        if password { Level::Healthy } else { Level::Speaks }
+        t.login_require()
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
-        if let Some(login) = &t.login {
-            login.password()?;
-        }
-        if t.over == Over::Tls {
-            return Err(Failure::config(
-                "expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode",
-            ));
-        }
-        tls::validate(&t.tls)
+        t.validate_in_band_tls("expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode")
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -91,15 +82,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let tape = conn.tape();
     cx.phase(Phase::Greeting);
     let mut h = [0u8; 4];
-    let mut got = 0;
-    while got < h.len() {
-        match conn.read(&mut h[got..]).await {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if got == 0 && is_reset(&e) => break,
-            Err(e) => return Err(read_failure(&e, Phase::Greeting, "waiting for the server's greeting")),
-        }
-    }
+    let got = read_head(&mut conn, &mut h, Phase::Greeting, "waiting for the server's greeting").await?;
     if got == 0 {
         return Err(no_greeting(cx, t, peer).await);
     }
@@ -171,7 +154,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         if let Some(f) = unverified.filter(|_| !t.tls.insecure) {
             return Err(f);
         }
-        if !tls && mode != SslMode::Disable && !t.tls.insecure {
+        // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
+        if !tls && mode != SslMode::Disable {
             return Err(Failure::new(
                 "mysql.plaintext_login_refused",
                 Phase::Auth,
@@ -236,6 +220,8 @@ async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login, tls: bool)
         opts = opts.ssl_opts(Some(ssl));
     }
     cx.phase(Phase::Auth);
+    // mysql_async takes the process's rustls provider, which must be installed (see there).
+    tls::install_default_provider();
     let mut conn = mysql_async::Conn::new(opts).await.map_err(|e| client_failure(cx, &e, Phase::Auth))?;
     cx.phase(Phase::Query);
     use mysql_async::prelude::Queryable;

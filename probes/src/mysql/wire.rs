@@ -10,8 +10,6 @@
 //! Every length is checked against the bytes that are there: a parse can fail, never read out
 //! of bounds or allocate beyond the packet it was given.
 
-use std::fmt;
-
 /// Capability flags (Protocol::CapabilityFlags).
 pub mod caps {
     /// CLIENT_LONG_PASSWORD.
@@ -54,21 +52,8 @@ pub mod caps {
 /// The largest packet read before a login; greetings and errors are a few hundred bytes.
 pub const MAX_HANDSHAKE_PACKET: usize = 64 * 1024;
 
-/// Why bytes could not be read as MySQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireError(pub String);
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WireError {}
-
-fn err<T>(msg: impl Into<String>) -> Result<T, WireError> {
-    Err(WireError(msg.into()))
-}
+pub use crate::WireError;
+use crate::wire_err as err;
 
 /// A packet header: 3-byte little-endian payload length and a sequence id.
 pub fn header(b: &[u8; 4]) -> (usize, u8) {

@@ -10,7 +10,7 @@
 //! With `login:` a second connection makes the same SSLRequest and TLS handshake, and hands the
 //! stream to tokio-postgres, which logs in (md5, SCRAM) and runs `SELECT version()`: `healthy`.
 //! The password goes only over a TLS session whose certificate verified (or `insecure: true`),
-//! or in plain text when the server offers no TLS and `sslmode` allows it.
+//! or in plain text when the server offers no TLS and `sslmode: disable` says so.
 
 pub mod wire;
 
@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
 
 /// The `postgres` probe.
 #[derive(Debug, Clone, Copy)]
@@ -42,19 +42,12 @@ impl Probe for Postgres {
     }
     /// A user name alone only says whom to identify as; a password source asks for a login.
     fn default_require(&self, t: &Target) -> Level {
-        let password = t.login.as_ref().is_some_and(Login::has_password);
-        if password { Level::Healthy } else { Level::Speaks }
+        t.login_require()
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
-        if let Some(login) = &t.login {
-            login.password()?;
-        }
-        if t.over == Over::Tls {
-            return Err(Failure::config(
-                "expect: postgres negotiates TLS itself (SSLRequest); drop over: tls and set postgres.sslmode",
-            ));
-        }
-        tls::validate(&t.tls)
+        t.validate_in_band_tls(
+            "expect: postgres negotiates TLS itself (SSLRequest); drop over: tls and set postgres.sslmode",
+        )
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -80,7 +73,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             // A password goes only inside TLS: a server that offered no TLS (or a peer that
             // stops offering it on the second connection) could ask for it in clear text.
             let tls_first = cx.facts().get("postgres_ssl").and_then(|v| v.as_str()) == Some("supported");
-            let plain_allowed = opts.sslmode == Some(SslMode::Disable) || t.tls.insecure;
+            // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
+            let plain_allowed = opts.sslmode == Some(SslMode::Disable);
             if !password.expose().is_empty() && !tls_first && !plain_allowed {
                 return Err(Failure::new(
                     "postgres.plaintext_login_refused",

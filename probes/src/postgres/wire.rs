@@ -9,7 +9,6 @@
 //! of bounds or allocate beyond the message it was given.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// The SSLRequest code (1234 << 16 | 5679).
 pub const SSL_REQUEST_CODE: u32 = 80_877_103;
@@ -19,18 +18,7 @@ pub const PROTOCOL_3_0: u32 = 196_608;
 /// values are short; a length beyond this is a peer that is not PostgreSQL or is broken.
 pub const MAX_STARTUP_MESSAGE: u32 = 64 * 1024;
 
-/// Why bytes could not be read as PostgreSQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireError(pub String);
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WireError {}
-
+pub use crate::WireError;
 /// SSLRequest: length 8, then the code.
 pub fn ssl_request() -> [u8; 8] {
     let mut b = [0u8; 8];

@@ -28,6 +28,14 @@ use crate::net::{Conn, ReadLimitExceeded, Tape};
 use crate::sniff;
 use crate::{Facts, Failure, Phase, ProbeCx, TlsOptions};
 
+/// Installs ring as the process's rustls provider, once. Clients that build their TLS
+/// configuration without naming a provider (mysql_async, tiberius) take the process default,
+/// and with both ring and aws-lc-rs compiled in (tiberius's tokio-rustls pulls the latter)
+/// there is none until one is installed: rustls panics instead.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The crypto provider for every handshake: ring, so the build needs no C toolchain beyond cc.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     static P: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
