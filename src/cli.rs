@@ -145,7 +145,8 @@ pub struct RunnerArgs {
     /// Most probes at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub concurrency: u16,
-    /// Most probes at once against one host.
+    /// Most probes at once against one host (Modbus and OPC UA checks of one host share one
+    /// connection whatever this says).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub per_host: u16,
     /// Retry failing checks until they pass or this much time has passed (for testbeds that are

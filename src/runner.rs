@@ -167,7 +167,17 @@ pub async fn run(
     let started = Instant::now();
     let global = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut host_probe: HashMap<(String, &'static str), Arc<Semaphore>> = HashMap::new();
+    // Probes of one group share one limit per host (Modbus and OPC UA on one PLC); where
+    // their stated limits differ, the strictest holds for all of them.
+    let mut group_limit: HashMap<(String, &'static str), usize> = HashMap::new();
+    for c in &checks {
+        if let Some(n) = c.probe.per_host_limit() {
+            let key = (c.target.host.to_ascii_lowercase(), c.probe.per_host_group());
+            let e = group_limit.entry(key).or_insert(n);
+            *e = (*e).min(n);
+        }
+    }
+    let mut host_group: HashMap<(String, &'static str), Arc<Semaphore>> = HashMap::new();
     let mut set = JoinSet::new();
     let mut index_of = HashMap::new();
     let mut slots: Vec<Option<CheckResult>> = vec![None; checks.len()];
@@ -177,12 +187,10 @@ pub async fn run(
         let host_key = check.target.host.to_ascii_lowercase();
         let host =
             hosts.entry(host_key.clone()).or_insert_with(|| Arc::new(Semaphore::new(opts.per_host.max(1)))).clone();
-        let narrow = check.probe.per_host_limit().map(|n| {
-            host_probe
-                .entry((host_key, check.probe.name()))
-                .or_insert_with(|| Arc::new(Semaphore::new(n.max(1))))
-                .clone()
-        });
+        let group = (host_key, check.probe.per_host_group());
+        let narrow = group_limit
+            .get(&group)
+            .map(|&n| host_group.entry(group).or_insert_with(|| Arc::new(Semaphore::new(n.max(1)))).clone());
         let limits = Limits { global: global.clone(), host, narrow };
         shells.push(shell(&check));
         let (opts, cancel) = (opts.clone(), cancel.clone());
@@ -376,10 +384,13 @@ mod tests {
         fn per_host_limit(&self) -> Option<usize> {
             Some(1)
         }
+        fn per_host_group(&self) -> &'static str {
+            "drowsy-and-sleepy"
+        }
         fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
             Box::pin(async move {
                 // Only the host of the limit test counts: other tests run in parallel.
-                let counted = t.host == "plc";
+                let counted = t.host.eq_ignore_ascii_case("plc");
                 if counted {
                     let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
                     PEAK.fetch_max(now, Ordering::SeqCst);
@@ -395,6 +406,29 @@ mod tests {
                 cx.reach(Level::Speaks);
                 cx.finish(Ok(()))
             })
+        }
+    }
+
+    /// Another protocol in Sleepy's group, as OPC UA is beside Modbus; it states no limit of
+    /// its own, so only the group can hold it back.
+    struct Drowsy;
+    static SLEEPY: Sleepy = Sleepy;
+
+    impl Probe for Drowsy {
+        fn name(&self) -> &'static str {
+            "drowsy"
+        }
+        fn summary(&self) -> &'static str {
+            "test"
+        }
+        fn default_ports(&self) -> &'static [u16] {
+            &[]
+        }
+        fn per_host_group(&self) -> &'static str {
+            "drowsy-and-sleepy"
+        }
+        fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+            SLEEPY.probe(t, cx)
         }
     }
 
@@ -440,10 +474,21 @@ mod tests {
 
     #[tokio::test]
     async fn per_host_probe_limit_serializes_one_host() {
-        let checks = (0..4).map(|i| check(&format!("c{i}"), "plc", 30, Duration::from_secs(5))).collect();
+        // Two protocols of one group on one host, as Modbus and OPC UA on one PLC, with the
+        // per-host limit of the runner itself wide open.
+        let checks = (0..6)
+            .map(|i| {
+                let mut c = check(&format!("c{i}"), "PLC", 30, Duration::from_secs(5));
+                if i % 2 == 1 {
+                    c.probe = &Drowsy;
+                    c.target.host = "plc".into();
+                }
+                c
+            })
+            .collect();
         let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
         assert!(r.summary.passed);
-        assert_eq!(PEAK.load(Ordering::SeqCst), 1, "Sleepy allows one connection per host");
+        assert_eq!(PEAK.load(Ordering::SeqCst), 1, "one connection per host across the group");
     }
 
     #[tokio::test]

@@ -424,6 +424,10 @@ pub fn humanize(d: Duration) -> String {
 /// The boxed future every probe returns, so probes can live in one registry.
 pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
+/// The [`Probe::per_host_group`] of the industrial protocols: one connection at a time per
+/// host across all of them, as the design's politeness rule asks.
+pub const INDUSTRIAL: &str = "industrial";
+
 /// One protocol's deep check. Unit structs in a registry; per-target settings live in [`Target`].
 pub trait Probe: Send + Sync + 'static {
     /// Stable name used on the command line, in manifests, JSON and metrics.
@@ -450,6 +454,13 @@ pub trait Probe: Send + Sync + 'static {
     /// runner's per-host limit. Industrial protocols say 1: a PLC may allow only a few.
     fn per_host_limit(&self) -> Option<usize> {
         None
+    }
+
+    /// The probes that share [`Probe::per_host_limit`] on one host: by default each probe
+    /// alone. Modbus and OPC UA both name [`INDUSTRIAL`], because the PLC that serves both
+    /// counts their connections together.
+    fn per_host_group(&self) -> &'static str {
+        self.name()
     }
 
     /// Whether this probe uses `login:` credentials; a login given to any other probe is a

@@ -87,6 +87,9 @@ impl Probe for Modbus {
     fn per_host_limit(&self) -> Option<usize> {
         Some(1)
     }
+    fn per_host_group(&self) -> &'static str {
+        crate::INDUSTRIAL
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
             tls::validate(&t.tls)?;
@@ -709,5 +712,6 @@ mod tests {
         t.modbus = Some(ModbusOptions { unit: Some(7), ..Default::default() });
         assert_eq!(Modbus.default_require(&t), Level::Healthy);
         assert_eq!(Modbus.per_host_limit(), Some(1));
+        assert_eq!(Modbus.per_host_group(), crate::INDUSTRIAL, "Modbus and OPC UA share one PLC's limit");
     }
 }
