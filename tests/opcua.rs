@@ -148,6 +148,19 @@ fn a_server_refusing_none_for_discovery_stays_speaks() {
 }
 
 #[test]
+fn an_err_on_the_discovery_connection_names_its_status_code() {
+    // The Hello connection is acknowledged; by the discovery connection the server is full.
+    let s = on(OpcuaMode::BusyAfterFirst(0x807D_0000, "too many clients"));
+    let (exit, r) = check(&at(&s), &[]);
+    assert_eq!((exit, r["level"].as_str()), (0, Some("speaks")), "{r:#}");
+    assert_eq!(code(&r), "opcua.err.Bad_TcpServerTooBusy", "{r:#}");
+    assert_eq!(r["failure"]["phase"], "request", "{r:#}");
+    let message = r["failure"]["message"].as_str().unwrap();
+    assert!(message.contains("discovery connection") && message.contains("too many clients"), "{r:#}");
+    assert_eq!(r["facts"]["opcua_error"]["code"], "0x807D0000", "{r:#}");
+}
+
+#[test]
 fn other_protocols_on_the_port_are_named() {
     let web = {
         let l = listener();

@@ -6,7 +6,8 @@
 //! here byte by byte rather than borrowed from the probe: a testbed must not share the code it
 //! tests.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use opcua::crypto::SecurityPolicy;
 use opcua::server::{ServerBuilder, ServerEndpoint};
@@ -62,6 +63,9 @@ pub enum OpcuaMode {
     /// Acknowledges the Hello, then answers OpenSecureChannel (SecurityPolicy None) with
     /// `ERR` Bad_SecurityPolicyRejected: a server locked down even for discovery.
     RefuseNone,
+    /// Acknowledges the first connection's Hello, then answers every later Hello with an `ERR`
+    /// carrying this StatusCode and reason: a server that took its last client meanwhile.
+    BusyAfterFirst(u32, &'static str),
     /// An Acknowledge whose buffer sizes no server may announce.
     AbsurdAck,
     /// An Acknowledge header that claims a 4 GiB message.
@@ -72,6 +76,14 @@ pub enum OpcuaMode {
 pub fn serve(listener: TcpListener, mode: OpcuaMode) -> Server {
     match mode {
         OpcuaMode::Server(config) => server(listener, config),
+        OpcuaMode::BusyAfterFirst(status, reason) => {
+            let seen = Arc::new(AtomicUsize::new(0));
+            accept_each(listener, move |tcp| {
+                let first = seen.fetch_add(1, Ordering::SeqCst) == 0;
+                let mode = OpcuaMode::HelloError(status, reason);
+                async move { if first { acknowledge_only(tcp).await } else { peer(tcp, mode).await } }
+            })
+        }
         other => accept_each(listener, move |tcp| peer(tcp, other.clone())),
     }
 }
@@ -117,6 +129,14 @@ async fn read_message(s: &mut TcpStream) -> Option<Vec<u8>> {
     Some(m)
 }
 
+/// Acknowledges one Hello with ordinary limits and waits for the client to close.
+async fn acknowledge_only(mut s: TcpStream) {
+    let Some(hello) = read_message(&mut s).await else { return };
+    if hello.starts_with(b"HELF") && send(&mut s, &ack_message(65_535, 65_535, 0, 0)).await.is_some() {
+        finish(&mut s).await;
+    }
+}
+
 async fn peer(mut s: TcpStream, mode: OpcuaMode) {
     let Some(hello) = read_message(&mut s).await else { return };
     if !hello.starts_with(b"HELF") {
@@ -141,7 +161,7 @@ async fn peer(mut s: TcpStream, mode: OpcuaMode) {
                 _ => return,
             }
         }
-        OpcuaMode::Server(_) => return,
+        OpcuaMode::Server(_) | OpcuaMode::BusyAfterFirst(..) => return,
     };
     if send(&mut s, &answer).await.is_some() {
         finish(&mut s).await;

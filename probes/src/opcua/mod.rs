@@ -40,7 +40,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 
-use crate::net::{Conn, dial, read_available, read_failure, read_head};
+use crate::net::{Conn, Tape, dial, read_available, read_failure, read_head};
 use crate::{Failure, Level, OpcuaOptions, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 
 /// The `opcua` probe.
@@ -65,6 +65,9 @@ impl Probe for Opcua {
     fn per_host_limit(&self) -> Option<usize> {
         // A PLC or embedded server may accept only a handful of clients: never take two.
         Some(1)
+    }
+    fn per_host_group(&self) -> &'static str {
+        crate::INDUSTRIAL
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
@@ -209,16 +212,33 @@ async fn hello(t: &Target, cx: &mut ProbeCx, url: &str) -> Result<Option<SocketA
             Ok(peer)
         }
         wire::Answer::Err { status, reason } => {
-            let name = wire::status_name(status);
-            cx.fact("opcua_error", json!({"status": name, "code": format!("0x{status:08X}"), "reason": reason}));
-            let said = if reason.is_empty() { String::new() } else { format!(": {reason:?}") };
-            Err(Failure::new(
-                format!("opcua.err.{name}"),
-                Phase::Greeting,
-                format!("the server answered the Hello for {url} with Error {name}{said}"),
-            )
-            .hint(wire::status_hint(status)))
+            Err(hello_error(cx, status, &reason, &format!("the server answered the Hello for {url}"), Phase::Greeting))
         }
+    }
+}
+
+/// The failure for an `ERR` answer to a Hello: `opcua.err.<StatusCode>`, with the reason.
+fn hello_error(cx: &mut ProbeCx, status: u32, reason: &str, what: &str, phase: Phase) -> Failure {
+    let name = wire::status_name(status);
+    cx.fact("opcua_error", json!({"status": name, "code": format!("0x{status:08X}"), "reason": reason}));
+    let said = if reason.is_empty() { String::new() } else { format!(": {reason:?}") };
+    Failure::new(format!("opcua.err.{name}"), phase, format!("{what} with Error {name}{said}"))
+        .hint(wire::status_hint(status))
+}
+
+/// An `ERR` the server sent first on a connection async-opcua ran: async-opcua reports it only
+/// as Bad_ConnectionClosed with the message in a debug string, so the probe's own parser reads
+/// it back from the connection's first bytes.
+fn tape_error(cx: &mut ProbeCx, tape: &Tape, what: &str, phase: Phase) -> Option<Failure> {
+    let head = tape.head();
+    let h = wire::header(&head).ok()?;
+    let size = h.size as usize;
+    if &h.kind != b"ERR" || size > head.len() {
+        return None;
+    }
+    match wire::answer(&head[..size]).ok()? {
+        wire::Answer::Err { status, reason } => Some(hello_error(cx, status, &reason, what, phase)),
+        wire::Answer::Ack(_) => None,
     }
 }
 
@@ -256,6 +276,7 @@ async fn discover(
 ) -> Result<Vec<EndpointDescription>, Failure> {
     let tcp = dial(cx, &t.host, t.port).await?;
     cx.phase(Phase::Request);
+    let tape = tcp.tape();
     let connector = own_connector(tcp, url);
     let decoding =
         DecodingOptions { max_message_size: wire::OUR_MAX_MESSAGE as usize, max_chunk_count: 64, ..Default::default() };
@@ -288,6 +309,10 @@ async fn discover(
     let mut evt = match opened {
         Ok(Ok(evt)) => evt,
         Ok(Err(e)) => {
+            let what = format!("the server answered the discovery connection's Hello for {url}");
+            if let Some(f) = tape_error(cx, &tape, &what, Phase::Request) {
+                return Err(f);
+            }
             return Err(refused(cx, e.status(), &e.to_string(), "OpenSecureChannel with SecurityPolicy None"));
         }
         Err(_) => {
@@ -899,6 +924,7 @@ mod tests {
     #[test]
     fn one_connection_per_host_on_the_usual_ports() {
         assert_eq!(Opcua.per_host_limit(), Some(1));
+        assert_eq!(Opcua.per_host_group(), crate::INDUSTRIAL, "Modbus and OPC UA share one PLC's limit");
         assert_eq!(Opcua.default_ports(), [4840, 4096]);
         let mut t = Target::new("plc", 4840);
         assert_eq!(Opcua.default_require(&t), Level::Speaks);
