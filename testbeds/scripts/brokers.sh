@@ -33,19 +33,9 @@ MISSING_QUEUE=portproof-missing
 mkdir -p "$STATE"
 export PATH="$PATH:/usr/sbin:/sbin"
 
-log() { echo "brokers.sh: $*"; }
-die() { log "$*" >&2; exit 1; }
-listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
-
-# need COMMAND PACKAGE...: installs the packages with apt-get unless COMMAND is there.
-need() {
-  local cmd=$1; shift
-  command -v "$cmd" >/dev/null 2>&1 && return 0
-  log "installing $*"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
-}
+SCRIPT=brokers.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need curl curl
 need openssl openssl
@@ -181,13 +171,7 @@ common() {
 } > "$STATE/mqtt-tls.conf"
 
 # instance_pid NAME: the pid of our mosquitto running $STATE/NAME.conf, if it runs.
-instance_pid() {
-  local pid
-  pid=$(cat "$STATE/$1.pid" 2>/dev/null) || return 0
-  if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-c $STATE/$1.conf"; then
-    echo "$pid"
-  fi
-}
+instance_pid() { our_pid "$STATE/$1.pid" "-c $STATE/$1.conf"; }
 
 # mosquitto_instance NAME PORT FILE...: runs mosquitto -c $STATE/NAME.conf, keeping the one
 # already running unless it is dead, silent on PORT, or NAME.conf or a FILE it reads changed.
@@ -203,12 +187,7 @@ mosquitto_instance() {
   fi
   if [ -n "$pid" ]; then
     log "restarting $name (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    stop_pid "$pid"
   fi
   rm -f "$STATE/$name.pid" "$STATE/$name.stamp"
   if listening "$port"; then

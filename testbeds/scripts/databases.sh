@@ -53,23 +53,13 @@ MY_PIDFILE=$MY_RUN/mariadb-tls.pid
 MY_LOG=$STATE/mariadb-tls.log
 export PATH="$PATH:/usr/sbin:/sbin"
 
-log() { echo "databases.sh: $*"; }
-die() { log "$*" >&2; exit 1; }
-listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+SCRIPT=databases.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root: the servers run as the postgres and mysql OS users"
 mkdir -p "$STATE"
 chmod 755 "$STATE"
-
-# need COMMAND PACKAGE...: installs the packages with apt-get unless COMMAND is there.
-need() {
-  local cmd=$1; shift
-  command -v "$cmd" >/dev/null 2>&1 && return 0
-  log "installing $*"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
-}
 
 need openssl openssl
 need pg_ctlcluster postgresql
@@ -86,16 +76,6 @@ PG_BIN=/usr/lib/postgresql/$PG_VER/bin
 
 # as USER COMMAND...: runs COMMAND as the OS user USER, from $STATE (which every user may enter).
 as() { local user=$1; shift; (cd "$STATE" && runuser -u "$user" -- "$@"); }
-
-# wait_for SECONDS CHECK...: true once CHECK succeeds, false if it has not after SECONDS.
-wait_for() {
-  local tries=$(($1 * 10)); shift
-  for _ in $(seq 1 "$tries"); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  "$@"
-}
 
 # ------------------------------------------------------------------------- the machine's own
 pg_ready() { pg_isready -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -t 2; }
@@ -250,7 +230,8 @@ PGPASSWORD=$DB_PASSWORD psql -X -qAt -w -c 'select 1' \
 # --------------------------------------------------------------------------- MariaDB with TLS
 # A data directory of our own, made once; only our option file is read (not /etc/mysql).
 if [ ! -f "$STATE/mariadb-tls.initialised" ]; then
-  if [ -s "$MY_PIDFILE" ]; then kill "$(cat "$MY_PIDFILE")" 2>/dev/null || true; sleep 1; fi
+  old_pid=$(our_pid "$MY_PIDFILE" "--defaults-file=$MY_CONF")
+  if [ -n "$old_pid" ]; then stop_pid "$old_pid" 30; fi
   rm -rf "$MY_DATA" "$STATE/mariadb-tls.stamp"
   log "making a MariaDB data directory in $MY_DATA"
   mariadb-install-db --no-defaults --user=mysql --datadir="$MY_DATA" --skip-test-db \
@@ -284,13 +265,7 @@ require_secure_transport = ON
 CONF
 
 # The pid of our mariadbd, if it runs.
-my_pid() {
-  local pid
-  pid=$(cat "$MY_PIDFILE" 2>/dev/null) || return 0
-  if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--defaults-file=$MY_CONF"; then
-    echo "$pid"
-  fi
-}
+my_pid() { our_pid "$MY_PIDFILE" "--defaults-file=$MY_CONF"; }
 # root over our socket (unix_socket authentication; a socket counts as a secure transport).
 my_root() { mariadb --no-defaults -S "$MY_SOCKET" -u root "$@"; }
 my_up() { [ -n "$(my_pid)" ] && listening "$MARIADB_TLS_PORT" && my_root -e 'select 1' >/dev/null 2>&1; }
@@ -303,12 +278,7 @@ if [ -n "$pid" ] && my_up && [ "$(cat "$STATE/mariadb-tls.stamp" 2>/dev/null)" =
 else
   if [ -n "$pid" ]; then
     log "restarting the MariaDB in $MY_DATA (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    stop_pid "$pid" 30
   fi
   rm -f "$MY_PIDFILE" "$STATE/mariadb-tls.stamp"
   if listening "$MARIADB_TLS_PORT"; then

@@ -19,30 +19,11 @@ MODBUS_PORT=${PORTPROOF_MODBUS_PORT:-15020}
 PYMODBUS_VERSION=3.16.1
 mkdir -p "$STATE"
 
-log() { echo "industrial.sh: $*"; }
-die() { log "$*" >&2; exit 1; }
-listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+SCRIPT=industrial.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# ------------------------------------------------------------------------------- the venv
-# A venv without pip is a half-made one (python3 -m venv fails after creating the directory
-# when ensurepip is missing): make it again. Only a directory that is a venv is removed.
-drop_venv() { if [ -f "$VENV/pyvenv.cfg" ]; then rm -rf "$VENV"; fi; }
-if [ ! -x "$VENV/bin/pip" ]; then
-  log "making the venv $VENV"
-  drop_venv
-  python3 -m venv "$VENV" || {
-    drop_venv
-    # Debian splits venv support out of python3.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
-    python3 -m venv "$VENV"
-  }
-fi
-have=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("pymodbus"))' 2>/dev/null || true)
-if [ "$have" != "$PYMODBUS_VERSION" ]; then
-  log "installing pymodbus $PYMODBUS_VERSION from PyPI into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "pymodbus==$PYMODBUS_VERSION"
-fi
+venv_with "$VENV" pymodbus "$PYMODBUS_VERSION"
 
 # ------------------------------------------------------------------------------- the server
 SERVER="$STATE/modbus_server.py"
@@ -83,14 +64,13 @@ asyncio.run(main())
 PY
 
 PIDFILE="$STATE/modbus.pid"
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+running() { [ -n "$(our_pid "$PIDFILE" "$SERVER")" ]; }
 if running && cmp -s "$SERVER" "$SERVER.new" && listening "$MODBUS_PORT"; then
   rm -f "$SERVER.new"
 else
   if running; then
     log "restarting the pymodbus server (its script changed or it stopped listening)"
-    kill "$(cat "$PIDFILE")" 2>/dev/null || true
-    for _ in $(seq 1 50); do running || break; sleep 0.1; done
+    stop_pid "$(our_pid "$PIDFILE" "$SERVER")"
   fi
   listening "$MODBUS_PORT" && die "127.0.0.1:$MODBUS_PORT is taken by another program; set PORTPROOF_MODBUS_PORT"
   mv "$SERVER.new" "$SERVER"

@@ -14,8 +14,9 @@ PORT=${PORTPROOF_LEGACY_TLS_PORT:-18444}
 OLD12_PORT=${PORTPROOF_LEGACY_TLS12_PORT:-18448}
 WEAKKEY_PORT=${PORTPROOF_WEAK_KEY_PORT:-18449}
 mkdir -p "$STATE"
-log() { echo "legacy-tls.sh: $*"; }
-listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+SCRIPT=legacy-tls.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v openssl >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq openssl >/dev/null; }
 

@@ -22,7 +22,9 @@ TLS12_PORT=${PORTPROOF_NGINX_TLS12_PORT:-18446}
 SNI_PORT=${PORTPROOF_NGINX_SNI_PORT:-18447}
 mkdir -p "$STATE/logs" "$STATE/tmp"
 
-log() { echo "nginx.sh: $*"; }
+SCRIPT=nginx.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   log "installing nginx"

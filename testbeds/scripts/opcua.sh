@@ -22,22 +22,16 @@ STATE=${PORTPROOF_STATE:-/tmp/portproof-testbeds}/opcua
 VENV=${PORTPROOF_OPCUA_VENV:-/opt/portproof-opcua-venv}
 PORT=${PORTPROOF_OPCUA_PORT:-14840}
 LDS_PORT=${PORTPROOF_OPCUA_LDS_PORT:-14841}
+ASYNCUA_VERSION=2.1.0
 mkdir -p "$STATE"
 
-log() { echo "opcua.sh: $*"; }
-die() { log "$*" >&2; exit 1; }
-listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+SCRIPT=opcua.sh
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PY=$(command -v python3.11 || command -v python3) || die "no python3"
-if [ ! -x "$VENV/bin/python" ]; then
-  log "creating $VENV"
-  "$PY" -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c "import asyncua" 2>/dev/null; then
-  log "installing asyncua from PyPI"
-  "$VENV/bin/pip" install -q asyncua
-fi
-command -v openssl >/dev/null || die "openssl is needed for the server certificates"
+# Pinned: the tests assert what this version's server and discovery server answer.
+venv_with "$VENV" asyncua "$ASYNCUA_VERSION"
+need openssl openssl
 
 # cert NAME DAYS CN URI: a self-signed RSA certificate (DER) and key (PEM) for an OPC UA application.
 cert() {
@@ -77,7 +71,8 @@ if ! listening "$LDS_PORT"; then
 fi
 if $restart_server && listening "$PORT" && [ -s "$STATE/server.pid" ]; then
   log "restarting the testbed server so that it registers with the new LDS"
-  kill "$(cat "$STATE/server.pid")" 2>/dev/null || true
+  pid=$(our_pid "$STATE/server.pid" opcua_server.py)
+  [ -n "$pid" ] && stop_pid "$pid"
   for _ in $(seq 1 40); do listening "$PORT" || break; sleep 0.25; done
 fi
 if ! listening "$PORT"; then

@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# Sourced by the testbed scripts, never run: the pieces every one of them needs the same way.
+# The sourcing script sets SCRIPT (its own name, for log lines) first.
+#
+# Nothing here starts a daemon; each script knows its own daemon's readiness test.
+
+log() { echo "$SCRIPT: $*"; }
+die() { log "$*" >&2; exit 1; }
+
+# listening PORT: something accepts TCP connections on 127.0.0.1:PORT (bash's /dev/tcp, so no
+# nc or ss is needed on a fresh machine).
+listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
+# need COMMAND PACKAGE...: installs the packages with apt-get unless COMMAND is there. The index
+# is refreshed only when the install fails: on a machine that ran apt-get update it is quick.
+need() {
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  log "installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+
+# wait_for SECONDS CHECK...: true once CHECK succeeds, false if it has not after SECONDS.
+wait_for() {
+  local tries=$(($1 * 10)); shift
+  for _ in $(seq 1 "$tries"); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+
+# our_pid PIDFILE TEXT: the pid in PIDFILE if that process runs and its command line contains
+# TEXT, so that a pid the system gave to another program since is never taken for ours.
+our_pid() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+    echo "$pid"
+  fi
+}
+
+# stop_pid PID [SECONDS]: SIGTERM, then SIGKILL if it is still there after SECONDS (default 5).
+# Callers pass only a pid they started themselves, as our_pid finds it.
+stop_pid() {
+  local pid=$1 tries=$((${2:-5} * 10))
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 "$tries"); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+# venv_with DIR PACKAGE VERSION: a Python venv in DIR holding PACKAGE at exactly VERSION, made or
+# put right (a second run only reads the installed version). A venv without pip is a half-made
+# one (python3 -m venv fails after creating the directory when ensurepip is missing): it is made
+# again; only a directory that is a venv is ever removed.
+venv_with() {
+  local dir=$1 package=$2 version=$3 have
+  drop_venv() { if [ -f "$dir/pyvenv.cfg" ]; then rm -rf "$dir"; fi; }
+  if [ ! -x "$dir/bin/pip" ]; then
+    log "making the venv $dir"
+    drop_venv
+    python3 -m venv "$dir" || {
+      drop_venv
+      # Debian splits venv support out of python3.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+      python3 -m venv "$dir"
+    }
+  fi
+  have=$("$dir/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null || true)
+  if [ "$have" != "$version" ]; then
+    log "installing $package $version from PyPI into $dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check "$package==$version"
+  fi
+}
