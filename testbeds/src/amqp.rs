@@ -26,6 +26,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::bytes::Cursor;
 use crate::conn::{BoxIo, accept_each, finish, hold, send, upgrade};
 
 /// How the responder behaves: a working broker, or one of the failures a probe must grade.
@@ -229,9 +230,9 @@ async fn broker(s: &mut Stream, config: &BrokerConfig) -> Option<()> {
     if id != CONNECTION_TUNE_OK {
         return None;
     }
-    let client_channel_max = args.u16()?;
-    args.u32()?;
-    let heartbeat = args.u16()?;
+    let client_channel_max = args.u16_be()?;
+    args.u32_be()?;
+    let heartbeat = args.u16_be()?;
     let channel_max = if client_channel_max == 0 { CHANNEL_MAX } else { client_channel_max.min(CHANNEL_MAX) };
 
     let frame = read_non_heartbeat(s).await?;
@@ -337,7 +338,7 @@ async fn channels(s: &mut Stream, config: &BrokerConfig, vhost: &str, channel_ma
             }
             QUEUE_DECLARE => {
                 let declare = (|| {
-                    args.u16()?;
+                    args.u16_be()?;
                     let name = String::from_utf8_lossy(args.shortstr()?).into_owned();
                     let bits = args.u8()?;
                     table_body(args.longstr()?, 0)?;
@@ -546,7 +547,7 @@ impl Frame {
             return None;
         }
         let mut c = Cursor(&self.payload);
-        Some(((c.u16()?, c.u16()?), c))
+        Some(((c.u16_be()?, c.u16_be()?), c))
     }
     fn method_on(&self, channel: u16) -> Option<(MethodId, Cursor<'_>)> {
         if self.channel != channel {
@@ -680,33 +681,19 @@ fn field_value<'a>(c: &mut Cursor<'a>, depth: u8) -> Option<Value<'a>> {
     Some(Value::Other)
 }
 
-/// Reads big-endian AMQP types from a byte slice; every read is checked against its end.
-struct Cursor<'a>(&'a [u8]);
+/// AMQP's length-prefixed strings on the shared [`Cursor`].
+trait AmqpRead<'a> {
+    fn shortstr(&mut self) -> Option<&'a [u8]>;
+    fn longstr(&mut self) -> Option<&'a [u8]>;
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
+impl<'a> AmqpRead<'a> for Cursor<'a> {
     fn shortstr(&mut self) -> Option<&'a [u8]> {
         let n = self.u8()?;
         self.take(usize::from(n))
     }
     fn longstr(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()?;
+        let n = self.u32_be()?;
         self.take(usize::try_from(n).ok()?)
     }
 }

@@ -4,6 +4,7 @@
 //! Nothing here depends on the probes: a testbed is a peer, and must not share the code it tests.
 
 pub mod amqp;
+mod bytes;
 mod conn;
 pub mod gateway;
 pub mod hostile;

@@ -27,6 +27,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::bytes::Cursor;
 use crate::conn::{BoxIo, accept_each, finish, hold, send, upgrade};
 
 /// How the responder behaves: a working broker, or one of the failures a probe must grade.
@@ -301,7 +302,7 @@ fn connect_rest(c: &mut Cursor<'_>, v5: bool) -> Option<Connect> {
     if flags & 0x01 != 0 || (flags >> 3) & 0x03 == 3 || (!will && flags & 0x38 != 0) {
         return None;
     }
-    let keep_alive = c.u16()?;
+    let keep_alive = c.u16_be()?;
     if v5 {
         properties(c)?;
     }
@@ -356,7 +357,7 @@ async fn handle(s: &mut Stream, session: &mut Session, config: &MqttConfig, pack
         (PUBLISH, flags) => publish(s, session, flags, &packet.body).await?,
         (PUBACK | PUBREC | PUBCOMP, 0) => {}
         (PUBREL, 2) => {
-            let id = Cursor(&packet.body).u16().ok_or(MALFORMED)?;
+            let id = Cursor(&packet.body).u16_be().ok_or(MALFORMED)?;
             send(s, &packet_of(PUBCOMP << 4, &id.to_be_bytes())).await.ok_or(GONE)?;
         }
         (SUBSCRIBE, 2) => subscribe(s, session, config, &packet.body).await?,
@@ -377,7 +378,7 @@ async fn publish(s: &mut Stream, session: &mut Session, flags: u8, body: &[u8]) 
     }
     let mut c = Cursor(body);
     let mut topic = c.string().ok_or(MALFORMED)?.to_owned();
-    let id = if qos > 0 { Some(c.u16().filter(|id| *id != 0).ok_or(MALFORMED)?) } else { None };
+    let id = if qos > 0 { Some(c.u16_be().filter(|id| *id != 0).ok_or(MALFORMED)?) } else { None };
     if session.v5 {
         let properties = properties(&mut c).ok_or(MALFORMED)?;
         if let Some(&(_, alias)) = properties.iter().find(|(key, _)| *key == 0x23) {
@@ -430,7 +431,7 @@ async fn publish(s: &mut Stream, session: &mut Session, flags: u8, body: &[u8]) 
 /// `$SYS/broker/version` when a granted filter covers it.
 async fn subscribe(s: &mut Stream, session: &mut Session, config: &MqttConfig, body: &[u8]) -> Result<(), u8> {
     let mut c = Cursor(body);
-    let id = c.u16().filter(|id| *id != 0).ok_or(MALFORMED)?;
+    let id = c.u16_be().filter(|id| *id != 0).ok_or(MALFORMED)?;
     if session.v5 {
         properties(&mut c).ok_or(MALFORMED)?;
     }
@@ -485,7 +486,7 @@ async fn subscribe(s: &mut Stream, session: &mut Session, config: &MqttConfig, b
 /// UNSUBSCRIBE: drops the filters; MQTT 5 says for each whether it existed.
 async fn unsubscribe(s: &mut Stream, session: &mut Session, body: &[u8]) -> Result<(), u8> {
     let mut c = Cursor(body);
-    let id = c.u16().filter(|id| *id != 0).ok_or(MALFORMED)?;
+    let id = c.u16_be().filter(|id| *id != 0).ok_or(MALFORMED)?;
     if session.v5 {
         properties(&mut c).ok_or(MALFORMED)?;
     }
@@ -625,8 +626,8 @@ fn properties(c: &mut Cursor<'_>) -> Option<Vec<(u8, u32)>> {
         let id = p.u8()?;
         let value = match id {
             0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2A => u32::from(p.u8()?),
-            0x13 | 0x21 | 0x22 | 0x23 => u32::from(p.u16()?),
-            0x02 | 0x11 | 0x18 | 0x27 => p.u32()?,
+            0x13 | 0x21 | 0x22 | 0x23 => u32::from(p.u16_be()?),
+            0x02 | 0x11 | 0x18 | 0x27 => p.u32_be()?,
             0x0B => p.vbi()?,
             0x03 | 0x08 | 0x12 | 0x15 | 0x1A | 0x1C | 0x1F => {
                 p.string()?;
@@ -648,27 +649,15 @@ fn properties(c: &mut Cursor<'_>) -> Option<Vec<(u8, u32)>> {
     Some(out)
 }
 
-/// Reads MQTT's big-endian types from a byte slice; every read is checked against its end.
-struct Cursor<'a>(&'a [u8]);
+/// MQTT's variable byte integers and length-prefixed data on the shared [`Cursor`].
+trait MqttRead<'a> {
+    fn vbi(&mut self) -> Option<u32>;
+    fn binary(&mut self) -> Option<&'a [u8]>;
+    /// A UTF-8 string: well-formed and without U+0000 (3.1.1 §1.5.3, 5.0 §1.5.4).
+    fn string(&mut self) -> Option<&'a str>;
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
+impl<'a> MqttRead<'a> for Cursor<'a> {
     fn vbi(&mut self) -> Option<u32> {
         let mut value = 0u32;
         for i in 0..4 {
@@ -681,10 +670,9 @@ impl<'a> Cursor<'a> {
         None
     }
     fn binary(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
+        let n = self.u16_be()?;
         self.take(usize::from(n))
     }
-    /// A UTF-8 string: well-formed and without U+0000 (3.1.1 §1.5.3, 5.0 §1.5.4).
     fn string(&mut self) -> Option<&'a str> {
         std::str::from_utf8(self.binary()?).ok().filter(|s| !s.contains('\0'))
     }

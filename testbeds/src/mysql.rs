@@ -40,6 +40,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::bytes::Cursor;
 use crate::conn::{BoxIo, accept_each, finish, send};
 
 /// How the responder behaves: a working server, or one of the failures a probe must grade.
@@ -321,7 +322,7 @@ impl Login {
     /// name; the connection attributes that follow are not needed.
     fn parse(payload: &[u8]) -> Option<Login> {
         let mut c = Cursor(payload);
-        let capabilities = c.u32()?;
+        let capabilities = c.u32_le()?;
         c.take(4 + 1 + 23)?; // max packet size, character set, filler
         let user = String::from_utf8_lossy(c.cstr()?).into_owned();
         let auth = if capabilities & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA != 0 {
@@ -566,25 +567,12 @@ async fn read_timed(s: &mut Stream, max: usize) -> Option<(u8, Vec<u8>)> {
     timeout(CONNECT_WAIT, read_packet(s, max)).await.ok().flatten()
 }
 
-/// Reads MySQL's little-endian types from a byte slice; every read is checked against its end.
-struct Cursor<'a>(&'a [u8]);
+/// MySQL's length-encoded integers on the shared [`Cursor`].
+trait MysqlRead {
+    fn lenenc(&mut self) -> Option<u64>;
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    /// A length-encoded integer.
+impl MysqlRead for Cursor<'_> {
     fn lenenc(&mut self) -> Option<u64> {
         let width = match self.u8()? {
             n @ 0..=0xFA => return Some(u64::from(n)),
@@ -596,13 +584,6 @@ impl<'a> Cursor<'a> {
         let mut bytes = [0u8; 8];
         bytes[..width].copy_from_slice(self.take(width)?);
         Some(u64::from_le_bytes(bytes))
-    }
-    /// A NUL-terminated string, without its NUL.
-    fn cstr(&mut self) -> Option<&'a [u8]> {
-        let end = self.0.iter().position(|b| *b == 0)?;
-        let s = &self.0[..end];
-        self.0 = &self.0[end + 1..];
-        Some(s)
     }
 }
 
@@ -643,7 +624,7 @@ mod tests {
         let mut c = Cursor(p);
         assert_eq!(c.u8(), Some(10));
         let version = String::from_utf8(c.cstr().unwrap().to_vec()).unwrap();
-        c.u32().unwrap();
+        c.u32_le().unwrap();
         let mut scramble = c.take(8).unwrap().to_vec();
         assert_eq!(c.u8(), Some(0));
         let low = c.take(2).unwrap();

@@ -38,6 +38,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
+use crate::bytes::Cursor;
 use crate::conn::{BoxIo, accept_each, finish, hold, send};
 
 /// How the responder behaves: a working server, or one of the failures a probe must grade.
@@ -453,7 +454,7 @@ async fn scram(s: &mut Stream, user: &str, password: Option<&str>) -> Option<boo
     let body = password_message(s).await?;
     let mut c = Cursor(&body);
     let mechanism = c.cstr();
-    let len = c.u32();
+    let len = c.u32_be();
     let (Some(mechanism), Some(len)) = (mechanism, len) else { return malformed(s, "invalid message format").await };
     if mechanism != b"SCRAM-SHA-256" {
         return malformed(s, "client selected an invalid SASL authentication mechanism").await;
@@ -704,8 +705,8 @@ impl Session {
         let parsed = (|| {
             let name = c.string()?;
             let sql = c.cstr()?;
-            let n = c.u16()?;
-            let types = (0..n).map(|_| c.u32()).collect::<Option<Vec<u32>>>()?;
+            let n = c.u16_be()?;
+            let types = (0..n).map(|_| c.u32_be()).collect::<Option<Vec<u32>>>()?;
             c.0.is_empty().then_some((name, sql, types))
         })();
         let (name, sql, param_types) = parsed.ok_or_else(invalid_format)?;
@@ -729,17 +730,17 @@ impl Session {
         let parsed = (|| {
             let portal = c.string()?;
             let statement = c.string()?;
-            let n = c.u16()?;
+            let n = c.u16_be()?;
             c.take(2 * usize::from(n))?;
-            let params = c.u16()?;
+            let params = c.u16_be()?;
             for _ in 0..params {
-                let len = c.u32()?;
+                let len = c.u32_be()?;
                 if len != u32::MAX {
                     c.take(len as usize)?;
                 }
             }
-            let n = c.u16()?;
-            let formats = (0..n).map(|_| c.u16()).collect::<Option<Vec<u16>>>()?;
+            let n = c.u16_be()?;
+            let formats = (0..n).map(|_| c.u16_be()).collect::<Option<Vec<u16>>>()?;
             c.0.is_empty().then_some((portal, statement, params, formats))
         })();
         let (portal, name, params, formats) = parsed.ok_or_else(invalid_format)?;
@@ -815,7 +816,7 @@ impl Session {
         let mut c = Cursor(body);
         let parsed = (|| {
             let name = c.string()?;
-            let max_rows = c.u32()?;
+            let max_rows = c.u32_be()?;
             c.0.is_empty().then_some((name, max_rows))
         })();
         let (name, max_rows) = parsed.ok_or_else(invalid_format)?;
@@ -980,31 +981,12 @@ fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// Reads PostgreSQL's big-endian types from a byte slice; every read is checked against its end.
-struct Cursor<'a>(&'a [u8]);
+/// PostgreSQL's C strings, as text, on the shared [`Cursor`].
+trait PgRead {
+    fn string(&mut self) -> Option<String>;
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-    /// A NUL-terminated string, without its NUL.
-    fn cstr(&mut self) -> Option<&'a [u8]> {
-        let end = self.0.iter().position(|b| *b == 0)?;
-        let s = &self.0[..end];
-        self.0 = &self.0[end + 1..];
-        Some(s)
-    }
+impl PgRead for Cursor<'_> {
     fn string(&mut self) -> Option<String> {
         Some(String::from_utf8_lossy(self.cstr()?).into_owned())
     }
