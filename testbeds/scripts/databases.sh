@@ -114,19 +114,7 @@ fi
 # ------------------------------------------------------------------------------ certificates
 # A CA and a server certificate, made once, valid for ten years, and a copy of the key for
 # each server user (PostgreSQL refuses a key that others may read).
-if [ ! -s "$STATE/server.pem" ] || [ ! -s "$STATE/ca.pem" ]; then
-  log "making a CA and a server certificate in $STATE"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=portproof databases test CA" \
-    -keyout "$STATE/ca-key.pem" -out "$STATE/ca.pem" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-    -keyout "$STATE/server-key.pem" -out "$STATE/server.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > "$STATE/server.ext"
-  openssl x509 -req -in "$STATE/server.csr" -CA "$STATE/ca.pem" -CAkey "$STATE/ca-key.pem" -CAcreateserial \
-    -days 3650 -extfile "$STATE/server.ext" -out "$STATE/server.pem" 2>/dev/null
-  chmod 600 "$STATE/ca-key.pem" "$STATE/server-key.pem"
-  chmod 644 "$STATE/ca.pem" "$STATE/server.pem"
-fi
+test_pki "$STATE" "portproof databases test CA"
 
 # put FILE OWNER MODE: writes standard input to FILE unless it holds that already.
 put() {

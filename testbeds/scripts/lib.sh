@@ -78,3 +78,23 @@ venv_with() {
     "$dir/bin/pip" install -q --disable-pip-version-check "$package==$version"
   fi
 }
+
+# test_pki DIR CA_NAME: a CA (DIR/ca.pem, ca-key.pem) and a server certificate for localhost and
+# 127.0.0.1 (DIR/server.pem, server-key.pem) that it signed, made once, valid for ten years.
+# The keys are readable by root alone; a server running as another user gets its own copy.
+test_pki() {
+  local dir=$1 name=$2
+  [ -s "$dir/server.pem" ] && [ -s "$dir/ca.pem" ] && return 0
+  need openssl openssl
+  log "making a CA and a server certificate in $dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$name" \
+    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server-key.pem" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > "$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+    -days 3650 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+  chmod 600 "$dir/ca-key.pem" "$dir/server-key.pem"
+  chmod 644 "$dir/ca.pem" "$dir/server.pem"
+}

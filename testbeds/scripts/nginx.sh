@@ -36,18 +36,9 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 # A CA and a server certificate, made once, valid for ten years.
-if [ ! -s "$STATE/server.pem" ]; then
-  log "making a CA and a server certificate in $STATE"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=portproof nginx test CA" \
-    -keyout "$STATE/ca-key.pem" -out "$STATE/ca.pem" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-    -keyout "$STATE/server-key.pem" -out "$STATE/server.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > "$STATE/server.ext"
-  openssl x509 -req -in "$STATE/server.csr" -CA "$STATE/ca.pem" -CAkey "$STATE/ca-key.pem" -CAcreateserial \
-    -days 3650 -extfile "$STATE/server.ext" -out "$STATE/server.pem" 2>/dev/null
-  cat "$STATE/server.pem" "$STATE/ca.pem" > "$STATE/server-chain.pem"
-fi
+test_pki "$STATE" "portproof nginx test CA"
+# nginx serves the chain from one file.
+if [ ! -s "$STATE/server-chain.pem" ]; then cat "$STATE/server.pem" "$STATE/ca.pem" > "$STATE/server-chain.pem"; fi
 # A client identity from the same CA, for the mutual-TLS server.
 if [ ! -s "$STATE/client.pem" ]; then
   openssl req -newkey rsa:2048 -nodes -subj "/CN=portproof test client" \
