@@ -172,7 +172,7 @@ pub async fn run(
     let mut group_limit: HashMap<(String, &'static str), usize> = HashMap::new();
     for c in &checks {
         if let Some(n) = c.probe.per_host_limit() {
-            let key = (c.target.host.to_ascii_lowercase(), c.probe.per_host_group());
+            let key = (host_key(&c.target.host), c.probe.per_host_group());
             let e = group_limit.entry(key).or_insert(n);
             *e = (*e).min(n);
         }
@@ -184,7 +184,7 @@ pub async fn run(
     let mut shells = Vec::with_capacity(checks.len());
 
     for (i, check) in checks.into_iter().enumerate() {
-        let host_key = check.target.host.to_ascii_lowercase();
+        let host_key = host_key(&check.target.host);
         let host =
             hosts.entry(host_key.clone()).or_insert_with(|| Arc::new(Semaphore::new(opts.per_host.max(1)))).clone();
         let group = (host_key, check.probe.per_host_group());
@@ -217,6 +217,17 @@ pub async fn run(
     }
     let results = slots.into_iter().zip(shells).map(|(r, shell)| r.unwrap_or(shell)).collect();
     Report::new(title, started_at, started.elapsed(), results)
+}
+
+/// One spelling per host for the per-host limits: `PLC`, `plc.` and `plc` are one machine, and
+/// so are `::1` and `0:0::1`. Names are not resolved: two names of one address stay two hosts.
+fn host_key(host: &str) -> String {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let bare = bare.strip_suffix('.').unwrap_or(bare);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => bare.to_ascii_lowercase(),
+    }
 }
 
 fn panic_message(e: tokio::task::JoinError) -> String {
@@ -489,6 +500,17 @@ mod tests {
         let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
         assert!(r.summary.passed);
         assert_eq!(PEAK.load(Ordering::SeqCst), 1, "one connection per host across the group");
+    }
+
+    #[test]
+    fn one_host_key_per_spelling_of_a_host() {
+        for (a, b) in
+            [("PLC", "plc"), ("plc.", "plc"), ("0:0::1", "::1"), ("[::1]", "::1"), ("127.0.0.1.", "127.0.0.1")]
+        {
+            assert_eq!(host_key(a), host_key(b), "{a} and {b}");
+        }
+        assert_ne!(host_key("plc1"), host_key("plc"));
+        assert_ne!(host_key("::1"), host_key("127.0.0.1"), "names and addresses are not resolved");
     }
 
     #[tokio::test]

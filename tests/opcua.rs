@@ -158,6 +158,13 @@ fn an_err_on_the_discovery_connection_names_its_status_code() {
     let message = r["failure"]["message"].as_str().unwrap();
     assert!(message.contains("discovery connection") && message.contains("too many clients"), "{r:#}");
     assert_eq!(r["facts"]["opcua_error"]["code"], "0x807D0000", "{r:#}");
+
+    // An ERR longer than the connection's recorded head (2 KiB) is still named, its reason cut.
+    let long: &'static str = Box::leak("too many clients; ".repeat(200).into_boxed_str());
+    let s = on(OpcuaMode::BusyAfterFirst(0x807D_0000, long));
+    let (_, r) = check(&at(&s), &[]);
+    assert_eq!(code(&r), "opcua.err.Bad_TcpServerTooBusy", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("(cut short)"), "{r:#}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ mkdir -p "$STATE"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 SCRIPT=brokers.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need curl curl

@@ -54,7 +54,7 @@ MY_LOG=$STATE/mariadb-tls.log
 export PATH="$PATH:/usr/sbin:/sbin"
 
 SCRIPT=databases.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root: the servers run as the postgres and mysql OS users"

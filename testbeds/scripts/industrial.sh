@@ -20,7 +20,7 @@ PYMODBUS_VERSION=3.16.1
 mkdir -p "$STATE"
 
 SCRIPT=industrial.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 venv_with "$VENV" pymodbus "$PYMODBUS_VERSION"
@@ -76,10 +76,13 @@ else
   mv "$SERVER.new" "$SERVER"
   log "starting the pymodbus server on 127.0.0.1:$MODBUS_PORT"
   setsid nohup "$VENV/bin/python" "$SERVER" "$MODBUS_PORT" >"$STATE/modbus.log" 2>&1 < /dev/null &
-  echo $! > "$PIDFILE"
+  started=$!
+  echo "$started" > "$PIDFILE"
   for _ in $(seq 1 100); do
     listening "$MODBUS_PORT" && break
-    running || die "the pymodbus server exited; see $STATE/modbus.log"
+    # Liveness by pid here, not running(): until setsid and nohup have exec'd python, the
+    # command line is still this script's.
+    kill -0 "$started" 2>/dev/null || die "the pymodbus server exited; see $STATE/modbus.log"
     sleep 0.1
   done
   listening "$MODBUS_PORT" || die "the pymodbus server does not listen on 127.0.0.1:$MODBUS_PORT after 10 s; see $STATE/modbus.log"

@@ -15,7 +15,7 @@ OLD12_PORT=${PORTPROOF_LEGACY_TLS12_PORT:-18448}
 WEAKKEY_PORT=${PORTPROOF_WEAK_KEY_PORT:-18449}
 mkdir -p "$STATE"
 SCRIPT=legacy-tls.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v openssl >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq openssl >/dev/null; }

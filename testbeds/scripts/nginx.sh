@@ -23,7 +23,7 @@ SNI_PORT=${PORTPROOF_NGINX_SNI_PORT:-18447}
 mkdir -p "$STATE/logs" "$STATE/tmp"
 
 SCRIPT=nginx.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then

@@ -26,7 +26,7 @@ ASYNCUA_VERSION=2.1.0
 mkdir -p "$STATE"
 
 SCRIPT=opcua.sh
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Pinned: the tests assert what this version's server and discovery server answer.
@@ -71,9 +71,10 @@ if ! listening "$LDS_PORT"; then
 fi
 if $restart_server && listening "$PORT" && [ -s "$STATE/server.pid" ]; then
   log "restarting the testbed server so that it registers with the new LDS"
-  pid=$(our_pid "$STATE/server.pid" opcua_server.py)
+  pid=$(our_pid "$STATE/server.pid" "opcua_server.py server $PORT ")
   [ -n "$pid" ] && stop_pid "$pid"
   for _ in $(seq 1 40); do listening "$PORT" || break; sleep 0.25; done
+  listening "$PORT" && die "127.0.0.1:$PORT is still taken (not by the server this script started); stop it or set PORTPROOF_OPCUA_PORT"
 fi
 if ! listening "$PORT"; then
   start server "$PORT" "opc.tcp://127.0.0.1:$LDS_PORT"

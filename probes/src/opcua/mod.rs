@@ -233,13 +233,21 @@ fn tape_error(cx: &mut ProbeCx, tape: &Tape, what: &str, phase: Phase) -> Option
     let head = tape.head();
     let h = wire::header(&head).ok()?;
     let size = h.size as usize;
-    if &h.kind != b"ERR" || size > head.len() {
+    if &h.kind != b"ERR" || h.chunk != b'F' || size > wire::MAX_ANSWER {
         return None;
     }
-    match wire::answer(&head[..size]).ok()? {
-        wire::Answer::Err { status, reason } => Some(hello_error(cx, status, &reason, what, phase)),
-        wire::Answer::Ack(_) => None,
+    if size <= head.len() {
+        return match wire::answer(&head[..size]).ok()? {
+            wire::Answer::Err { status, reason } => Some(hello_error(cx, status, &reason, what, phase)),
+            wire::Answer::Ack(_) => None,
+        };
     }
+    // Longer than the tape keeps (the first connection reads up to MAX_ANSWER): the StatusCode
+    // comes first, and the reason is what the tape holds of it.
+    let status = u32::from_le_bytes(head.get(wire::HEADER_LEN..wire::HEADER_LEN + 4)?.try_into().ok()?);
+    let kept = head.get(wire::HEADER_LEN + 8..).unwrap_or_default();
+    let reason = format!("{}... (cut short)", String::from_utf8_lossy(kept));
+    Some(hello_error(cx, status, &reason, what, phase))
 }
 
 /// Names what answered instead of OPC UA.
