@@ -3,7 +3,8 @@
 //! framings and misbehaving devices (identification ignored, late, cut off; misrouted answers),
 //! and hostile peers that must end in a verdict within the deadline, with bounded
 //! memory. Every server keeps a guard: no test may see a writing function reach it, and the
-//! probe's connections must end with a FIN, one at a time.
+//! probe's connections must end with a FIN, one at a time, and one at a time across the
+//! Modbus and OPC UA ports of one PLC.
 
 use std::time::Duration;
 
@@ -296,6 +297,47 @@ fn one_connection_at_a_time_per_host() {
     assert_eq!(run.json()["summary"]["ok"], 6);
     assert_gentle(&guard);
     assert_eq!(guard.closes().len(), 6);
+}
+
+#[test]
+fn one_connection_per_plc_across_modbus_and_opcua() {
+    // One PLC with a Modbus and an OPC UA port, counting its clients across both (DESIGN:
+    // one connection per industrial host), checked with the runner's own per-host limit at 6.
+    use portproof_testbeds::opcua::{self, OpcuaConfig, OpcuaMode};
+    use portproof_testbeds::tally::{self, Tally};
+    let (device, guard) = on(ModbusMode::Device(DeviceConfig::default()));
+    let ua = {
+        let l = listener();
+        serve(async { opcua::serve(l, OpcuaMode::Server(OpcuaConfig::default())) })
+    };
+    let plc = Tally::default();
+    let front = |upstream: &Server| {
+        let (l, addr, t) = (listener(), upstream.addr, plc.clone());
+        serve(async move { tally::proxy(l, addr, t) })
+    };
+    let (modbus_port, opcua_port) = (front(&device), front(&ua));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plc.yaml");
+    let checks: String = (0..3)
+        .map(|i| {
+            format!(
+                "  - {{ name: modbus {i}, port: {}, expect: modbus }}\n  - {{ name: opcua {i}, port: {}, expect: opcua }}\n",
+                modbus_port.port(),
+                opcua_port.port()
+            )
+        })
+        .collect();
+    std::fs::write(&path, format!("defaults: {{ host: 127.0.0.1 }}\nchecks:\n{checks}")).unwrap();
+    let run = portproof(&["run", path.to_str().unwrap(), "--per-host", "6", "-f", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let report = run.json();
+    assert_eq!(report["summary"]["ok"], 6, "{report:#}");
+    let healthy = report["results"].as_array().unwrap().iter().filter(|r| r["level"] == "healthy").count();
+    assert_eq!(healthy, 6, "{report:#}");
+    // Three Modbus connections and two per OPC UA check (Hello, then discovery), never two at once.
+    assert_eq!(plc.total(), 9);
+    assert_eq!(plc.peak(), 1, "the PLC saw {} of its clients at once", plc.peak());
+    assert!(guard.writes().is_empty());
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod opcua;
 pub mod oracle;
 pub mod pki;
 pub mod postgres;
+pub mod tally;
 
 /// The TLS library of the testbed servers, for callers that build their configurations.
 pub use rustls;
