@@ -77,8 +77,7 @@ pub fn proxy(listener: TcpListener, upstream: SocketAddr, tally: Tally) -> Serve
 }
 
 async fn relay(client: TcpStream, upstream: SocketAddr, tally: Tally) {
-    let Ok(watch) = client.into_std().and_then(|s| Ok((s.try_clone()?, s))) else { return };
-    let (watch, client) = watch;
+    let Ok((watch, client)) = client.into_std().and_then(|s| Ok((s.try_clone()?, s))) else { return };
     let Ok(client) = TcpStream::from_std(client) else { return };
     let id = tally.opened(watch);
     let Ok(server) = TcpStream::connect(upstream).await else {
