@@ -341,7 +341,11 @@ impl ProbeCx {
 
     /// Records a warning.
     pub fn warn(&mut self, code: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(Warning { code: code.into(), message: message.into() });
+        let w = Warning { code: code.into(), message: message.into() };
+        // A login connection meets the certificate the first connection did: one warning.
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
     }
 
     /// The warnings recorded so far.
@@ -538,6 +542,21 @@ mod tests {
             assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{l}\""));
         }
         assert!("up".parse::<Level>().unwrap_err().contains("healthy"));
+    }
+
+    #[test]
+    fn a_warning_said_twice_is_kept_once() {
+        // The login connection of a database probe meets the certificate the first one did.
+        let mut cx = ProbeCx::default();
+        cx.warn("tls.cert_expiring", "the server certificate expires in 9 days");
+        cx.warn("tls.unverified", "unknown CA");
+        cx.warn("tls.cert_expiring", "the server certificate expires in 9 days");
+        cx.warn("tls.cert_expiring", "the server certificate expires in 8 days");
+        let codes: Vec<_> = cx.warnings().iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(
+            codes,
+            ["the server certificate expires in 9 days", "unknown CA", "the server certificate expires in 8 days"]
+        );
     }
 
     #[test]
