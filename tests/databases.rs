@@ -364,6 +364,59 @@ mod responders {
     }
 
     #[test]
+    fn mysql_login_over_the_responders_tls_is_relayed_through_the_engine() {
+        // caching_sha2_password's fast path: AuthMoreData and the OK arrive without a client
+        // packet between them, so the relay must carry both directions at once.
+        let pki = portproof_testbeds::pki::Pki::new();
+        let dir = tempfile::tempdir().unwrap();
+        let files = pki.write_to(dir.path()).unwrap();
+        let cfg = MysqlConfig { tls: Some(pki.server_config()), ..MysqlConfig::default() };
+        let passwords = cfg.passwords_received.clone();
+        let s = my(MysqlMode::Server(cfg));
+        let ca = files.ca.to_str().unwrap();
+        let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW"];
+        let (exit, r) = check(s.port(), &[&login[..], &["--ca", ca]].concat(), Some("portproof-secret"));
+        assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+        assert_eq!(r["facts"]["mysql_version_query"], "8.0.36-portproof", "{r:#}");
+        assert_eq!(r["facts"]["tls_version"], "TLS 1.3", "{r:#}");
+        assert_eq!(passwords.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // A user the server does not know: refused by number, in the auth phase.
+        let other = ["-e", "mysql", "--user", "nobody", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
+        let (exit, r) = check(s.port(), &other, Some("portproof-secret"));
+        assert_eq!(
+            (exit, code(&r).as_str(), r["failure"]["phase"].as_str()),
+            (1, "auth.rejected", Some("auth")),
+            "{r:#}"
+        );
+        assert_eq!(r["facts"]["mysql_error"], 1045, "{r:#}");
+        // Without the CA the certificate does not verify: no password leaves.
+        let before = passwords.load(std::sync::atomic::Ordering::SeqCst);
+        let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
+        assert_eq!((exit, code(&r).as_str()), (1, "tls.cert_unknown_ca"), "{r:#}");
+        assert_eq!(passwords.load(std::sync::atomic::Ordering::SeqCst), before);
+    }
+
+    #[test]
+    fn mysql_login_connection_stripped_of_tls_gets_no_password() {
+        let pki = portproof_testbeds::pki::Pki::new();
+        let dir = tempfile::tempdir().unwrap();
+        let files = pki.write_to(dir.path()).unwrap();
+        let cfg =
+            MysqlConfig { tls: Some(pki.server_config()), tls_first_connection_only: true, ..MysqlConfig::default() };
+        let passwords = cfg.passwords_received.clone();
+        let s = my(MysqlMode::Server(cfg));
+        let ca = files.ca.to_str().unwrap();
+        let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
+        let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
+        assert_eq!(
+            (exit, code(&r).as_str(), r["level"].as_str()),
+            (1, "mysql.ssl_downgraded", Some("speaks")),
+            "{r:#}"
+        );
+        assert_eq!(passwords.load(std::sync::atomic::Ordering::SeqCst), 0, "no password reached the server");
+    }
+
+    #[test]
     fn mysql_refusals_by_error_number() {
         for (n, message, want) in [
             (1130u16, "Host '10.0.0.9' is not allowed to connect to this MySQL server", "mysql.host_not_allowed"),

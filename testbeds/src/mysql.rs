@@ -30,7 +30,7 @@
 //! close instead of a panic, and every connection task ends when its client leaves.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
@@ -97,6 +97,12 @@ pub struct MysqlConfig {
     /// answers ERR 3159 (HY000) `Connections using insecure transport are prohibited while
     /// --require_secure_transport=ON.`, MariaDB ERR 1045 (28000) `Access denied`. Default false.
     pub require_secure_transport: bool,
+    /// Offer TLS on the first connection only: later greetings lack CLIENT_SSL, as through a
+    /// man in the middle that strips it from the login connection. Default false.
+    pub tls_first_connection_only: bool,
+    /// How many HandshakeResponse41 with a password (an auth response) arrived, over TLS or
+    /// not: a test proves that none did. Clones share the count.
+    pub passwords_received: Arc<AtomicUsize>,
 }
 
 impl Default for MysqlConfig {
@@ -109,6 +115,8 @@ impl Default for MysqlConfig {
             databases: vec!["portproof".to_owned(), "mysql".to_owned()],
             tls: None,
             require_secure_transport: false,
+            tls_first_connection_only: false,
+            passwords_received: Arc::default(),
         }
     }
 }
@@ -214,6 +222,9 @@ async fn server(mut s: Stream, config: &MysqlConfig, tls: Option<&TlsAcceptor>, 
         send(&mut s, &bad_handshake(reply)).await;
         return Some(s);
     };
+    if login.password {
+        config.passwords_received.fetch_add(1, Ordering::SeqCst);
+    }
     let mariadb = config.server_version.contains("MariaDB");
     let access_denied = || {
         let using = if login.password { "YES" } else { "NO" };
@@ -270,7 +281,7 @@ fn greeting(config: &MysqlConfig, connection_id: u32, scramble: &[u8; 20]) -> Ve
         | CLIENT_PLUGIN_AUTH
         | CLIENT_CONNECT_ATTRS
         | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
-    if config.tls.is_some() {
+    if config.tls.is_some() && !(config.tls_first_connection_only && connection_id > 1) {
         capabilities |= CLIENT_SSL;
     }
     if config.server_version.contains("MariaDB") {

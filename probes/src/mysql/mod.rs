@@ -12,11 +12,13 @@
 //! The refusal that comes back says how the server sees this client (`user@host`).
 //!
 //! With `login:` and a password, mysql_async logs in on a second connection and runs
-//! `SELECT VERSION()`: `healthy`. The password goes only over TLS whose certificate verified on
-//! the first connection (or `insecure: true`); outside TLS only with an explicit
+//! `SELECT VERSION()`: `healthy`; with TLS, that connection is the probe's own, the TLS the
+//! engine's (see [`login`]). The password goes only over TLS whose certificate verified (or
+//! `insecure: true`); outside TLS only with an explicit
 //! `sslmode: disable`, because caching_sha2_password sends it encrypted to whatever RSA key
 //! the server presents, and a fake server can present its own.
 
+mod login;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -163,7 +165,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             )
             .hint("configure TLS on the server, or allow a plain-text login explicitly with mysql.sslmode: disable"));
         }
-        return login_and_query(t, cx, login, tls).await;
+        if tls {
+            return login::login_and_query(t, cx, login).await;
+        }
+        return login_plain(t, cx, login).await;
     }
     let refused_tls = !g.offers_tls() && mode == SslMode::Require;
     if refused_tls {
@@ -177,10 +182,11 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     Err(verdict)
 }
 
-/// The second connection: mysql_async logs in with the password and runs `SELECT VERSION()`.
-async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login, tls: bool) -> Result<(), Failure> {
+/// The second connection without TLS (`sslmode: disable` only): mysql_async dials and logs in
+/// by itself, and runs `SELECT VERSION()`. A TLS login goes through [`login`]'s relay instead.
+async fn login_plain(t: &Target, cx: &mut ProbeCx, login: &Login) -> Result<(), Failure> {
     let password = login.password()?;
-    let mut opts = mysql_async::OptsBuilder::default()
+    let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(t.host.clone())
         .tcp_port(t.port)
         .user(Some(login.user.clone()))
@@ -193,35 +199,7 @@ async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login, tls: bool)
         // Stated, so the client neither asks the server for them nor sizes buffers by its answer.
         .max_allowed_packet(Some(64 * 1024))
         .wait_timeout(Some(60));
-    if tls {
-        let mut ssl = mysql_async::SslOpts::default()
-            .with_danger_accept_invalid_certs(t.tls.insecure)
-            .with_danger_skip_domain_validation(t.tls.insecure);
-        // The same trust as the engine's: the given CA, else the system store (mysql_async's own
-        // default would be the Mozilla bundle alone).
-        ssl = match &t.tls.ca {
-            Some(ca) => ssl.with_root_certs(vec![ca.clone().into()]),
-            None => ssl.with_root_certs(
-                rustls_native_certs::load_native_certs()
-                    .certs
-                    .into_iter()
-                    .map(|c| c.as_ref().to_vec().into())
-                    .collect(),
-            ),
-        }
-        .with_disable_built_in_roots(true);
-        if let (Some(cert), Some(key)) = (&t.tls.client_cert, &t.tls.client_key) {
-            ssl = ssl
-                .with_client_identity(Some(mysql_async::ClientIdentity::new(cert.clone().into(), key.clone().into())));
-        }
-        if let Some(sni) = &t.tls.sni {
-            ssl = ssl.with_danger_tls_hostname_override(Some(sni.clone()));
-        }
-        opts = opts.ssl_opts(Some(ssl));
-    }
     cx.phase(Phase::Auth);
-    // mysql_async takes the process's rustls provider, which must be installed (see there).
-    tls::install_default_provider();
     let mut conn = mysql_async::Conn::new(opts).await.map_err(|e| client_failure(cx, &e, Phase::Auth))?;
     cx.phase(Phase::Query);
     use mysql_async::prelude::Queryable;
