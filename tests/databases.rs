@@ -380,6 +380,18 @@ mod responders {
         assert_eq!(r["facts"]["mysql_version_query"], "8.0.36-portproof", "{r:#}");
         assert_eq!(r["facts"]["tls_version"], "TLS 1.3", "{r:#}");
         assert_eq!(passwords.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let phases: Vec<&str> = r["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+        assert_eq!(phases.last(), Some(&"query"), "the relay marks the first command: {r:#}");
+        // insecure: true lets an unverified login connection through, and says so for it.
+        let (exit, r) = check(s.port(), &[&login[..], &["--insecure"]].concat(), Some("portproof-secret"));
+        assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+        let said = r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "tls.unverified" && w["message"].as_str().unwrap().contains("login connection"));
+        assert!(said, "{r:#}");
+        assert_eq!(passwords.load(std::sync::atomic::Ordering::SeqCst), 2);
         // A user the server does not know: refused by number, in the auth phase.
         let other = ["-e", "mysql", "--user", "nobody", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
         let (exit, r) = check(s.port(), &other, Some("portproof-secret"));
@@ -394,6 +406,21 @@ mod responders {
         let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
         assert_eq!((exit, code(&r).as_str()), (1, "tls.cert_unknown_ca"), "{r:#}");
         assert_eq!(passwords.load(std::sync::atomic::Ordering::SeqCst), before);
+    }
+
+    #[test]
+    fn mysql_login_answered_with_an_absurd_packet_is_malformed() {
+        let pki = portproof_testbeds::pki::Pki::new();
+        let dir = tempfile::tempdir().unwrap();
+        let files = pki.write_to(dir.path()).unwrap();
+        let cfg =
+            MysqlConfig { tls: Some(pki.server_config()), oversized_login_answer: true, ..MysqlConfig::default() };
+        let s = my(MysqlMode::Server(cfg));
+        let ca = files.ca.to_str().unwrap();
+        let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
+        let (exit, r) = check(s.port(), &[&login[..], &["--timeout", "5s"]].concat(), Some("portproof-secret"));
+        assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (1, "mysql.malformed", Some("speaks")), "{r:#}");
+        assert!(r["failure"]["message"].as_str().unwrap().contains("16777215 bytes"), "{r:#}");
     }
 
     #[test]

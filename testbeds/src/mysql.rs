@@ -41,7 +41,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Server;
 use crate::bytes::Cursor;
-use crate::conn::{BoxIo, accept_each, finish, send};
+use crate::conn::{BoxIo, accept_each, finish, hold, send};
 
 /// How the responder behaves: a working server, or one of the failures a probe must grade.
 #[derive(Clone, Debug)]
@@ -103,6 +103,10 @@ pub struct MysqlConfig {
     /// How many HandshakeResponse41 with a password (an auth response) arrived, over TLS or
     /// not: a test proves that none did. Clones share the count.
     pub passwords_received: Arc<AtomicUsize>,
+    /// Answer a login that carries a password with a packet header claiming 16 MiB (and
+    /// nothing after it) instead of the OK: a broken server a client must not wait out or
+    /// buffer. Default false.
+    pub oversized_login_answer: bool,
 }
 
 impl Default for MysqlConfig {
@@ -117,6 +121,7 @@ impl Default for MysqlConfig {
             require_secure_transport: false,
             tls_first_connection_only: false,
             passwords_received: Arc::default(),
+            oversized_login_answer: false,
         }
     }
 }
@@ -254,6 +259,12 @@ async fn server(mut s: Stream, config: &MysqlConfig, tls: Option<&TlsAcceptor>, 
     // caching_sha2_password answers a scramble with "fast auth success" (AuthMoreData 0x03,
     // what MySQL 8 sends when the password's hash is in its cache) before the OK, and clients
     // such as libmariadb wait for it; an empty password gets the OK alone.
+    if config.oversized_login_answer && login.password {
+        if send(&mut s, &[0xFF, 0xFF, 0xFF, reply]).await.is_some() {
+            hold(&mut s).await;
+        }
+        return Some(s);
+    }
     let plugin = login.plugin.as_deref().unwrap_or(&config.auth_plugin);
     let answer = if plugin == "caching_sha2_password" && login.password {
         let mut both = packet(reply, &[0x01, 0x03]);

@@ -53,16 +53,24 @@ pub(super) async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login)
     };
     tokio::pin!(session);
     let outcome = {
-        let relay = relay(t, cx, listener);
+        let relay = relay(t, cx, listener, &dir);
         tokio::pin!(relay);
-        tokio::select! {
+        let first = tokio::select! {
             s = &mut session => Some(s),
             r = &mut relay => match r {
                 // The relay ended first: a failure of its own is the verdict.
                 Err(f) => return Err(f),
                 Ok(()) => None,
             },
+        };
+        // mysql_async fails on the close that follows a packet the relay refused, usually
+        // before the relay has finished: the relay's own reason is the better verdict.
+        if matches!(first, Some(Err(_))) {
+            if let Ok(Err(f)) = tokio::time::timeout(Duration::from_millis(200), &mut relay).await {
+                return Err(f);
+            }
         }
+        first
     };
     let outcome = match outcome {
         Some(s) => s,
@@ -81,23 +89,45 @@ pub(super) async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login)
     }
 }
 
-/// A directory only this user may enter, removed with everything in it when dropped.
+/// A directory only this user may enter, removed with everything in it when dropped (and
+/// earlier, by [`PrivateDir::remove`], once the one client it waits for has connected).
 struct PrivateDir(PathBuf);
 
 impl PrivateDir {
     fn new() -> std::io::Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("portproof-mysql-{}-{n}", std::process::id()));
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(PrivateDir(path))
+        // A socket path must fit sockaddr_un (108 bytes): a long TMPDIR falls back to /tmp.
+        let mut base = std::env::temp_dir();
+        if base.as_os_str().len() > 60 {
+            base = PathBuf::from("/tmp");
+        }
+        let mut last = None;
+        for _ in 0..8 {
+            // Not guessable in advance, so that no other local user can take the name first.
+            let mut noise = [0u8; 8];
+            let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut noise);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("portproof-mysql-{}-{n}-{:016x}", std::process::id(), u64::from_le_bytes(noise));
+            let path = base.join(name);
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(PrivateDir(path)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no directory made")))
+    }
+
+    /// Removes the directory now: a connected socket needs no name, and a process killed
+    /// later (SIGTERM) leaves nothing behind.
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
 impl Drop for PrivateDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.remove();
     }
 }
 
@@ -107,7 +137,7 @@ fn local_failure(what: &str, e: &std::io::Error) -> Failure {
 }
 
 /// Carries mysql_async's packets to the server, doing the TLS it was not asked to do.
-async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener) -> Result<(), Failure> {
+async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &PrivateDir) -> Result<(), Failure> {
     let tcp = dial(cx, &t.host, t.port).await?;
     let mut server = Conn::new(Box::new(tcp) as BoxIo, cx.limits.max_read);
     cx.phase(Phase::Greeting);
@@ -128,6 +158,8 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener) -> Result<(
     }
     let (client, _) =
         listener.accept().await.map_err(|e| local_failure("accepting the client on the relay socket", &e))?;
+    drop(listener);
+    dir.remove();
     let (mut client_read, mut client_write) = tokio::io::split(client);
     write(&mut client_write, 0, &greeting).await?;
     let (_, mut response) = read(&mut client_read, Phase::Auth, "reading the client's login").await?;
@@ -140,17 +172,29 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener) -> Result<(
     // Only a certificate that verifies (or `insecure`) carries the login.
     let done =
         tls::handshake_recorded(cx, server, &t.host, &t.tls, t.tls.insecure, &[]).await.map_err(|e| e.failure)?;
+    if let Some(f) = &done.unverified {
+        cx.warn("tls.unverified", format!("insecure: true let the login connection's certificate pass: {}", f.message));
+    }
     cx.phase(Phase::Auth);
     let (mut server_read, mut server_write) = tokio::io::split(done.stream);
     write(&mut server_write, 2, &response).await?;
     // Until the server's OK or ERR, sequence ids differ by the SSLRequest's one.
     let authenticating = Arc::new(AtomicBool::new(true));
+    let (querying, queried) = tokio::sync::oneshot::channel::<()>();
     let up = {
         let authenticating = authenticating.clone();
         async move {
-            loop {
-                let Ok((seq, p)) = read(&mut client_read, Phase::Auth, "").await else { break };
-                let seq = if authenticating.load(Ordering::SeqCst) { seq.wrapping_add(1) } else { seq };
+            let mut querying = Some(querying);
+            while let Ok((seq, p)) = read(&mut client_read, Phase::Query, "").await {
+                let seq = if authenticating.load(Ordering::SeqCst) {
+                    seq.wrapping_add(1)
+                } else {
+                    // The first command after the login: the query phase begins.
+                    if let Some(q) = querying.take() {
+                        let _ = q.send(());
+                    }
+                    seq
+                };
                 if write(&mut server_write, seq, &p).await.is_err() {
                     break;
                 }
@@ -159,8 +203,11 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener) -> Result<(
         }
     };
     let down = async move {
-        loop {
-            let Ok((seq, p)) = read(&mut server_read, Phase::Auth, "").await else { break };
+        let end = loop {
+            let (seq, p) = match read(&mut server_read, Phase::Auth, "reading the server's answer").await {
+                Ok(x) => x,
+                Err(f) => break Some(f),
+            };
             let seq = if authenticating.load(Ordering::SeqCst) {
                 if matches!(p.first(), Some(0x00 | 0xFF)) {
                     authenticating.store(false, Ordering::SeqCst);
@@ -170,13 +217,27 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener) -> Result<(
                 seq
             };
             if write(&mut client_write, seq, &p).await.is_err() {
-                break;
+                break None;
             }
-        }
+        };
         let _ = client_write.shutdown().await;
+        end
     };
-    tokio::join!(up, down);
-    Ok(())
+    let pumps = async { tokio::join!(up, down) };
+    tokio::pin!(pumps);
+    let ((), from_server) = tokio::select! {
+        ends = &mut pumps => ends,
+        Ok(()) = queried => {
+            cx.phase(Phase::Query);
+            pumps.await
+        }
+    };
+    // A packet the relay refused is the verdict: mysql_async would only see the connection
+    // close. Any other end (the session's close, the server's FIN) is the session's to judge.
+    match from_server {
+        Some(f) if f.code == "mysql.malformed" => Err(f),
+        _ => Ok(()),
+    }
 }
 
 /// Reads one packet: its sequence id and payload.
