@@ -301,6 +301,15 @@ mod responders {
         serve(async { mysql::serve(l, mode) })
     }
 
+    /// A MySQL responder offering TLS with a certificate from a fresh PKI; the directory
+    /// returned holds the CA file whose path comes with it.
+    fn my_tls(config: MysqlConfig) -> (portproof_testbeds::Server, tempfile::TempDir, String) {
+        let pki = portproof_testbeds::pki::Pki::new();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = pki.write_to(dir.path()).unwrap().ca.to_str().unwrap().to_owned();
+        (my(MysqlMode::Server(MysqlConfig { tls: Some(pki.server_config()), ..config })), dir, ca)
+    }
+
     #[test]
     fn postgres_refusals_by_sqlstate() {
         for (state, message, want) in [
@@ -367,13 +376,10 @@ mod responders {
     fn mysql_login_over_the_responders_tls_is_relayed_through_the_engine() {
         // caching_sha2_password's fast path: AuthMoreData and the OK arrive without a client
         // packet between them, so the relay must carry both directions at once.
-        let pki = portproof_testbeds::pki::Pki::new();
-        let dir = tempfile::tempdir().unwrap();
-        let files = pki.write_to(dir.path()).unwrap();
-        let cfg = MysqlConfig { tls: Some(pki.server_config()), ..MysqlConfig::default() };
+        let cfg = MysqlConfig::default();
         let passwords = cfg.passwords_received.clone();
-        let s = my(MysqlMode::Server(cfg));
-        let ca = files.ca.to_str().unwrap();
+        let (s, _dir, ca) = my_tls(cfg);
+        let ca = ca.as_str();
         let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW"];
         let (exit, r) = check(s.port(), &[&login[..], &["--ca", ca]].concat(), Some("portproof-secret"));
         assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
@@ -410,13 +416,8 @@ mod responders {
 
     #[test]
     fn mysql_login_answered_with_an_absurd_packet_is_malformed() {
-        let pki = portproof_testbeds::pki::Pki::new();
-        let dir = tempfile::tempdir().unwrap();
-        let files = pki.write_to(dir.path()).unwrap();
-        let cfg =
-            MysqlConfig { tls: Some(pki.server_config()), oversized_login_answer: true, ..MysqlConfig::default() };
-        let s = my(MysqlMode::Server(cfg));
-        let ca = files.ca.to_str().unwrap();
+        let (s, _dir, ca) = my_tls(MysqlConfig { oversized_login_answer: true, ..MysqlConfig::default() });
+        let ca = ca.as_str();
         let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
         let (exit, r) = check(s.port(), &[&login[..], &["--timeout", "5s"]].concat(), Some("portproof-secret"));
         assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (1, "mysql.malformed", Some("speaks")), "{r:#}");
@@ -425,14 +426,10 @@ mod responders {
 
     #[test]
     fn mysql_login_connection_stripped_of_tls_gets_no_password() {
-        let pki = portproof_testbeds::pki::Pki::new();
-        let dir = tempfile::tempdir().unwrap();
-        let files = pki.write_to(dir.path()).unwrap();
-        let cfg =
-            MysqlConfig { tls: Some(pki.server_config()), tls_first_connection_only: true, ..MysqlConfig::default() };
+        let cfg = MysqlConfig { tls_first_connection_only: true, ..MysqlConfig::default() };
         let passwords = cfg.passwords_received.clone();
-        let s = my(MysqlMode::Server(cfg));
-        let ca = files.ca.to_str().unwrap();
+        let (s, _dir, ca) = my_tls(cfg);
+        let ca = ca.as_str();
         let login = ["-e", "mysql", "--user", "portproof", "--password-env", "PORTPROOF_TEST_DB_PW", "--ca", ca];
         let (exit, r) = check(s.port(), &login, Some("portproof-secret"));
         assert_eq!(

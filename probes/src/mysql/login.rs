@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixListener;
 
 use super::wire::{self, caps};
-use super::{client_failure, malformed, server_error};
+use super::{client_failure, malformed, read_packet, server_error};
 use crate::net::{BoxIo, Conn, dial, read_failure};
 use crate::{Failure, Level, Login, Phase, ProbeCx, Target, tls};
 
@@ -141,7 +141,13 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
     let tcp = dial(cx, &t.host, t.port).await?;
     let mut server = Conn::new(Box::new(tcp) as BoxIo, cx.limits.max_read);
     cx.phase(Phase::Greeting);
-    let (_, greeting) = read(&mut server, Phase::Greeting, "waiting for the login connection's greeting").await?;
+    let (_, greeting) = read_packet(
+        &mut server,
+        wire::MAX_HANDSHAKE_PACKET,
+        Phase::Greeting,
+        "waiting for the login connection's greeting",
+    )
+    .await?;
     if greeting.first() == Some(&0xFF) {
         let e = wire::err_packet(&greeting).map_err(|e| malformed(e.to_string(), Phase::Greeting))?;
         return Err(server_error(cx, &e, Phase::Greeting));
@@ -162,7 +168,8 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
     dir.remove();
     let (mut client_read, mut client_write) = tokio::io::split(client);
     write(&mut client_write, 0, &greeting).await?;
-    let (_, mut response) = read(&mut client_read, Phase::Auth, "reading the client's login").await?;
+    let (_, mut response) =
+        read_packet(&mut client_read, wire::MAX_HANDSHAKE_PACKET, Phase::Auth, "reading the client's login").await?;
     if response.len() < 32 {
         return Err(Failure::new("mysql.error", Phase::Auth, "the MySQL client's login packet is too short"));
     }
@@ -185,7 +192,7 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
         let authenticating = authenticating.clone();
         async move {
             let mut querying = Some(querying);
-            while let Ok((seq, p)) = read(&mut client_read, Phase::Query, "").await {
+            while let Ok((seq, p)) = read_packet(&mut client_read, MAX_PACKET, Phase::Query, "").await {
                 let seq = if authenticating.load(Ordering::SeqCst) {
                     seq.wrapping_add(1)
                 } else {
@@ -204,10 +211,11 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
     };
     let down = async move {
         let end = loop {
-            let (seq, p) = match read(&mut server_read, Phase::Auth, "reading the server's answer").await {
-                Ok(x) => x,
-                Err(f) => break Some(f),
-            };
+            let (seq, p) =
+                match read_packet(&mut server_read, MAX_PACKET, Phase::Auth, "reading the server's answer").await {
+                    Ok(x) => x,
+                    Err(f) => break Some(f),
+                };
             let seq = if authenticating.load(Ordering::SeqCst) {
                 if matches!(p.first(), Some(0x00 | 0xFF)) {
                     authenticating.store(false, Ordering::SeqCst);
@@ -238,19 +246,6 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
         Some(f) if f.code == "mysql.malformed" => Err(f),
         _ => Ok(()),
     }
-}
-
-/// Reads one packet: its sequence id and payload.
-async fn read<R: AsyncRead + Unpin>(r: &mut R, phase: Phase, what: &str) -> Result<(u8, Vec<u8>), Failure> {
-    let mut h = [0u8; 4];
-    r.read_exact(&mut h).await.map_err(|e| read_failure(&e, phase, what))?;
-    let (len, seq) = wire::header(&h);
-    if len > MAX_PACKET {
-        return Err(malformed(format!("a packet claims {len} bytes during the login"), phase));
-    }
-    let mut p = vec![0u8; len];
-    r.read_exact(&mut p).await.map_err(|e| read_failure(&e, phase, what))?;
-    Ok((seq, p))
 }
 
 async fn write<W: AsyncWrite + Unpin>(w: &mut W, seq: u8, payload: &[u8]) -> Result<(), Failure> {

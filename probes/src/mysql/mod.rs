@@ -24,7 +24,7 @@ pub mod wire;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, read_available, read_failure, read_head};
 use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
@@ -62,16 +62,22 @@ impl Probe for Mysql {
     }
 }
 
-/// Reads one packet: sequence id and payload, refusing lengths beyond the handshake's.
-async fn read_packet(conn: &mut Conn<BoxIo>, phase: Phase, what: &str) -> Result<(u8, Vec<u8>), Failure> {
+/// Reads one packet: sequence id and payload, refusing a length beyond `max` before reading
+/// (or allocating) the payload.
+async fn read_packet<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    phase: Phase,
+    what: &str,
+) -> Result<(u8, Vec<u8>), Failure> {
     let mut h = [0u8; 4];
-    conn.read_exact(&mut h).await.map_err(|e| read_failure(&e, phase, what))?;
+    r.read_exact(&mut h).await.map_err(|e| read_failure(&e, phase, what))?;
     let (len, seq) = wire::header(&h);
-    if len > MAX_HANDSHAKE_PACKET {
-        return Err(malformed(format!("a packet claims {len} bytes during the handshake"), phase));
+    if len > max {
+        return Err(malformed(format!("a packet claims {len} bytes; at most {max} are expected here"), phase));
     }
     let mut p = vec![0u8; len];
-    conn.read_exact(&mut p).await.map_err(|e| read_failure(&e, phase, what))?;
+    r.read_exact(&mut p).await.map_err(|e| read_failure(&e, phase, what))?;
     Ok((seq, p))
 }
 
@@ -234,10 +240,11 @@ fn client_failure(cx: &mut ProbeCx, e: &mysql_async::Error, phase: Phase) -> Fai
 /// best case without credentials is `speaks`.
 async fn answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, user: &str) -> Failure {
     for _ in 0..2 {
-        let (s, p) = match read_packet(conn, Phase::Auth, "waiting for the answer to the login").await {
-            Ok(x) => x,
-            Err(f) => return f,
-        };
+        let (s, p) =
+            match read_packet(conn, MAX_HANDSHAKE_PACKET, Phase::Auth, "waiting for the answer to the login").await {
+                Ok(x) => x,
+                Err(f) => return f,
+            };
         let seq = s.wrapping_add(1);
         match p.first() {
             Some(0xFF) => {
