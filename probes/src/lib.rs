@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub mod amqp;
+pub mod codes;
 pub mod http;
 pub mod modbus;
 pub mod mqtt;
@@ -125,6 +126,20 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order a probe goes through them.
+    pub const ALL: [Phase; 10] = [
+        Phase::Resolve,
+        Phase::Connect,
+        Phase::Tls,
+        Phase::Scan,
+        Phase::Greeting,
+        Phase::Request,
+        Phase::Transfer,
+        Phase::Auth,
+        Phase::Query,
+        Phase::Run,
+    ];
+
     /// The stable lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -173,9 +188,20 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure without a hint.
-    pub fn new(code: impl Into<String>, phase: Phase, message: impl Into<String>) -> Self {
-        Failure { code: code.into(), phase, message: message.into(), hint: None }
+    /// A failure with a code string from outside any table; only [`codes::Code`] calls it.
+    pub(crate) fn raw(code: String, phase: Phase, message: String) -> Self {
+        Failure { code, phase, message, hint: None }
+    }
+
+    /// Whether this failure is of `code` (exactly, or one of its family or phases).
+    pub fn is(&self, code: &codes::Code) -> bool {
+        code.matches(&self.code)
+    }
+
+    /// A failure of `code`, with its table's hint when it has one.
+    pub fn new(code: impl codes::IntoCode, phase: Phase, message: impl Into<String>) -> Self {
+        let (code, hint) = code.into_code();
+        Failure { code, phase, message: message.into(), hint: hint.map(str::to_owned) }
     }
 
     /// The same failure with a hint that says what to do.
@@ -340,8 +366,8 @@ impl ProbeCx {
     }
 
     /// Records a warning.
-    pub fn warn(&mut self, code: impl Into<String>, message: impl Into<String>) {
-        let w = Warning { code: code.into(), message: message.into() };
+    pub fn warn(&mut self, code: impl codes::IntoCode, message: impl Into<String>) {
+        let w = Warning { code: code.into_code().0, message: message.into() };
         // A login connection meets the certificate the first connection did: one warning.
         if !self.warnings.contains(&w) {
             self.warnings.push(w);
@@ -465,6 +491,18 @@ pub trait Probe: Send + Sync + 'static {
     /// counts their connections together.
     fn per_host_group(&self) -> &'static str {
         self.name()
+    }
+
+    /// The transports this probe runs over; the first is its default. A check with another
+    /// `over` is refused before any I/O, and the registry's conformance test runs the probe
+    /// against hostile peers over each of them.
+    fn transports(&self) -> &'static [Over] {
+        &[Over::Tcp, Over::Tls]
+    }
+
+    /// The codes this probe's module defines (its `codes!` table), for `portproof codes`.
+    fn codes(&self) -> &'static [&'static codes::Code] {
+        &[]
     }
 
     /// Whether this probe uses `login:` credentials; a login given to any other probe is a

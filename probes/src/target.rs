@@ -142,6 +142,8 @@ pub enum Over {
     Tcp,
     /// Inside a TLS session (HTTPS, AMQPS, MQTTS, ...).
     Tls,
+    /// In UDP datagrams (NTP, WS-Discovery, the SQL Server Browser).
+    Udp,
 }
 
 impl fmt::Display for Over {
@@ -149,6 +151,7 @@ impl fmt::Display for Over {
         f.write_str(match self {
             Over::Tcp => "tcp",
             Over::Tls => "tls",
+            Over::Udp => "udp",
         })
     }
 }
