@@ -6,7 +6,12 @@
 # and restarts ours whose configuration changed.
 #
 #   127.0.0.1:5432   the machine's PostgreSQL (/etc/postgresql/<ver>/main), user postgres, trust
+#                    from 127.0.0.1 (a marked line put first in its pg_hba.conf, once: Debian's
+#                    asks for SCRAM)
 #   127.0.0.1:3306   the machine's MariaDB (/etc/mysql/my.cnf), root with an empty password
+#                    (added, once, beside Debian's unix_socket for root@localhost); started as
+#                    the service manager would (as the mysql user, log /var/log/mysql/error.log
+#                    unless its configuration names one), its data directory made if missing
 #   127.0.0.1:15432  PostgreSQL of the installed version, data in $STATE/pg-ssl, run by pg_ctl
 #                    as the postgres OS user, ssl = on with a certificate for
 #                    localhost/127.0.0.1 from a CA made here, password_encryption scram-sha-256,
@@ -25,8 +30,9 @@
 #                    $STATE/mariadb-run/mariadb-tls.sock.
 #                    Log $STATE/mariadb-tls.log
 #
-# The CA is at $STATE/ca.pem. Nothing listens beyond loopback. The distribution's own
-# configuration in /etc is not touched: our servers read only their files in $STATE. The 5432
+# The CA is at $STATE/ca.pem. Nothing listens beyond loopback. Of the distribution's own
+# configuration only the machine's pg_hba.conf gains its one line: our servers read only their
+# files in $STATE. The 5432
 # and 3306 ports are the ones the machine's configuration sets; their variables only say where
 # to look. Run as root (our servers run as the postgres and mysql OS users).
 set -euo pipefail
@@ -93,22 +99,96 @@ if ! pg_ready "$PG_PORT"; then
     || die "the machine's PostgreSQL does not accept connections on 127.0.0.1:$PG_PORT after 30 s; see /var/log/postgresql/postgresql-$pg_sys_ver-main.log"
 fi
 
+# The machine's PostgreSQL lets postgres in from 127.0.0.1 without a password (the tests log in
+# so). Debian's pg_hba.conf asks for SCRAM there: a trust line for postgres from 127.0.0.1 is
+# put first, marked, once, and the cluster reloaded.
+pg_sys_trust() { psql -X -qAt -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'select 1' >/dev/null 2>&1; }
+PG_TRUST_MARK="# portproof testbeds/scripts/databases.sh: postgres from 127.0.0.1 without a password"
+if ! pg_sys_trust; then
+  pg_sys_hba=$(as postgres psql -X -qAt -p "$PG_PORT" -d postgres -c 'show hba_file') \
+    || die "cannot ask the machine's PostgreSQL for its pg_hba.conf (as postgres over its socket)"
+  if ! grep -qF -- "$PG_TRUST_MARK" "$pg_sys_hba"; then
+    log "letting postgres in from 127.0.0.1 without a password: a trust line first in $pg_sys_hba"
+    hba_new=$(mktemp)
+    { printf '%s\n' "$PG_TRUST_MARK" "host    all             postgres        127.0.0.1/32            trust"
+      cat "$pg_sys_hba"; } >"$hba_new"
+    # Written in place: the file keeps its owner and mode.
+    cat "$hba_new" >"$pg_sys_hba"
+    rm -f "$hba_new"
+  fi
+  as postgres psql -X -qAt -p "$PG_PORT" -d postgres -c 'select pg_reload_conf()' >/dev/null \
+    || die "the machine's PostgreSQL did not reload $pg_sys_hba"
+  wait_for 10 pg_sys_trust \
+    || die "postgres still cannot log in to 127.0.0.1:$PG_PORT without a password; see $pg_sys_hba and /var/log/postgresql/"
+fi
+
+# The machine's MariaDB, as its own configuration has it (/etc/mysql): what the service manager
+# would give it (the mysql user, its pid and log directories) is given on the command line or
+# made here. Debian's mariadbd has no user= (systemd runs it as mysql: as root it refuses to
+# start) and no log-error (systemd's journal takes its stderr), so without these it dies at once
+# and says why nowhere.
+my_sys_opt() { my_print_defaults --mysqld | sed -n "s/^--$1=//p" | tail -n 1; }
+my_sys_data=$(my_sys_opt datadir)
+my_sys_data=${my_sys_data:-/var/lib/mysql}
+my_sys_data=${my_sys_data%/}
+my_sys_pid=$(my_sys_opt 'pid[-_]file')
+my_sys_pid=${my_sys_pid:-/run/mysqld/mysqld.pid}
+my_sys_user=$(my_sys_opt user)
+my_sys_args=()
+[ -n "$my_sys_user" ] || { my_sys_user=mysql; my_sys_args+=(--user=mysql); }
+my_sys_log=$(my_sys_opt 'log[-_]error')
+if [ -z "$my_sys_log" ]; then
+  # Where Debian's 50-server.cnf suggests, and its logrotate rule looks.
+  my_sys_log=/var/log/mysql/error.log
+  my_sys_args+=(--log-error="$my_sys_log")
+fi
+case $my_sys_log in /*) ;; *) my_sys_log=$my_sys_data/$my_sys_log ;; esac
+# The machine's mariadbd, by its pid file and executable (not ours on $MARIADB_TLS_PORT).
+my_sys_running() { start-stop-daemon --status --pidfile "$my_sys_pid" --exec /usr/sbin/mariadbd; }
+# root over TCP with an empty password, as the tests log in.
+my_sys_root() { mariadb --no-defaults --protocol=tcp -h 127.0.0.1 -P "$MARIADB_PORT" -u root --connect-timeout=2 "$@"; }
+
 if ! my_ready "$MARIADB_PORT"; then
-  # Its pid file, from its own configuration: without it, start-stop-daemon would take our
-  # mariadbd on $MARIADB_TLS_PORT for the machine's and start nothing.
-  my_sys_pid=$(my_print_defaults --mysqld | sed -n 's/^--pid[-_]file=//p' | tail -n 1)
-  my_sys_pid=${my_sys_pid:-/run/mysqld/mysqld.pid}
-  my_sys_log=$(my_print_defaults --mysqld | sed -n 's/^--log[-_]error=//p' | tail -n 1)
-  my_sys_log=${my_sys_log:-/var/lib/mysql/$(hostname).err}
-  # Its pid and log directories, which the service manager would make.
   for dir in "$(dirname "$my_sys_pid")" "$(dirname "$my_sys_log")" /run/mysqld; do
-    [ -d "$dir" ] || install -d -o mysql -g mysql "$dir"
+    [ -d "$dir" ] || install -d -o "$my_sys_user" -g "$my_sys_user" "$dir"
   done
-  log "starting the machine's MariaDB (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd)"
-  start-stop-daemon --start --oknodo --background --pidfile "$my_sys_pid" --exec /usr/sbin/mariadbd \
-    || die "start-stop-daemon could not start the machine's MariaDB; see $my_sys_log"
-  wait_for 30 my_ready "$MARIADB_PORT" \
-    || die "the machine's MariaDB does not accept connections on 127.0.0.1:$MARIADB_PORT after 30 s; see $my_sys_log"
+  [ -e "$my_sys_log" ] || install -o "$my_sys_user" -g "$my_sys_user" -m 640 /dev/null "$my_sys_log"
+  # The package's postinst makes the data directory; a half-finished install may not have.
+  if [ ! -d "$my_sys_data/mysql" ]; then
+    log "making the machine's MariaDB data directory $my_sys_data (mariadb-install-db)"
+    mariadb-install-db --user="$my_sys_user" --datadir="$my_sys_data" --skip-test-db \
+      >"$STATE/mariadb-system-install-db.log" 2>&1 \
+      || die "mariadb-install-db failed for $my_sys_data; see $STATE/mariadb-system-install-db.log"
+  fi
+  if my_sys_running; then
+    # Started, not yet listening (a recovery, or another run of this script): wait for it.
+    log "the machine's MariaDB runs (pid $(cat "$my_sys_pid")) but does not answer yet; waiting"
+    started=$(cat "$my_sys_pid")
+  else
+    log "starting the machine's MariaDB (mariadbd ${my_sys_args[*]}, log $my_sys_log)"
+    # mariadbd stays in the foreground: setsid detaches it; stderr (before log-error is open)
+    # goes to the same log.
+    (cd / && exec setsid /usr/sbin/mariadbd "${my_sys_args[@]}" </dev/null >>"$my_sys_log" 2>&1) &
+    started=$!
+  fi
+  my_sys_up_or_gone() { my_ready "$MARIADB_PORT" || ! kill -0 "$started" 2>/dev/null; }
+  wait_for 30 my_sys_up_or_gone || true
+  if ! my_ready "$MARIADB_PORT"; then
+    tail -n 5 "$my_sys_log" >&2 || true
+    kill -0 "$started" 2>/dev/null \
+      || die "the machine's MariaDB exited without listening on 127.0.0.1:$MARIADB_PORT; see $my_sys_log"
+    die "the machine's MariaDB does not accept connections on 127.0.0.1:$MARIADB_PORT after 30 s; see $my_sys_log"
+  fi
+fi
+
+# Debian's root@localhost is unix_socket (or an invalid password): root over TCP with an empty
+# password is added beside it, once, over the socket, where root gets in by unix_socket.
+if ! my_sys_root -e 'select 1' >/dev/null 2>&1; then
+  log "letting root in to 127.0.0.1:$MARIADB_PORT with an empty password (root@localhost: an empty mysql_native_password or unix_socket)"
+  mariadb -u root -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket" \
+    || die "could not change root@localhost in the machine's MariaDB over its socket; see $my_sys_log"
+  my_sys_root -e 'select 1' >/dev/null 2>&1 \
+    || die "root still cannot log in to 127.0.0.1:$MARIADB_PORT with an empty password; see $my_sys_log"
 fi
 
 # ------------------------------------------------------------------------------ certificates
