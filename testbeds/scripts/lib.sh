@@ -16,6 +16,11 @@ listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 need() {
   local cmd=$1; shift
   command -v "$cmd" >/dev/null 2>&1 && return 0
+  need_package "$@"
+}
+
+# need_package PACKAGE...: installs the packages with apt-get, as need does.
+need_package() {
   log "installing $*"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
@@ -55,21 +60,24 @@ stop_pid() {
 }
 
 # venv_with DIR PACKAGE VERSION: a Python venv in DIR holding PACKAGE at exactly VERSION, made or
-# put right (a second run only reads the installed version). A venv without pip is a half-made
-# one (python3 -m venv fails after creating the directory when ensurepip is missing): it is made
-# again; only a directory that is a venv is ever removed.
+# put right (a second run only reads the installed version). A new venv is made from the
+# distribution's /usr/bin/python3 (installed if missing), never from whichever python3 comes
+# first on PATH (a pyenv shim on one machine, absent on the next). A venv without pip is a
+# half-made one (python3 -m venv fails after creating the directory when ensurepip is missing),
+# and one whose python no longer runs lost its base interpreter: either is made again; only a
+# directory that is a venv is ever removed.
 venv_with() {
-  local dir=$1 package=$2 version=$3 have
+  local dir=$1 package=$2 version=$3 have python=/usr/bin/python3
   drop_venv() { if [ -f "$dir/pyvenv.cfg" ]; then rm -rf "$dir"; fi; }
-  if [ ! -x "$dir/bin/pip" ]; then
+  if [ ! -x "$dir/bin/pip" ] || ! "$dir/bin/python" -c '' >/dev/null 2>&1; then
     log "making the venv $dir"
     drop_venv
-    python3 -m venv "$dir" || {
+    [ -x "$python" ] || need_package python3 python3-venv
+    "$python" -m venv "$dir" || {
       drop_venv
       # Debian splits venv support out of python3.
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null 2>&1 \
-        || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
-      python3 -m venv "$dir"
+      need_package python3-venv
+      "$python" -m venv "$dir"
     }
   fi
   have=$("$dir/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null || true)

@@ -34,6 +34,8 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends nginx >/dev/null; }
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# The readiness check below asks over HTTP and HTTPS.
+need curl curl
 
 # A CA and a server certificate, made once, valid for ten years.
 test_pki "$STATE" "portproof nginx test CA"
