@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use lapin::{Connection, ConnectionProperties};
-use portproof_probes::{Level, Login, MqttOptions, MqttVersion, Outcome, ProbeCx, Target};
+use portproof_probes::mqtt::{MqttOptions, MqttVersion};
+use portproof_probes::{Level, Login, Outcome, ProbeCx, Target};
 
 const HOST: &str = "127.0.0.1";
 const AMQP_PORT: u16 = 5672;
@@ -97,7 +98,7 @@ impl Pair {
                     Some(Login { user: "guest".into(), password_env: Some(PASSWORD_ENV.into()), password_file: None })
             }
             Pair::Mqtt5 => {}
-            Pair::Mqtt311 => t.mqtt = Some(MqttOptions { version: Some(MqttVersion::V311), ..Default::default() }),
+            Pair::Mqtt311 => t.set_options(MqttOptions { version: Some(MqttVersion::V311), ..Default::default() }),
         }
         t
     }

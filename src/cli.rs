@@ -9,15 +9,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use portproof_probes::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Level, Login, ModbusOptions, MqttOptions, MqttVersion,
-    MssqlEncrypt, MssqlOptions, MysqlOptions, OpcuaOptions, OracleOptions, Over, PostgresOptions, RegisterKind,
-    SslMode, StatusPattern, TlsOptions,
-};
+use portproof_probes::{ClientAuth, Level, Login, Over, TlsOptions};
 use portproof_testbeds::gateway::{self, Gateway, Product};
 use tokio_util::sync::CancellationToken;
 
 use crate::manifest::{self, Check, CheckSpec, Manifest, ManifestError, Overrides, RawCheck};
+use crate::probe_args::ProbeArgs;
 use crate::profile;
 use crate::report::{self, Format};
 use crate::runner::{self, Report, RunOptions};
@@ -79,6 +76,17 @@ pub enum Command {
   portproof probes
   portproof check 10.0.0.5:8088 --expect http")]
     Probes,
+    /// List every failure and warning code, with the level it leaves a check at and its hint.
+    #[command(after_help = "Examples:
+  portproof codes
+  portproof codes tls
+  portproof explain tls.cert_incomplete_chain")]
+    Codes(CodesArgs),
+    /// Explain a code: what it means, the usual causes and the fix, with the spec reference.
+    #[command(after_help = "Examples:
+  portproof explain tls.cert_incomplete_chain
+  portproof explain amqp.closed.403")]
+    Explain(ExplainArgs),
     /// Print a JSON Schema, so editors can complete and check manifests.
     #[command(after_help = "Examples:
   portproof schema manifest > manifest.schema.json")]
@@ -176,18 +184,12 @@ pub struct CheckArgs {
     /// TLS settings.
     #[command(flatten)]
     pub tls_opts: TlsArgs,
-    /// HTTP settings.
-    #[command(flatten)]
-    pub http: HttpArgs,
     /// Login settings.
     #[command(flatten)]
     pub login: LoginArgs,
-    /// AMQP and MQTT settings.
+    /// The probes' own settings.
     #[command(flatten)]
-    pub messaging: MessagingArgs,
-    /// Modbus settings.
-    #[command(flatten)]
-    pub industrial: IndustrialArgs,
+    pub probe: ProbeArgs,
     /// Report.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -265,39 +267,6 @@ impl From<ClientAuthArg> for ClientAuth {
     }
 }
 
-/// HTTP options of `check`.
-#[derive(Debug, Args, Default)]
-pub struct HttpArgs {
-    /// Request method.
-    #[arg(long)]
-    pub method: Option<String>,
-    /// Request path (Ignition: /StatusPing).
-    #[arg(long)]
-    pub path: Option<String>,
-    /// Extra request header, NAME:VALUE (repeatable).
-    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
-    pub headers: Vec<String>,
-    /// Healthy status: a code or a class like 2xx (repeatable).
-    #[arg(long = "status", value_name = "CODE")]
-    pub status: Vec<StatusPattern>,
-    /// Text the body must contain.
-    #[arg(long)]
-    pub body_contains: Option<String>,
-    /// Regular expression the body must match.
-    #[arg(long)]
-    pub body_regex: Option<String>,
-    /// JSON field that must hold a value: POINTER=VALUE, like state=RUNNING (VALUE is JSON when
-    /// it parses as JSON, text otherwise).
-    #[arg(long, value_name = "POINTER=VALUE")]
-    pub json_field: Option<String>,
-    /// Do not follow same-host redirects.
-    #[arg(long)]
-    pub no_follow: bool,
-    /// Most body bytes to read.
-    #[arg(long)]
-    pub max_body: Option<u64>,
-}
-
 /// Credentials of `check`, for probes that log in. The password never goes on the command
 /// line, where `ps` and shell history would show it.
 #[derive(Debug, Args, Default)]
@@ -311,149 +280,6 @@ pub struct LoginArgs {
     /// File that holds the password.
     #[arg(long, value_name = "FILE", requires = "user")]
     pub password_file: Option<PathBuf>,
-}
-
-/// AMQP and MQTT options of `check`.
-#[derive(Debug, Args, Default)]
-pub struct MessagingArgs {
-    /// AMQP virtual host to open after login [default: /].
-    #[arg(long)]
-    pub vhost: Option<String>,
-    /// AMQP queue that must exist (passive declare; needs --user).
-    #[arg(long)]
-    pub queue: Option<String>,
-    /// MQTT version to speak: 5 or 3.1.1 [default: 5, then 3.1.1 if refused].
-    #[arg(long, value_name = "VERSION")]
-    pub mqtt_version: Option<MqttVersion>,
-    /// MQTT: publish to a probe topic and require the message back.
-    #[arg(long)]
-    pub roundtrip: bool,
-    /// MQTT topic of the round trip [default: portproof/probe/<client id>].
-    #[arg(long)]
-    pub topic: Option<String>,
-    /// Database: named in PostgreSQL's start-up [default: the user name], opened by a MySQL login.
-    #[arg(long)]
-    pub database: Option<String>,
-    /// Database TLS (postgres, mysql): disable, prefer or require [default: prefer].
-    #[arg(long, value_enum)]
-    pub sslmode: Option<SslModeArg>,
-    /// MS SQL named instance the port must belong to.
-    #[arg(long)]
-    pub instance: Option<String>,
-    /// MS SQL encryption: optional, mandatory, strict (TDS 8.0) or disable [default: optional].
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub encrypt: Option<EncryptArg>,
-    /// MS SQL: also ask the SQL Server Browser (UDP 1434) for the host's instances.
-    #[arg(long)]
-    pub browser: bool,
-    /// MS SQL: the Browser's UDP port when it is not 1434 (implies --browser).
-    #[arg(long, value_name = "PORT")]
-    pub browser_port: Option<u16>,
-    /// Oracle: the service name the listener must know (an ACCEPT is healthy).
-    #[arg(long, conflicts_with = "sid")]
-    pub service_name: Option<String>,
-    /// Oracle: the SID the listener must know, instead of a service name.
-    #[arg(long)]
-    pub sid: Option<String>,
-    /// Oracle: follow a REDIRECT to another host than the checked one (by default only the
-    /// checked host's own addresses are followed; loopback, link-local and other special
-    /// addresses never are).
-    #[arg(long)]
-    pub follow_redirects: bool,
-    /// OPC UA: endpoint URL for Hello and GetEndpoints, a path (/discovery) or a whole
-    /// opc.tcp:// URL [default: opc.tcp://HOST:PORT].
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// OPC UA: read Server_ServerStatus over an anonymous SecurityPolicy None session;
-    /// healthy then means Running.
-    #[arg(long)]
-    pub read_status: bool,
-}
-
-/// `--encrypt` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum EncryptArg {
-    /// No TLS at all (a password crosses in clear text).
-    Disable,
-    /// TLS for the login at least.
-    Optional,
-    /// TLS for the whole session.
-    Mandatory,
-    /// TDS 8.0: TLS first.
-    Strict,
-}
-
-impl From<EncryptArg> for MssqlEncrypt {
-    fn from(a: EncryptArg) -> Self {
-        match a {
-            EncryptArg::Disable => MssqlEncrypt::Disable,
-            EncryptArg::Optional => MssqlEncrypt::Optional,
-            EncryptArg::Mandatory => MssqlEncrypt::Mandatory,
-            EncryptArg::Strict => MssqlEncrypt::Strict,
-        }
-    }
-}
-
-/// Modbus options of `check`. The probe only reads, whatever is given here.
-#[derive(Debug, Args, Default)]
-pub struct IndustrialArgs {
-    /// Modbus unit (slave) id [default: 1; 255 or the mapped id behind a gateway]: a stated
-    /// unit must answer a register read (device identification may come from a gateway for
-    /// any unit), which makes the check require healthy.
-    #[arg(long)]
-    pub unit: Option<u8>,
-    /// Modbus register (0-based protocol address) that must be readable: makes the check
-    /// require healthy.
-    #[arg(long, value_name = "ADDRESS")]
-    pub register: Option<u16>,
-    /// Modbus table of --register [default: holding, then input].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub register_kind: Option<RegisterKindArg>,
-}
-
-/// `--register-kind` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RegisterKindArg {
-    /// Holding registers (0x03).
-    Holding,
-    /// Input registers (0x04).
-    Input,
-    /// Coils (0x01).
-    Coil,
-    /// Discrete inputs (0x02).
-    Discrete,
-}
-
-impl From<RegisterKindArg> for RegisterKind {
-    fn from(a: RegisterKindArg) -> Self {
-        match a {
-            RegisterKindArg::Holding => RegisterKind::Holding,
-            RegisterKindArg::Input => RegisterKind::Input,
-            RegisterKindArg::Coil => RegisterKind::Coil,
-            RegisterKindArg::Discrete => RegisterKind::Discrete,
-        }
-    }
-}
-
-/// `--sslmode` values.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SslModeArg {
-    /// Never ask for TLS.
-    Disable,
-    /// Ask for TLS, go on without it.
-    Prefer,
-    /// Ask for TLS and fail without it.
-    Require,
-}
-
-impl From<SslModeArg> for SslMode {
-    fn from(a: SslModeArg) -> Self {
-        match a {
-            SslModeArg::Disable => SslMode::Disable,
-            SslModeArg::Prefer => SslMode::Prefer,
-            SslModeArg::Require => SslMode::Require,
-        }
-    }
 }
 
 /// `portproof run`.
@@ -497,6 +323,20 @@ pub struct ManifestRunArgs {
     /// Runner.
     #[command(flatten)]
     pub runner: RunnerArgs,
+}
+
+/// `portproof codes`.
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// Only the codes of this probe (its name, or the prefix of its codes: tls, tcp, auth).
+    pub probe: Option<String>,
+}
+
+/// `portproof explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The code, as a result spells it (`tls.cert_expired`, `amqp.closed.403`, `request.timeout`).
+    pub code: String,
 }
 
 /// What `portproof schema` describes.
@@ -564,28 +404,24 @@ impl From<std::io::Error> for UsageError {
 }
 
 /// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else errors
-/// only. Never lapin's: at trace level it prints the frames it writes, the login's password
-/// among them, and it logs a refused login as an error, which the report already explains.
-/// async-opcua's only when named: it logs every discovery without a client certificate, and
-/// every refusal the report explains, as an error.
+/// only. Each probe names the libraries whose logs stay off ([`portproof_probes::Quiet`]):
+/// some never log (they would print a password), others only when `PORTPROOF_LOG` names them.
 fn log_filter() -> tracing_subscriber::EnvFilter {
+    use portproof_probes::Quiet;
     let user = std::env::var("PORTPROOF_LOG").unwrap_or_default();
-    let mut directives: Vec<&str> =
-        user.split(',').map(str::trim).filter(|d| !d.is_empty() && !d.starts_with("lapin")).collect();
+    let quiet: Vec<Quiet> = portproof_probes::registry().iter().flat_map(|p| p.quiet_logs().iter().copied()).collect();
+    let never = |d: &str| quiet.iter().any(|q| matches!(q, Quiet::Always(t) if d.starts_with(t)));
+    let mut directives: Vec<String> =
+        user.split(',').map(str::trim).filter(|d| !d.is_empty() && !never(d)).map(str::to_owned).collect();
     if directives.is_empty() {
-        directives.push("error");
+        directives.push("error".into());
     }
-    directives.push("lapin=off");
-    directives.push("amq_protocol=off");
-    if !user.contains("opcua") {
-        directives.extend([
-            "opcua_core=off",
-            "opcua_client=off",
-            "opcua_server=off",
-            "opcua_crypto=off",
-            "opcua_types=off",
-            "opcua_nodes=off",
-        ]);
+    for q in &quiet {
+        match q {
+            Quiet::Always(t) => directives.push(format!("{t}=off")),
+            Quiet::UnlessNamed(t, family) if !user.contains(family) => directives.push(format!("{t}=off")),
+            Quiet::UnlessNamed(..) => {}
+        }
     }
     tracing_subscriber::EnvFilter::new(directives.join(","))
 }
@@ -643,13 +479,27 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             Ok(0)
         }
         Command::Probes => {
-            let mut out = String::from("PROBE  BEST      DEFAULT PORTS                SUMMARY\n");
+            let mut out = String::from("PROBE         BEST      OVER         DEFAULT PORTS                SUMMARY\n");
             for p in portproof_probes::registry() {
                 let ports = p.default_ports().iter().map(u16::to_string).collect::<Vec<_>>().join(",");
-                out.push_str(&format!("{:<6} {:<9} {:<28} {}\n", p.name(), p.best_level(), ports, p.summary()));
-            }
-            for (alias, base) in portproof_probes::TLS_ALIASES {
-                out.push_str(&format!("{alias:<6} {:<9} {:<28} {base} over TLS\n", "healthy", ""));
+                let over = p.transports().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                out.push_str(&format!(
+                    "{:<13} {:<9} {:<12} {:<28} {}\n",
+                    p.name(),
+                    p.best_level(),
+                    over,
+                    ports,
+                    p.summary()
+                ));
+                if let Some(alias) = p.tls_alias() {
+                    out.push_str(&format!(
+                        "{alias:<13} {:<9} {:<12} {:<28} {} over TLS\n",
+                        p.best_level(),
+                        "tls",
+                        "",
+                        p.name()
+                    ));
+                }
             }
             print!("{out}");
             Ok(0)
@@ -662,6 +512,8 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             }
             Ok(0)
         }
+        Command::Codes(a) => crate::codes::list(a.probe.as_deref()).map_err(UsageError),
+        Command::Explain(a) => crate::codes::explain(&a.code).map_err(UsageError),
         Command::Tls(a) => tls_command(*a).await,
         Command::Testbed(a) => testbed(a).await,
         Command::Demo(a) => demo(a).await,
@@ -694,28 +546,37 @@ fn profile_title(m: &Manifest, host: &str, offset: Option<i32>) -> String {
 struct Parsed {
     host: String,
     port: u16,
-    expect: Option<&'static str>,
-    path: Option<String>,
+    /// The `expect` a URL's scheme names (`https`), from the probe that owns the scheme.
+    expect: Option<String>,
+    /// Settings the URL implies (its path), as `(key, value)` of that probe's section.
+    implied: Vec<(&'static str, String)>,
 }
 
 fn parse_target(s: &str) -> Result<Parsed, UsageError> {
     if s.contains("://") {
         let url = url::Url::parse(s).map_err(|e| UsageError(format!("{s:?} is not a valid URL: {e}")))?;
-        let expect = match url.scheme() {
-            "http" => "http",
-            "https" => "https",
-            other => return Err(UsageError(format!("{s:?}: URLs must be http:// or https://, not {other}://"))),
+        let Some((probe, scheme)) = portproof_probes::resolve_scheme(url.scheme()) else {
+            let known: Vec<String> = portproof_probes::registry()
+                .iter()
+                .flat_map(|p| p.url_schemes().iter().map(|s| format!("{}://", s.scheme)))
+                .collect();
+            return Err(UsageError(format!("{s:?}: URLs must be {}, not {}://", known.join(" or "), url.scheme())));
         };
         let host = url.host_str().ok_or_else(|| UsageError(format!("{s:?} has no host")))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let port = url.port_or_known_default().expect("http and https have default ports");
+        let port = url.port().unwrap_or(scheme.default_port);
         let path = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
-        return Ok(Parsed { host, port, expect: Some(expect), path: Some(path) });
+        let expect = match (scheme.tls, probe.tls_alias()) {
+            (true, Some(alias)) => alias.to_owned(),
+            _ => probe.name().to_owned(),
+        };
+        let implied = scheme.path_key.map(|k| vec![(k, path)]).unwrap_or_default();
+        return Ok(Parsed { host, port, expect: Some(expect), implied });
     }
-    let bad = || UsageError(format!("{s:?} is not HOST:PORT ([v6]:PORT for IPv6) or an http(s):// URL"));
+    let bad = || UsageError(format!("{s:?} is not HOST:PORT ([v6]:PORT for IPv6) or a URL"));
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
         (h, p)
@@ -734,13 +595,13 @@ fn parse_target(s: &str) -> Result<Parsed, UsageError> {
     if host.is_empty() {
         return Err(bad());
     }
-    Ok(Parsed { host: host.to_owned(), port, expect: None, path: None })
+    Ok(Parsed { host: host.to_owned(), port, expect: None, implied: Vec::new() })
 }
 
 fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
-    let expect = match (&a.expect, p.expect) {
+    let expect = match (&a.expect, &p.expect) {
         (Some(e), _) => e.clone(),
-        (None, Some(e)) => e.to_owned(),
+        (None, Some(e)) => e.clone(),
         (None, None) => {
             return Err(UsageError(format!(
                 "say which protocol the port must speak: --expect PROTO (one of {})",
@@ -748,53 +609,14 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             )));
         }
     };
-    let h = &a.http;
-    let given = h.method.is_some()
-        || h.path.is_some()
-        || p.path.is_some()
-        || !h.headers.is_empty()
-        || !h.status.is_empty()
-        || h.body_contains.is_some()
-        || h.body_regex.is_some()
-        || h.json_field.is_some()
-        || h.no_follow
-        || h.max_body.is_some();
-    let http = if given {
-        let mut o = HttpOptions::default();
-        if let Some(m) = &h.method {
-            o.method = m.to_ascii_uppercase();
+    let sections = match portproof_probes::resolve_expect(&expect) {
+        // An unknown protocol is refused by the manifest's own check, with the list of names.
+        None => Vec::new(),
+        Some((probe, _)) => {
+            let implied = if p.expect.as_deref() == Some(expect.as_str()) { p.implied.as_slice() } else { &[] };
+            a.probe.section_for(probe, &expect, implied).map_err(UsageError)?.into_iter().collect()
         }
-        if let Some(path) = h.path.clone().or_else(|| p.path.clone()) {
-            o.path = path;
-        }
-        for hv in &h.headers {
-            let (k, v) = hv.split_once(':').ok_or_else(|| UsageError(format!("--header {hv:?}: write NAME:VALUE")))?;
-            o.headers.insert(k.trim().to_owned(), v.trim().to_owned());
-        }
-        if !h.status.is_empty() {
-            o.status = Some(h.status.clone());
-        }
-        o.body_contains = h.body_contains.clone();
-        o.body_regex = h.body_regex.clone();
-        if let Some(j) = &h.json_field {
-            let (pointer, value) = j
-                .split_once('=')
-                .ok_or_else(|| UsageError(format!("--json-field {j:?}: write POINTER=VALUE, like state=RUNNING")))?;
-            let equals = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
-            o.json = Some(JsonCheck { pointer: pointer.to_owned(), equals });
-        }
-        o.follow_redirects = !h.no_follow;
-        if let Some(m) = h.max_body {
-            o.max_body = m;
-        }
-        Some(o)
-    } else {
-        None
     };
-    let m = &a.messaging;
-    if expect == "mssql" && m.sslmode.is_some() {
-        return Err(UsageError("--sslmode is for postgres and mysql: SQL Server's TLS is --encrypt".into()));
-    }
     let t = &a.tls_opts;
     let tls_given = t.ca.is_some()
         || t.client_cert.is_some()
@@ -826,55 +648,12 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             alpn: t.alpn.clone(),
             expiry_warning_days: t.expiry_warning,
         }),
-        http,
         login: a.login.user.clone().map(|user| Login {
             user,
             password_env: a.login.password_env.clone(),
             password_file: a.login.password_file.clone(),
         }),
-        amqp: (m.vhost.is_some() || m.queue.is_some())
-            .then(|| AmqpOptions { vhost: m.vhost.clone(), queue: m.queue.clone() }),
-        mqtt: (m.mqtt_version.is_some() || m.roundtrip || m.topic.is_some()).then(|| MqttOptions {
-            version: m.mqtt_version,
-            roundtrip: m.roundtrip,
-            topic: m.topic.clone(),
-        }),
-        postgres: (!matches!(expect.as_str(), "mysql" | "mssql") && (m.database.is_some() || m.sslmode.is_some()))
-            .then(|| PostgresOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
-        mysql: (expect == "mysql" && (m.database.is_some() || m.sslmode.is_some()))
-            .then(|| MysqlOptions { database: m.database.clone(), sslmode: m.sslmode.map(Into::into) }),
-        // Given to another probe, these make a section that the manifest check then refuses.
-        mssql: ((expect == "mssql" && m.database.is_some())
-            || m.instance.is_some()
-            || m.encrypt.is_some()
-            || m.browser
-            || m.browser_port.is_some())
-        .then(|| MssqlOptions {
-            instance: m.instance.clone(),
-            database: m.database.clone(),
-            encrypt: m.encrypt.map(Into::into),
-            browser: m.browser,
-            browser_port: m.browser_port,
-        }),
-        modbus: {
-            let i = &a.industrial;
-            (i.unit.is_some() || i.register.is_some() || i.register_kind.is_some()).then(|| ModbusOptions {
-                unit: i.unit,
-                register: i.register,
-                kind: i.register_kind.map(Into::into),
-            })
-        },
-        oracle: (m.service_name.is_some() || m.sid.is_some() || m.follow_redirects).then(|| OracleOptions {
-            service_name: m.service_name.clone(),
-            sid: m.sid.clone(),
-            follow_redirects: m.follow_redirects,
-        }),
-        // Given to another probe, this makes a section that the manifest check then refuses.
-        opcua: (m.endpoint_url.is_some() || m.read_status).then(|| OpcuaOptions {
-            endpoint_url: m.endpoint_url.clone(),
-            read_status: m.read_status,
-            ..Default::default()
-        }),
+        sections,
     })
 }
 
@@ -956,10 +735,8 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
         name: None,
         tls: false,
         tls_opts: a.tls_opts,
-        http: HttpArgs::default(),
         login: LoginArgs::default(),
-        messaging: MessagingArgs::default(),
-        industrial: IndustrialArgs::default(),
+        probe: ProbeArgs::default(),
         output: a.output.clone(),
         runner: RunnerArgs { timeout: Some(a.timeout), concurrency: 1, per_host: 1, wait: None },
     };
@@ -1108,12 +885,12 @@ mod tests {
     #[test]
     fn targets_parse_in_every_form() {
         let p = parse_target("10.0.0.5:8088").unwrap();
-        assert_eq!((p.host.as_str(), p.port, p.expect), ("10.0.0.5", 8088, None));
+        assert_eq!((p.host.as_str(), p.port, p.expect.as_deref()), ("10.0.0.5", 8088, None));
         let p = parse_target("[::1]:8043").unwrap();
         assert_eq!((p.host.as_str(), p.port), ("::1", 8043));
         let p = parse_target("https://gw.example/StatusPing?x=1").unwrap();
-        assert_eq!((p.host.as_str(), p.port, p.expect), ("gw.example", 443, Some("https")));
-        assert_eq!(p.path.as_deref(), Some("/StatusPing?x=1"));
+        assert_eq!((p.host.as_str(), p.port, p.expect.as_deref()), ("gw.example", 443, Some("https")));
+        assert_eq!(p.implied, [("path", "/StatusPing?x=1".to_owned())]);
         let p = parse_target("http://[::1]:8088/").unwrap();
         assert_eq!((p.host.as_str(), p.port), ("::1", 8088));
         for bad in ["gw.example", "gw:0", "gw:http", "::1:80", ":80", "ftp://x/", "[::1]80"] {
@@ -1126,12 +903,12 @@ mod tests {
         let a = Cli::try_parse_from(["portproof", "check", "h:1", "--expect", "http", "--json-field", "/n=3"]).unwrap();
         let Command::Check(a) = a.command else { panic!("parsed as check") };
         let raw = check_spec(&a, &parse_target(&a.target).unwrap()).unwrap();
-        assert_eq!(raw.http.unwrap().json.unwrap().equals, serde_json::json!(3));
+        assert_eq!(raw.sections[0].1.to_json()["json"]["equals"], serde_json::json!(3));
         let a =
             Cli::try_parse_from(["portproof", "check", "h:1", "-e", "http", "--json-field", "state=RUNNING"]).unwrap();
         let Command::Check(a) = a.command else { panic!("parsed as check") };
         let raw = check_spec(&a, &parse_target(&a.target).unwrap()).unwrap();
-        assert_eq!(raw.http.unwrap().json.unwrap().equals, serde_json::json!("RUNNING"));
+        assert_eq!(raw.sections[0].1.to_json()["json"]["equals"], serde_json::json!("RUNNING"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! runner runs the probes of `portproof-probes`, and the reports tell the result.
 
 pub mod cli;
+pub mod codes;
 pub mod manifest;
+pub mod probe_args;
 pub mod profile;
 pub mod report;
 pub mod runner;

@@ -18,10 +18,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use portproof_probes::{
-    AmqpOptions, HttpOptions, Level, Login, ModbusOptions, MqttOptions, MssqlOptions, MysqlOptions, OpcuaOptions,
-    OracleOptions, Over, PostgresOptions, Probe, Target, TlsOptions,
-};
+use portproof_probes::{Level, Login, Options, Over, Probe, Target, TlsOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -73,22 +70,26 @@ pub struct CheckSpec {
 }
 
 /// The fields of a check as written; [`CheckSpec`] is this, validated.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "Check")]
+///
+/// Besides the fields every check has, a check carries the settings of its probe under the
+/// probe's name (`http:`, `amqp:`, ...): each probe owns its section's type, and the sections
+/// are read through the registry, so this file names no protocol.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(title = "Check", transform = add_sections)]
 pub struct RawCheck {
     /// A name for people: it heads the line in the report.
     pub name: String,
     /// Host name or IP address; defaults to `defaults.host` or `--host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// TCP port (before `--offset`).
+    /// Port (before `--offset`).
     #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
-    /// The protocol the port must speak: a probe name (`portproof probes`), or `https`.
+    /// The protocol the port must speak: a probe name (`portproof probes`), or a TLS alias
+    /// (`https`).
     #[schemars(extend("enum" = portproof_probes::expect_names()))]
     pub expect: String,
-    /// Run the protocol directly on TCP or inside TLS.
+    /// Run the protocol directly on TCP, inside TLS, or over UDP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over: Option<Over>,
     /// Level needed to pass: `open`, `speaks` (default) or `healthy` (default when the check
@@ -108,39 +109,163 @@ pub struct RawCheck {
     /// Free text shown with the result (why the port is there, what uses it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// TLS settings (with `over: tls` or `expect: https`).
+    /// TLS settings (with `over: tls` or a TLS alias such as `expect: https`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsOptions>,
-    /// Settings of the `http` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<HttpOptions>,
-    /// User and where the password comes from, for probes that log in (`amqp`, `mqtt`).
+    /// User and where the password comes from, for probes that log in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<Login>,
-    /// Settings of the `amqp` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amqp: Option<AmqpOptions>,
-    /// Settings of the `mqtt` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mqtt: Option<MqttOptions>,
-    /// Settings of the `postgres` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postgres: Option<PostgresOptions>,
-    /// Settings of the `mysql` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mysql: Option<MysqlOptions>,
-    /// Settings of the `mssql` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mssql: Option<MssqlOptions>,
-    /// Settings of the `modbus` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modbus: Option<ModbusOptions>,
-    /// Settings of the `oracle` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oracle: Option<OracleOptions>,
-    /// Settings of the `opcua` probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opcua: Option<OpcuaOptions>,
+    /// The probe sections given, by name (each probe's own settings).
+    #[serde(flatten, serialize_with = "ser_sections")]
+    #[schemars(skip)]
+    pub sections: Vec<(String, Options)>,
+}
+
+fn ser_sections<S: serde::Serializer>(v: &[(String, Options)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(v.len()))?;
+    for (k, o) in v {
+        m.serialize_entry(k, &o.to_json())?;
+    }
+    m.end()
+}
+
+/// Adds every registered probe's section to the check's schema.
+fn add_sections(schema: &mut schemars::Schema) {
+    if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for section in portproof_probes::sections() {
+            let mut s = serde_json::to_value(section.schema()).unwrap_or_default();
+            if let Some(o) = s.as_object_mut() {
+                o.insert("description".into(), format!("Settings of the `{}` probe.", section.name).into());
+            }
+            props.insert(section.name.to_owned(), s);
+        }
+    }
+    if let Some(o) = schema.as_object_mut() {
+        o.insert("additionalProperties".into(), false.into());
+    }
+}
+
+/// The fields every check has, for `unknown field` errors (the probe sections come after).
+const COMMON_FIELDS: &[&str] =
+    &["name", "host", "port", "expect", "over", "require", "timeout", "optional", "planned", "note", "tls", "login"];
+
+fn field_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| COMMON_FIELDS.iter().copied().chain(portproof_probes::sections().map(|s| s.name)).collect())
+}
+
+/// Reads one probe section through its owner's deserializer, in the YAML's own stream, so a
+/// mistake inside it keeps its line and field.
+struct SectionSeed(&'static portproof_probes::Section);
+
+impl<'de> serde::de::DeserializeSeed<'de> for SectionSeed {
+    type Value = Options;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Options, D::Error> {
+        let mut erased = <dyn erased_serde::Deserializer>::erase(d);
+        self.0.deserialize(&mut erased).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a check's key and refuses an unknown one there, so the error points at the key's line.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = String;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        // Inside the visitor, so the YAML parser adds the key's own position to the error.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<String, E> {
+                if field_names().contains(&key) {
+                    Ok(key.to_owned())
+                } else {
+                    Err(E::unknown_field(key, field_names()))
+                }
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawCheck;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a check: a map with name, port and expect")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCheck, A::Error> {
+                #[derive(Deserialize)]
+                struct Timeout(#[serde(with = "humantime_opt")] Option<Duration>);
+                let mut c = RawCheck {
+                    name: String::new(),
+                    host: None,
+                    port: 0,
+                    expect: String::new(),
+                    over: None,
+                    require: None,
+                    timeout: None,
+                    optional: false,
+                    planned: None,
+                    note: None,
+                    tls: None,
+                    login: None,
+                    sections: Vec::new(),
+                };
+                let (mut name, mut port, mut expect) = (false, false, false);
+                while let Some(key) = map.next_key_seed(KeySeed)? {
+                    let dup = match key.as_str() {
+                        "name" => std::mem::replace(&mut name, true),
+                        "port" => std::mem::replace(&mut port, true),
+                        "expect" => std::mem::replace(&mut expect, true),
+                        _ => false,
+                    };
+                    if dup || c.sections.iter().any(|(k, _)| *k == key) {
+                        return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+                    }
+                    match key.as_str() {
+                        "name" => c.name = map.next_value()?,
+                        "host" => c.host = map.next_value()?,
+                        "port" => c.port = map.next_value()?,
+                        "expect" => c.expect = map.next_value()?,
+                        "over" => c.over = map.next_value()?,
+                        "require" => c.require = map.next_value()?,
+                        "timeout" => c.timeout = map.next_value::<Timeout>()?.0,
+                        "optional" => c.optional = map.next_value()?,
+                        "planned" => c.planned = map.next_value()?,
+                        "note" => c.note = map.next_value()?,
+                        "tls" => c.tls = map.next_value()?,
+                        "login" => c.login = map.next_value()?,
+                        other => match portproof_probes::section(other) {
+                            Some(section) => {
+                                let o = map.next_value_seed(SectionSeed(section))?;
+                                c.sections.push((section.name.to_owned(), o));
+                            }
+                            None => unreachable!("KeySeed refuses unknown fields"),
+                        },
+                    }
+                }
+                if !name {
+                    return Err(A::Error::missing_field("name"));
+                }
+                if !port {
+                    return Err(A::Error::missing_field("port"));
+                }
+                if !expect {
+                    return Err(A::Error::missing_field("expect"));
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl TryFrom<RawCheck> for CheckSpec {
@@ -199,8 +324,8 @@ impl CheckSpec {
         {
             return Err(format!("planned: {p:?} is already the probe in use; drop planned (check {:?})", r.name));
         }
-        for section in self.sections() {
-            if section != probe.name() {
+        for (section, _) in &r.sections {
+            if probe.options().is_none_or(|own| own.name != section) {
                 return Err(format!(
                     "{section}: settings for the {section} probe, but check {:?} expects {}",
                     r.name, r.expect
@@ -225,20 +350,6 @@ impl CheckSpec {
             ));
         }
         Ok(())
-    }
-
-    fn sections(&self) -> Vec<&'static str> {
-        let mut t = Target::new("", 1);
-        t.http = self.raw.http.clone();
-        t.amqp = self.raw.amqp.clone();
-        t.mqtt = self.raw.mqtt.clone();
-        t.postgres = self.raw.postgres.clone();
-        t.mysql = self.raw.mysql.clone();
-        t.mssql = self.raw.mssql.clone();
-        t.modbus = self.raw.modbus.clone();
-        t.oracle = self.raw.oracle.clone();
-        t.opcua = self.raw.opcua.clone();
-        t.sections()
     }
 }
 
@@ -331,12 +442,16 @@ impl Manifest {
     /// Parses manifest text; `origin` names it in errors.
     pub fn parse(src: &str, origin: &str) -> Result<Manifest, ManifestError> {
         let m: Manifest = yaml_serde::from_str(src).map_err(|e| {
+            // A probe section's error crosses an erased deserializer as text: its own position,
+            // the innermost, is the one that points at the mistake.
+            let text = e.to_string();
+            let inner = first_location(&text);
             let loc = e.location();
             ManifestError {
                 origin: origin.to_owned(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message: strip_location(&e.to_string()),
+                line: inner.map(|l| l.0).or(loc.as_ref().map(|l| l.line())),
+                column: inner.map(|l| l.1).or(loc.as_ref().map(|l| l.column())),
+                message: collapse_paths(&strip_location(&text)),
             }
         })?;
         if m.checks.is_empty() {
@@ -351,8 +466,35 @@ impl Manifest {
     }
 }
 
+/// The first " at line L column C" of a message.
+fn first_location(msg: &str) -> Option<(usize, usize)> {
+    let i = msg.find(" at line ")?;
+    let rest = &msg[i + " at line ".len()..];
+    let n = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let line = rest[..n].parse().ok()?;
+    let after = rest[n..].strip_prefix(" column ")?;
+    let m = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    Some((line, after[..m].parse().ok()?))
+}
+
+/// `checks[0]: checks[0].http: unknown field` → `checks[0].http: unknown field`: the paths an
+/// error gathers on its way out, each contained in the next.
+fn collapse_paths(msg: &str) -> String {
+    let parts: Vec<&str> = msg.split(": ").collect();
+    let mut i = 0;
+    while i + 1 < parts.len() && !parts[i].contains(' ') && parts[i + 1].starts_with(parts[i]) {
+        i += 1;
+    }
+    parts[i..].join(": ")
+}
+
 /// yaml_serde puts " at line L column C" into its messages; we print the position in front.
 fn strip_location(msg: &str) -> String {
+    let stripped = strip_one_location(msg);
+    if stripped != msg && stripped.contains(" at line ") { strip_location(&stripped) } else { stripped }
+}
+
+fn strip_one_location(msg: &str) -> String {
     let Some(i) = msg.find(" at line ") else { return msg.to_owned() };
     let rest = &msg[i + " at line ".len()..];
     let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
@@ -484,16 +626,8 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         if target.tls.ca.is_none() {
             target.tls.ca = o.ca.clone();
         }
-        target.http = r.http.clone();
         target.login = r.login.clone();
-        target.amqp = r.amqp.clone();
-        target.mqtt = r.mqtt.clone();
-        target.postgres = r.postgres.clone();
-        target.mysql = r.mysql.clone();
-        target.mssql = r.mssql.clone();
-        target.modbus = r.modbus.clone();
-        target.oracle = r.oracle.clone();
-        target.opcua = r.opcua.clone();
+        target.options = r.sections.first().map(|(_, o)| o.clone());
         probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
         // A check's own `require` is held to what its probe can prove (an error below); the
         // manifest-wide default applies as far as each probe can go.

@@ -80,7 +80,7 @@ mod tests {
             assert!(ports.contains(&port), "the Ignition document lists {port}");
         }
         let http = m.checks.iter().find(|c| c.raw().port == 8088).unwrap().raw();
-        assert_eq!(http.http.as_ref().unwrap().path, "/StatusPing");
+        assert_eq!(http.sections[0].1.to_json()["path"], "/StatusPing");
         assert!(!http.optional, "HTTP is the required web port");
         for c in m.checks.iter().filter(|c| c.raw().expect == "tcp") {
             assert!(c.raw().planned.is_some(), "{} is a tcp stand-in and says for what", c.raw().name);

@@ -13,9 +13,12 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use url::Url;
 
+pub mod options;
+pub use options::*;
+
 use crate::net::{BoxIo, Conn, Tape, dial};
 use crate::target::authority;
-use crate::{Failure, HttpOptions, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, StatusPattern, Target, sniff, tls};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 
 /// Most redirects followed on the same host before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -40,21 +43,56 @@ impl Probe for Http {
         &[80, 443, 8080, 8088, 8043]
     }
     fn default_require(&self, t: &Target) -> Level {
-        if t.http.as_ref().is_some_and(HttpOptions::has_criteria) { Level::Healthy } else { Level::Speaks }
+        if t.options::<HttpOptions>().is_some_and(HttpOptions::has_criteria) { Level::Healthy } else { Level::Speaks }
     }
     fn logs_in(&self) -> bool {
         true
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
-        validate_options(t, &t.http.clone().unwrap_or_default())
+        validate_options(t, &t.options_or_default::<HttpOptions>())
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
+    }
+    fn tls_alias(&self) -> Option<&'static str> {
+        Some("https")
+    }
+    fn url_schemes(&self) -> &'static [crate::UrlScheme] {
+        &[
+            crate::UrlScheme { scheme: "http", default_port: 80, tls: false, path_key: Some("path") },
+            crate::UrlScheme { scheme: "https", default_port: 443, tls: true, path_key: Some("path") },
+        ]
+    }
+    fn key_facts(&self, facts: &crate::Facts, generic: Vec<String>) -> Vec<String> {
+        key_facts(facts, generic)
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
-            let opts = t.http.clone().unwrap_or_default();
+            let opts = t.options_or_default::<HttpOptions>();
             let r = check(t, cx, &opts, Level::Healthy).await;
             cx.finish(r)
         })
     }
+}
+
+/// HTTP's status, JSON field and server header lead the summary; redirects close it.
+pub(crate) fn key_facts(f: &crate::Facts, generic: Vec<String>) -> Vec<String> {
+    let s = |k: &str| f.get(k).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+    let mut out = Vec::new();
+    if let Some(status) = s("http_status") {
+        out.push(format!("HTTP {status}"));
+    }
+    if let (Some(field), Some(value)) = (s("json_field"), s("json_value")) {
+        out.push(format!("{}={value}", field.trim_start_matches('/')));
+    }
+    if let Some(server) = s("server") {
+        out.push(server);
+    }
+    out.extend(generic);
+    if let Some(r) = f.get("redirects").and_then(|v| v.as_array()).filter(|a| !a.is_empty()) {
+        out.push(format!("{} redirect{}", r.len(), if r.len() == 1 { "" } else { "s" }));
+    }
+    out
 }
 
 /// Checks request settings before any I/O: for the `http` probe and the presets built on it.
@@ -710,11 +748,11 @@ mod tests {
             HttpOptions { max_body: 0, ..Default::default() },
             HttpOptions { max_body: MAX_MAX_BODY + 1, ..Default::default() },
         ] {
-            t.http = Some(bad.clone());
+            t.set_options(bad.clone());
             let f = Http.validate(&t).unwrap_err();
             assert_eq!(f.code, "config.invalid", "{bad:?}");
         }
-        t.http = Some(HttpOptions { path: "/StatusPing".into(), ..Default::default() });
+        t.set_options(HttpOptions { path: "/StatusPing".into(), ..Default::default() });
         Http.validate(&t).unwrap();
     }
 
@@ -732,7 +770,7 @@ mod tests {
     fn status_ping() -> HttpOptions {
         HttpOptions {
             path: "/StatusPing".into(),
-            json: Some(crate::JsonCheck { pointer: "state".into(), equals: "RUNNING".into() }),
+            json: Some(JsonCheck { pointer: "state".into(), equals: "RUNNING".into() }),
             ..Default::default()
         }
     }

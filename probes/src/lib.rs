@@ -22,6 +22,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod net;
 pub mod opcua;
+pub mod options;
 pub mod oracle;
 pub mod postgres;
 pub mod rabbitmq_api;
@@ -30,11 +31,8 @@ pub mod tcp;
 pub mod tls;
 
 mod target;
-pub use target::{
-    AmqpOptions, ClientAuth, HttpOptions, JsonCheck, Login, ModbusOptions, MqttOptions, MqttVersion, MssqlEncrypt,
-    MssqlOptions, MysqlOptions, OpcuaOptions, OracleOptions, Over, PostgresOptions, RegisterKind, Secret, SslMode,
-    StatusPattern, Target, TlsOptions,
-};
+pub use options::{Flag, FlagKind, Options, Section};
+pub use target::{ClientAuth, Login, Over, Secret, Target, TlsOptions};
 
 /// Why bytes could not be read as the protocol a `wire` module parses: the one error of every
 /// hand-written parser, a message naming what was wrong.
@@ -500,6 +498,32 @@ pub trait Probe: Send + Sync + 'static {
         &[Over::Tcp, Over::Tls]
     }
 
+    /// The probe's manifest section (its settings type, schema and flags), if it takes any.
+    fn options(&self) -> Option<&'static Section> {
+        None
+    }
+
+    /// Another name that means this probe over TLS (`https` for `http`).
+    fn tls_alias(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// URL schemes that name this probe on the command line (`http://host/path`).
+    fn url_schemes(&self) -> &'static [UrlScheme] {
+        &[]
+    }
+
+    /// The one-line summary of a result: `generic` holds the facts every probe shares (product,
+    /// protocol, TLS version, ...); a probe adds its own around them, in the order people look.
+    fn key_facts(&self, _facts: &Facts, generic: Vec<String>) -> Vec<String> {
+        generic
+    }
+
+    /// The libraries under this probe whose logs stay off.
+    fn quiet_logs(&self) -> &'static [Quiet] {
+        &[]
+    }
+
     /// The codes this probe's module defines (its `codes!` table), for `portproof codes`.
     fn codes(&self) -> &'static [&'static codes::Code] {
         &[]
@@ -550,22 +574,56 @@ pub fn find(name: &str) -> Option<&'static dyn Probe> {
     registry().iter().copied().find(|p| p.name() == name)
 }
 
-/// Names that mean a probe run over TLS: `https` is `http` over TLS, `amqps` and `mqtts` likewise.
-pub const TLS_ALIASES: &[(&str, &str)] = &[("https", "http"), ("amqps", "amqp"), ("mqtts", "mqtt")];
+/// A library log target a probe keeps quiet.
+#[derive(Clone, Copy, Debug)]
+pub enum Quiet {
+    /// Never logged, whatever `PORTPROOF_LOG` says (it would print secrets).
+    Always(&'static str),
+    /// Off unless `PORTPROOF_LOG` contains the second word.
+    UnlessNamed(&'static str, &'static str),
+}
+
+/// A URL scheme a probe answers to: `portproof check https://gw:8043/StatusPing`.
+#[derive(Clone, Copy, Debug)]
+pub struct UrlScheme {
+    /// The scheme, without `://`.
+    pub scheme: &'static str,
+    /// The port when the URL names none.
+    pub default_port: u16,
+    /// Whether the scheme means TLS.
+    pub tls: bool,
+    /// The key of the probe's section that the URL's path and query set.
+    pub path_key: Option<&'static str>,
+}
 
 /// Resolves an `expect` name: a probe, and whether the name itself implies TLS.
 pub fn resolve_expect(name: &str) -> Option<(&'static dyn Probe, bool)> {
     if let Some(p) = find(name) {
         return Some((p, false));
     }
-    TLS_ALIASES.iter().find(|(alias, _)| *alias == name).and_then(|(_, base)| find(base)).map(|p| (p, true))
+    registry().iter().copied().find(|p| p.tls_alias() == Some(name)).map(|p| (p, true))
 }
 
 /// Every name `expect` accepts, for error messages and the JSON Schema.
 pub fn expect_names() -> Vec<&'static str> {
     let mut names: Vec<_> = registry().iter().map(|p| p.name()).collect();
-    names.extend(TLS_ALIASES.iter().map(|(a, _)| *a));
+    names.extend(registry().iter().filter_map(|p| p.tls_alias()));
     names
+}
+
+/// The probe a URL scheme names, with the scheme's details.
+pub fn resolve_scheme(scheme: &str) -> Option<(&'static dyn Probe, UrlScheme)> {
+    registry().iter().find_map(|p| p.url_schemes().iter().find(|s| s.scheme == scheme).map(|s| (*p, *s)))
+}
+
+/// Every manifest section, by the probe that owns it.
+pub fn sections() -> impl Iterator<Item = &'static Section> {
+    registry().iter().filter_map(|p| p.options())
+}
+
+/// The manifest section called `name`.
+pub fn section(name: &str) -> Option<&'static Section> {
+    sections().find(|s| s.name == name)
 }
 
 #[cfg(test)]

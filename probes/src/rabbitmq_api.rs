@@ -7,8 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::http::HttpOptions;
+use crate::http::JsonCheck;
+use crate::http::StatusPattern;
 use crate::http::{check, validate_options};
-use crate::{Failure, HttpOptions, JsonCheck, Level, Phase, Probe, ProbeCx, ProbeFuture, StatusPattern, Target};
+use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target};
 
 /// The `rabbitmq-api` probe.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +67,9 @@ impl Probe for RabbitmqApi {
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         validate_options(t, &overview())
+    }
+    fn key_facts(&self, facts: &crate::Facts, generic: Vec<String>) -> Vec<String> {
+        crate::http::key_facts(facts, generic)
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {

@@ -29,6 +29,9 @@ impl Probe for Tcp {
     fn best_level(&self) -> Level {
         Level::Open
     }
+    fn transports(&self) -> &'static [Over] {
+        &[Over::Tcp]
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
             return Err(Failure::config(

@@ -36,20 +36,12 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
     }
 }
 
-/// The few facts worth a glance in a one-line summary, in the order people look for them.
+/// The few facts worth a glance in a one-line summary, in the order people look for them: the
+/// ones every probe shares, arranged by the probe that ran (its own facts around them).
 pub fn key_facts(r: &CheckResult) -> Vec<String> {
     let f = &r.outcome.facts;
     let mut out = Vec::new();
     let s = |k: &str| f.get(k).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
-    if let Some(status) = s("http_status") {
-        out.push(format!("HTTP {status}"));
-    }
-    if let (Some(field), Some(value)) = (s("json_field"), s("json_value")) {
-        out.push(format!("{}={value}", field.trim_start_matches('/')));
-    }
-    if let Some(server) = s("server") {
-        out.push(server);
-    }
     if let Some(product) = s("product") {
         out.push(match s("product_version") {
             Some(v) => format!("{product} {v}"),
@@ -71,13 +63,8 @@ pub fn key_facts(r: &CheckResult) -> Vec<String> {
     if let Some(b) = s("banner") {
         out.push(b);
     }
-    if let Some(e) = f.get("opcua_endpoints").and_then(|v| v.as_array()) {
-        let mut policies: Vec<&str> = e.iter().filter_map(|e| e["security_policy"].as_str()).collect();
-        policies.dedup();
-        out.push(format!("{} endpoint{} ({})", e.len(), if e.len() == 1 { "" } else { "s" }, policies.join(", ")));
+    match portproof_probes::find(&r.probe) {
+        Some(p) => p.key_facts(f, out),
+        None => out,
     }
-    if let Some(r) = f.get("redirects").and_then(|v| v.as_array()).filter(|a| !a.is_empty()) {
-        out.push(format!("{} redirect{}", r.len(), if r.len() == 1 { "" } else { "s" }));
-    }
-    out
 }

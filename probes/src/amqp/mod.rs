@@ -12,7 +12,9 @@
 //! Refusals get their own codes: `auth.rejected`, `amqp.vhost_denied`, `amqp.queue_missing`,
 //! `amqp.closed.<reply-code>`.
 
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,10 +57,10 @@ impl Probe for Amqp {
         if let Some(login) = &t.login {
             login.password()?;
         }
-        if t.amqp.as_ref().and_then(|o| o.queue.as_ref()).is_some_and(|q| q.len() > 255) {
+        if t.options::<AmqpOptions>().and_then(|o| o.queue.as_ref()).is_some_and(|q| q.len() > 255) {
             return Err(Failure::config("amqp.queue: AMQP queue names are at most 255 bytes"));
         }
-        if let Some(o) = &t.amqp
+        if let Some(o) = t.options::<AmqpOptions>()
             && t.login.is_none()
         {
             if o.queue.is_some() {
@@ -69,6 +71,17 @@ impl Probe for Amqp {
             }
         }
         Ok(())
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
+    }
+    fn tls_alias(&self) -> Option<&'static str> {
+        Some("amqps")
+    }
+    /// lapin at trace level prints the frames it writes, the login's password among them, and
+    /// it logs a refused login as an error, which the report already explains.
+    fn quiet_logs(&self) -> &'static [crate::Quiet] {
+        &[crate::Quiet::Always("lapin"), crate::Quiet::Always("amq_protocol")]
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -296,7 +309,7 @@ async fn login_and_check(
     password: &Secret,
     start: &Start,
 ) -> Result<(), Failure> {
-    let opts = t.amqp.clone().unwrap_or_default();
+    let opts = t.options_or_default::<AmqpOptions>();
     let Some(mech) = mechanism(start) else {
         return Err(Failure::new(
             "auth.mechanism_unsupported",

@@ -40,7 +40,9 @@
 //! Modbus is a broadcast (unit 0) whose function code is a byte of the handshake's length, and
 //! could be a write (0x05, 0x06, 0x0F, 0x10), which this probe must never send.
 
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -48,9 +50,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
-use crate::{
-    Failure, Level, ModbusOptions, Over, Phase, Probe, ProbeCx, ProbeFuture, RegisterKind, Target, sniff, tls,
-};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{Answer, Data, DeviceId, DeviceIdCode, MBAP_LEN, Mbap, Request};
 
 /// How many Read Device Identification requests a device that splits its answer ("more
@@ -81,7 +81,11 @@ impl Probe for Modbus {
     /// A stated register or unit is a health criterion; otherwise an exception, which proves
     /// Modbus, passes as `speaks`.
     fn default_require(&self, t: &Target) -> Level {
-        if t.modbus.as_ref().is_some_and(ModbusOptions::has_criteria) { Level::Healthy } else { Level::Speaks }
+        if t.options::<ModbusOptions>().is_some_and(ModbusOptions::has_criteria) {
+            Level::Healthy
+        } else {
+            Level::Speaks
+        }
     }
     /// A PLC may accept only a few clients: one connection per host at a time.
     fn per_host_limit(&self) -> Option<usize> {
@@ -95,6 +99,9 @@ impl Probe for Modbus {
             tls::validate(&t.tls)?;
         }
         Ok(())
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -150,7 +157,7 @@ enum Identification {
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.modbus.clone().unwrap_or_default();
+    let opts = t.options_or_default::<ModbusOptions>();
     let tcp = dial(cx, &t.host, t.port).await?;
     let peer = tcp.peer();
     let io: BoxIo = if t.over == Over::Tls {
@@ -706,10 +713,10 @@ mod tests {
     fn a_stated_register_or_unit_raises_the_requirement() {
         let mut t = Target::new("plc", 502);
         assert_eq!(Modbus.default_require(&t), Level::Speaks);
-        t.modbus = Some(ModbusOptions { register: Some(3), ..Default::default() });
+        t.set_options(ModbusOptions { register: Some(3), ..Default::default() });
         assert_eq!(Modbus.default_require(&t), Level::Healthy);
         // A stated unit needs a register read of that unit, and so does the check.
-        t.modbus = Some(ModbusOptions { unit: Some(7), ..Default::default() });
+        t.set_options(ModbusOptions { unit: Some(7), ..Default::default() });
         assert_eq!(Modbus.default_require(&t), Level::Healthy);
         assert_eq!(Modbus.per_host_limit(), Some(1));
         assert_eq!(Modbus.per_host_group(), crate::INDUSTRIAL, "Modbus and OPC UA share one PLC's limit");

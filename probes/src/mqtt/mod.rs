@@ -10,7 +10,9 @@
 //! a message published to a probe topic must come back. `$SYS/broker/version` names the
 //! broker where it is readable.
 
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, MqttVersion, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{ConnAck, FixedHeader};
 
 /// Keep-alive announced in CONNECT; the probe is gone long before it matters.
@@ -52,7 +54,11 @@ impl Probe for Mqtt {
         true
     }
     fn default_require(&self, t: &Target) -> Level {
-        if t.login.is_some() || t.mqtt.as_ref().is_some_and(|m| m.roundtrip) { Level::Healthy } else { Level::Speaks }
+        if t.login.is_some() || t.options::<MqttOptions>().is_some_and(|m| m.roundtrip) {
+            Level::Healthy
+        } else {
+            Level::Speaks
+        }
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
@@ -61,8 +67,8 @@ impl Probe for Mqtt {
         if let Some(login) = &t.login {
             login.password()?;
         }
-        if let Some(topic) = t.mqtt.as_ref().and_then(|m| m.topic.as_deref()) {
-            if !t.mqtt.as_ref().is_some_and(|m| m.roundtrip) {
+        if let Some(topic) = t.options::<MqttOptions>().and_then(|m| m.topic.as_deref()) {
+            if !t.options::<MqttOptions>().is_some_and(|m| m.roundtrip) {
                 return Err(Failure::config("mqtt.topic is the round trip's topic: give roundtrip: true too"));
             }
             if topic.is_empty()
@@ -77,6 +83,12 @@ impl Probe for Mqtt {
             }
         }
         Ok(())
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
+    }
+    fn tls_alias(&self) -> Option<&'static str> {
+        Some("mqtts")
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -97,7 +109,7 @@ fn client_id() -> String {
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.mqtt.clone().unwrap_or_default();
+    let opts = t.options_or_default::<MqttOptions>();
     let password = t.login.as_ref().map(|l| l.password()).transpose()?;
     let login = t.login.as_ref().zip(password.as_ref()).map(|(l, p)| (l.user.as_str(), p.expose()));
     let versions: &[MqttVersion] = match opts.version {
@@ -340,7 +352,7 @@ fn grade(ack: &ConnAck, t: &Target) -> Result<(), Failure> {
     let hint = match ack.properties.get("server_reference").and_then(Value::as_str) {
         Some(other) => format!("the broker points clients to {other}"),
         None => match ack.name() {
-            "unacceptable_protocol_version" | "unsupported_protocol_version" if t.mqtt.as_ref().is_some_and(|m| m.version.is_some()) => {
+            "unacceptable_protocol_version" | "unsupported_protocol_version" if t.options::<MqttOptions>().is_some_and(|m| m.version.is_some()) => {
                 "the broker does not speak this MQTT version: pin the other with mqtt.version".to_owned()
             }
             "unacceptable_protocol_version" | "unsupported_protocol_version" => {
@@ -364,7 +376,7 @@ async fn after_connack(
     cx: &mut ProbeCx,
     conn: &mut Conn<BoxIo>,
     v: MqttVersion,
-    opts: &crate::MqttOptions,
+    opts: &crate::mqtt::MqttOptions,
     id: &str,
 ) -> Result<(), Failure> {
     cx.phase(Phase::Query);

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::MqttVersion;
+use crate::mqtt::MqttVersion;
 
 /// Packet types (the fixed header's high nibble).
 pub const CONNACK: u8 = 2;

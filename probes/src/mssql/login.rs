@@ -20,8 +20,9 @@ use tokio_util::compat::TokioAsyncWriteCompatExt;
 
 use super::prelogin_tls::PreloginTls;
 use super::wire::{self, Encryption};
+use crate::mssql::MssqlEncrypt;
 use crate::net::{BoxIo, Conn, dial, read_failure};
-use crate::{Failure, Level, Login, MssqlEncrypt, Phase, ProbeCx, Secret, Target, tls};
+use crate::{Failure, Level, Login, Phase, ProbeCx, Secret, Target, tls};
 
 /// The largest TDS message the relay reads whole (tiberius's PRELOGIN and LOGIN7 are small).
 const MAX_MESSAGE: usize = 64 * 1024;
@@ -35,7 +36,7 @@ pub(super) async fn login_and_query(
     password: &Secret,
     encryption: Option<Encryption>,
 ) -> Result<(), Failure> {
-    let opts = t.mssql.clone().unwrap_or_default();
+    let opts = t.options_or_default::<super::MssqlOptions>();
     let (ask, strict) = match (encryption, opts.encrypt.unwrap_or(MssqlEncrypt::Optional)) {
         (None, _) | (_, MssqlEncrypt::Strict) => (Encryption::Required, true),
         (_, MssqlEncrypt::Disable) => (Encryption::NotSupported, false),

@@ -16,8 +16,10 @@
 //! decoded by number; 18456 comes with the causes its (server-side) states stand for.
 
 mod login;
+pub mod options;
 mod prelogin_tls;
 pub mod wire;
+pub use options::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::net::{Conn, dial, read_available, read_failure, read_head};
-use crate::{Failure, Level, MssqlEncrypt, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use prelogin_tls::PreloginTls;
 use wire::Encryption;
 
@@ -52,6 +54,9 @@ impl Probe for Mssql {
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         t.validate_in_band_tls("expect: mssql negotiates TLS itself (inside PRELOGIN, or first with mssql.encrypt: strict); drop over: tls")
     }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
+    }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
             let r = run(t, cx).await;
@@ -69,7 +74,7 @@ struct Identity {
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.mssql.clone().unwrap_or_default();
+    let opts = t.options_or_default::<MssqlOptions>();
     // The Browser is asked beside the TCP check, not before it: a firewalled UDP 1434 (common)
     // must not eat the deadline of the check that matters.
     let ask = opts.browser || opts.browser_port.is_some();
@@ -117,7 +122,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
 
 /// The first connection: PRELOGIN, and the TLS handshake that follows it.
 async fn identify(t: &Target, cx: &mut ProbeCx) -> Result<Identity, Failure> {
-    let opts = t.mssql.clone().unwrap_or_default();
+    let opts = t.options_or_default::<MssqlOptions>();
     let encrypt = opts.encrypt.unwrap_or(MssqlEncrypt::Optional);
     let instance = opts.instance.clone().unwrap_or_default();
     if encrypt == MssqlEncrypt::Strict {

@@ -39,7 +39,7 @@ pub(super) async fn login_and_query(t: &Target, cx: &mut ProbeCx, login: &Login)
         .socket(Some(path.to_string_lossy().into_owned()))
         .user(Some(login.user.clone()))
         .pass(Some(password.expose().to_owned()))
-        .db_name(t.mysql.as_ref().and_then(|m| m.database.clone()))
+        .db_name(t.options::<super::MysqlOptions>().and_then(|m| m.database.clone()))
         .stmt_cache_size(0)
         // Stated, so the client neither asks the server for them nor sizes buffers by its answer.
         .max_allowed_packet(Some(64 * 1024))

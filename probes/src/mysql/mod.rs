@@ -19,7 +19,9 @@
 //! the server presents, and a fake server can present its own.
 
 mod login;
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,7 +29,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, read_available, read_failure, read_head};
-use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use crate::tls::SslMode;
+use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{ErrPacket, MAX_HANDSHAKE_PACKET};
 
 /// The `mysql` probe.
@@ -53,6 +56,9 @@ impl Probe for Mysql {
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         t.validate_in_band_tls("expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode")
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -82,7 +88,7 @@ async fn read_packet<R: AsyncRead + Unpin>(
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let mode = t.mysql.as_ref().and_then(|m| m.sslmode).unwrap_or(SslMode::Prefer);
+    let mode = t.options::<MysqlOptions>().and_then(|m| m.sslmode).unwrap_or(SslMode::Prefer);
     let user = t.login.as_ref().map_or("portproof", |l| l.user.as_str()).to_owned();
     let tcp = dial(cx, &t.host, t.port).await?;
     let peer = tcp.peer();
@@ -197,7 +203,7 @@ async fn login_plain(t: &Target, cx: &mut ProbeCx, login: &Login) -> Result<(), 
         .tcp_port(t.port)
         .user(Some(login.user.clone()))
         .pass(Some(password.expose().to_owned()))
-        .db_name(t.mysql.as_ref().and_then(|m| m.database.clone()))
+        .db_name(t.options::<MysqlOptions>().and_then(|m| m.database.clone()))
         // Otherwise it asks a local server for its unix socket and reconnects there.
         .prefer_socket(false)
         .tcp_nodelay(true)

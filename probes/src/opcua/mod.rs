@@ -15,7 +15,9 @@
 //! connection opens an anonymous session on a None endpoint and reads `Server_ServerStatus`
 //! (`healthy` means `Running`), its one read: no Browse, no Write, no Call.
 
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -41,7 +43,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 
 use crate::net::{Conn, Tape, dial, read_available, read_failure, read_head};
-use crate::{Failure, Level, OpcuaOptions, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 
 /// The `opcua` probe.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +62,7 @@ impl Probe for Opcua {
     }
     fn default_require(&self, t: &Target) -> Level {
         // Asking for the status read states a health criterion, which must be able to fail.
-        if t.opcua.as_ref().is_some_and(|o| o.read_status) { Level::Healthy } else { Level::Speaks }
+        if t.options::<OpcuaOptions>().is_some_and(|o| o.read_status) { Level::Healthy } else { Level::Speaks }
     }
     fn per_host_limit(&self) -> Option<usize> {
         // A PLC or embedded server may accept only a handful of clients: never take two.
@@ -75,7 +77,7 @@ impl Probe for Opcua {
                 "expect: opcua runs on plain TCP (opc.tcp); its security is the secure channel, not TLS: drop over: tls",
             ));
         }
-        if let Some(u) = t.opcua.as_ref().and_then(|o| o.endpoint_url.as_deref())
+        if let Some(u) = t.options::<OpcuaOptions>().and_then(|o| o.endpoint_url.as_deref())
             && !u.starts_with('/')
             && !u.starts_with("opc.tcp://")
         {
@@ -84,6 +86,35 @@ impl Probe for Opcua {
             )));
         }
         Ok(())
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
+    }
+    fn key_facts(&self, facts: &crate::Facts, mut generic: Vec<String>) -> Vec<String> {
+        if let Some(e) = facts.get("opcua_endpoints").and_then(|v| v.as_array()) {
+            let mut policies: Vec<&str> = e.iter().filter_map(|e| e["security_policy"].as_str()).collect();
+            policies.dedup();
+            generic.push(format!(
+                "{} endpoint{} ({})",
+                e.len(),
+                if e.len() == 1 { "" } else { "s" },
+                policies.join(", ")
+            ));
+        }
+        generic
+    }
+    /// async-opcua logs every discovery without a client certificate, and every refusal the
+    /// report explains, as an error: only when asked for.
+    fn quiet_logs(&self) -> &'static [crate::Quiet] {
+        use crate::Quiet::UnlessNamed;
+        &[
+            UnlessNamed("opcua_core", "opcua"),
+            UnlessNamed("opcua_client", "opcua"),
+            UnlessNamed("opcua_server", "opcua"),
+            UnlessNamed("opcua_crypto", "opcua"),
+            UnlessNamed("opcua_types", "opcua"),
+            UnlessNamed("opcua_nodes", "opcua"),
+        ]
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -96,7 +127,7 @@ impl Probe for Opcua {
 /// The endpoint URL the Hello and GetEndpoints name: the option's full URL, or
 /// `opc.tcp://<host>:<port>` with the option's path.
 pub fn endpoint_url(t: &Target) -> String {
-    let opts = t.opcua.clone().unwrap_or_default();
+    let opts = t.options_or_default::<OpcuaOptions>();
     match opts.endpoint_url {
         Some(u) if u.starts_with("opc.tcp://") => u,
         Some(path) => format!("opc.tcp://{}{path}", t.authority()),
@@ -105,7 +136,7 @@ pub fn endpoint_url(t: &Target) -> String {
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.opcua.clone().unwrap_or_default();
+    let opts = t.options_or_default::<OpcuaOptions>();
     let url = endpoint_url(t);
     cx.fact("opcua_endpoint_url", url.clone());
     let peer = hello(t, cx, &url).await?;
@@ -919,11 +950,11 @@ mod tests {
     fn the_endpoint_url_takes_a_path_or_a_whole_url() {
         let mut t = Target::new("plc.example", 4840);
         assert_eq!(endpoint_url(&t), "opc.tcp://plc.example:4840");
-        t.opcua = Some(OpcuaOptions { endpoint_url: Some("/discovery".into()), ..Default::default() });
+        t.set_options(OpcuaOptions { endpoint_url: Some("/discovery".into()), ..Default::default() });
         assert_eq!(endpoint_url(&t), "opc.tcp://plc.example:4840/discovery");
-        t.opcua = Some(OpcuaOptions { endpoint_url: Some("opc.tcp://PLC17:4840/x".into()), ..Default::default() });
+        t.set_options(OpcuaOptions { endpoint_url: Some("opc.tcp://PLC17:4840/x".into()), ..Default::default() });
         assert_eq!(endpoint_url(&t), "opc.tcp://PLC17:4840/x");
-        t.opcua = Some(OpcuaOptions { endpoint_url: Some("http://x".into()), ..Default::default() });
+        t.set_options(OpcuaOptions { endpoint_url: Some("http://x".into()), ..Default::default() });
         assert!(Opcua.validate(&t).is_err());
         let t = Target::new("::1", 4840);
         assert_eq!(endpoint_url(&t), "opc.tcp://[::1]:4840");
@@ -936,7 +967,7 @@ mod tests {
         assert_eq!(Opcua.default_ports(), [4840, 4096]);
         let mut t = Target::new("plc", 4840);
         assert_eq!(Opcua.default_require(&t), Level::Speaks);
-        t.opcua = Some(OpcuaOptions { read_status: true, ..Default::default() });
+        t.set_options(OpcuaOptions { read_status: true, ..Default::default() });
         assert_eq!(Opcua.default_require(&t), Level::Healthy, "a stated health criterion can fail");
     }
 

@@ -33,7 +33,9 @@
 //! Every packet is read against a cap (the SDU the probe announces): a length beyond it is
 //! `oracle.malformed`, never an allocation of what the peer claims.
 
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -61,7 +63,7 @@ impl Probe for Oracle {
     /// A service name or SID is a stated criterion: the check then requires that the listener
     /// accepts it. Without one the listener's own answer is all there is to prove.
     fn default_require(&self, t: &Target) -> Level {
-        if t.oracle.as_ref().is_some_and(|o| o.service_name.is_some() || o.sid.is_some()) {
+        if t.options::<OracleOptions>().is_some_and(|o| o.service_name.is_some() || o.sid.is_some()) {
             Level::Healthy
         } else {
             Level::Speaks
@@ -71,7 +73,7 @@ impl Probe for Oracle {
         if t.over == Over::Tls {
             tls::validate(&t.tls)?;
         }
-        let Some(o) = &t.oracle else { return Ok(()) };
+        let Some(o) = t.options::<OracleOptions>() else { return Ok(()) };
         if o.service_name.is_some() && o.sid.is_some() {
             return Err(Failure::config(
                 "oracle: give service_name or sid, not both (a connect descriptor names one of them)",
@@ -87,6 +89,9 @@ impl Probe for Oracle {
             }
         }
         Ok(())
+    }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
     }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
@@ -122,7 +127,7 @@ const VERSION_SLICE: Duration = Duration::from_millis(1500);
 const RESOLVE_WAIT: Duration = Duration::from_secs(2);
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.oracle.clone().unwrap_or_default();
+    let opts = t.options_or_default::<OracleOptions>();
     // Without a service the version command is the whole check, and silence is its verdict
     // (a timeout); with one, the command is only extra information.
     let slice = (opts.service_name.is_some() || opts.sid.is_some())
@@ -573,7 +578,7 @@ async fn follow(
             "check the dispatcher or listener at that address from where the clients are".into(),
         ));
     };
-    let follow_elsewhere = t.oracle.as_ref().is_some_and(|o| o.follow_redirects);
+    let follow_elsewhere = t.options::<OracleOptions>().is_some_and(|o| o.follow_redirects);
     // The checked host by its own name: where the user pointed the probe, nothing to decide.
     if host.eq_ignore_ascii_case(&t.host) {
         return connect_there(cx, t, &addr, &[], host, port).await;
@@ -880,8 +885,8 @@ async fn no_answer(cx: &mut ProbeCx, peer: Option<SocketAddr>, host: &str) -> Fa
 
 #[cfg(test)]
 mod tests {
+    use super::OracleOptions;
     use super::*;
-    use crate::OracleOptions;
 
     #[test]
     fn banner_first_line() {
@@ -893,7 +898,7 @@ mod tests {
     #[test]
     fn descriptors_stay_well_formed() {
         let mut t = Target::new("db(1)=x", 1521);
-        t.oracle = Some(OracleOptions { service_name: Some("ORCLPDB1".into()), sid: None, follow_redirects: false });
+        t.set_options(OracleOptions { service_name: Some("ORCLPDB1".into()), sid: None, follow_redirects: false });
         let d = descriptor(&t, &Asked { key: "SERVICE_NAME", name: "ORCLPDB1".into() }, &t.host, t.port);
         let nv = wire::parse_nv(&d).unwrap();
         assert_eq!(wire::nv_find(&nv, "SERVICE_NAME"), Some("ORCLPDB1"));
@@ -905,20 +910,22 @@ mod tests {
     #[test]
     fn options_are_checked_before_any_io() {
         let mut t = Target::new("db", 1521);
-        t.oracle =
-            Some(OracleOptions { service_name: Some("a".into()), sid: Some("b".into()), follow_redirects: false });
+        t.set_options(OracleOptions { service_name: Some("a".into()), sid: Some("b".into()), follow_redirects: false });
         assert!(Oracle.validate(&t).unwrap_err().message.contains("not both"));
-        t.oracle =
-            Some(OracleOptions { service_name: Some("x)(COMMAND=stop".into()), sid: None, follow_redirects: false });
+        t.set_options(OracleOptions {
+            service_name: Some("x)(COMMAND=stop".into()),
+            sid: None,
+            follow_redirects: false,
+        });
         assert!(Oracle.validate(&t).is_err());
-        t.oracle = Some(OracleOptions {
+        t.set_options(OracleOptions {
             service_name: Some("orclpdb1.example.com".into()),
             sid: None,
             follow_redirects: false,
         });
         assert!(Oracle.validate(&t).is_ok());
         assert_eq!(Oracle.default_require(&t), Level::Healthy);
-        t.oracle = None;
+        t.options = None;
         assert_eq!(Oracle.default_require(&t), Level::Speaks);
     }
 

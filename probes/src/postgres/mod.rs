@@ -12,7 +12,9 @@
 //! The password goes only over a TLS session whose certificate verified (or `insecure: true`),
 //! or in plain text when the server offers no TLS and `sslmode: disable` says so.
 
+pub mod options;
 pub mod wire;
+pub use options::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,7 +22,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, SslMode, Target, sniff, tls};
+use crate::tls::SslMode;
+use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 
 /// The `postgres` probe.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +52,9 @@ impl Probe for Postgres {
             "expect: postgres negotiates TLS itself (SSLRequest); drop over: tls and set postgres.sslmode",
         )
     }
+    fn options(&self) -> Option<&'static crate::Section> {
+        Some(&SECTION)
+    }
     fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
         Box::pin(async move {
             let r = run(t, cx).await;
@@ -58,7 +64,7 @@ impl Probe for Postgres {
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let opts = t.postgres.clone().unwrap_or_default();
+    let opts = t.options_or_default::<PostgresOptions>();
     let user = t.login.as_ref().map_or("postgres", |l| l.user.as_str()).to_owned();
     let database = opts.database.clone().unwrap_or_else(|| user.clone());
     let first = identify(t, cx, &user, &database).await;
@@ -95,7 +101,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
 /// handshake finish over a certificate that does not verify (recorded as `unverified`).
 async fn open(t: &Target, cx: &mut ProbeCx, go_on: bool, need_tls: bool) -> Result<(BoxIo, Option<Failure>), Failure> {
     let mut conn = dial(cx, &t.host, t.port).await?;
-    let mode = t.postgres.as_ref().and_then(|o| o.sslmode).unwrap_or(SslMode::Prefer);
+    let mode = t.options::<PostgresOptions>().and_then(|o| o.sslmode).unwrap_or(SslMode::Prefer);
     if mode == SslMode::Disable {
         return Ok((Box::new(conn), None));
     }
@@ -201,7 +207,7 @@ fn db_failure(cx: &mut ProbeCx, e: &tokio_postgres::Error, phase: Phase) -> Fail
 
 /// The first connection: SSLRequest, StartupMessage, and what the server says before a password.
 async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> Result<(), Failure> {
-    let opts = t.postgres.clone().unwrap_or_default();
+    let opts = t.options_or_default::<PostgresOptions>();
     let (user, database) = (user.to_owned(), database.to_owned());
     let mut conn = dial(cx, &t.host, t.port).await?;
     let peer = conn.peer();

@@ -9,6 +9,8 @@
 pub mod cert;
 pub mod probe;
 pub mod scan;
+mod sslmode;
+pub use sslmode::SslMode;
 
 use std::io;
 use std::path::Path;
