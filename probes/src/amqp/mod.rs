@@ -12,6 +12,7 @@
 //! Refusals get their own codes: `auth.rejected`, `amqp.vhost_denied`, `amqp.queue_missing`,
 //! `amqp.closed.<reply-code>`.
 
+pub mod codes;
 pub mod options;
 pub mod wire;
 pub use options::*;
@@ -26,6 +27,7 @@ use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserIn
 use lapin::{Connection, ConnectionProperties, ErrorKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::codes::core;
 use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
 use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, Secret, Target, sniff, tls};
 use wire::{FRAME_END, FRAME_HEADER_LEN, FRAME_METHOD, MAX_UNTUNED_FRAME, Method, Opening, Start};
@@ -37,6 +39,9 @@ pub struct Amqp;
 impl Probe for Amqp {
     fn name(&self) -> &'static str {
         "amqp"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "AMQP 0-9-1 (RabbitMQ): Connection.Start names the broker; with login: vhost and queue (amqps: over TLS)"
@@ -114,7 +119,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     drop(conn);
     let Some(login) = &t.login else {
         return Err(Failure::new(
-            "auth.no_credentials",
+            &core::AUTH_NO_CREDENTIALS,
             Phase::Auth,
             "the broker was identified without logging in; a login would prove the vhost (healthy)",
         )
@@ -154,11 +159,10 @@ async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Re
     }
     if got == 0 {
         return Err(Unheard::Silent(Failure::new(
-            "amqp.no_response",
+            &codes::NO_RESPONSE,
             Phase::Request,
             "the peer closed (or reset) the connection without answering the AMQP protocol header",
-        )
-        .hint("the port accepts connections but does not speak AMQP 0-9-1: check the port, whether it needs TLS (amqps), or the broker's connection limits")));
+        )));
     }
     let opening = if got == first.len() { wire::opening(&first) } else { None };
     let header = match opening {
@@ -187,12 +191,11 @@ async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Re
     frame[0] = first[FRAME_HEADER_LEN];
     if size > 0 {
         conn.read_exact(&mut frame[1..]).await.map_err(|e| {
-            let mut f = read_failure(&e, Phase::Request, "reading Connection.Start");
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                f.code = "amqp.malformed".into();
-                f.message = format!("the peer closed the connection inside a frame that claims {size} bytes");
+                malformed(format!("the peer closed the connection inside a frame that claims {size} bytes"))
+            } else {
+                read_failure(&e, Phase::Request, "reading Connection.Start")
             }
-            f
         })?;
     }
     let (payload, end) = frame.split_at(size);
@@ -217,24 +220,21 @@ async fn read_start(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Re
 }
 
 fn malformed(message: String) -> Failure {
-    Failure::new("amqp.malformed", Phase::Request, message)
-        .hint("the peer frames like AMQP but its frames are broken: it is not a working AMQP 0-9-1 broker")
+    Failure::new(&codes::MALFORMED, Phase::Request, message)
 }
 
 fn version_mismatch(cx: &mut ProbeCx, h: wire::HeaderReply) -> Failure {
     cx.identify(h.identified());
     cx.fact("amqp_wanted_version", h.describe());
-    let hint = if h.identified() == "amqp1.0" {
-        "an AMQP 1.0 server (ActiveMQ Artemis, Azure Service Bus, Qpid, Solace): AMQP 0-9-1 clients cannot use it; check the port, or expect an AMQP 1.0 client here"
-    } else {
-        "the broker speaks another AMQP version than 0-9-1: check the port and the client library"
-    };
-    Failure::new(
-        "amqp.version_mismatch",
+    let f = Failure::new(
+        &codes::VERSION_MISMATCH,
         Phase::Request,
         format!("the server does not speak AMQP 0-9-1: it answered with the protocol header of {}", h.describe()),
-    )
-    .hint(hint)
+    );
+    if h.identified() == "amqp1.0" {
+        return f.hint("an AMQP 1.0 server (ActiveMQ Artemis, Azure Service Bus, Qpid, Solace): AMQP 0-9-1 clients cannot use it; check the port, or expect an AMQP 1.0 client here");
+    }
+    f
 }
 
 /// The answer is not AMQP: read a little more so the sniffer can name it.
@@ -246,7 +246,7 @@ async fn not_amqp(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Fail
         return f;
     }
     Failure::new(
-        "amqp.malformed",
+        &codes::MALFORMED,
         Phase::Request,
         format!("the answer to the AMQP protocol header is not AMQP: {}", sniff::describe(&head)),
     )
@@ -258,7 +258,7 @@ async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failu
     if t.over == Over::Tcp && sniff::answers_tls(peer, &t.host, cx.remaining()).await {
         cx.identify("tls");
         return Failure::new(
-            "proto.mismatch",
+            &core::PROTO_MISMATCH,
             Phase::Request,
             "the port closed on the AMQP protocol header but completes a TLS ClientHello: it is an amqps port",
         )
@@ -312,19 +312,16 @@ async fn login_and_check(
     let opts = t.options_or_default::<AmqpOptions>();
     let Some(mech) = mechanism(start) else {
         return Err(Failure::new(
-            "auth.mechanism_unsupported",
+            &codes::MECHANISM_UNSUPPORTED,
             Phase::Auth,
             format!(
                 "the broker offers {} for login; this probe logs in with PLAIN or AMQPLAIN",
                 start.mechanisms.join(", ")
             ),
-        )
-        .hint(
-            "EXTERNAL means certificate login: enable PLAIN for a monitoring user, or check this port at level speaks",
         ));
     };
     let Some(addr) = peer else {
-        return Err(Failure::new("amqp.error", Phase::Auth, "no peer address to log in to"));
+        return Err(Failure::new(&codes::ERROR, Phase::Auth, "no peer address to log in to"));
     };
     let tls = t.over == Over::Tls;
     // The login connection gets the same TLS configuration as the first, so the certificate
@@ -349,7 +346,7 @@ async fn login_and_check(
         query: AMQPQueryString { auth_mechanism: Some(mech), frame_max: Some(8192), ..Default::default() },
     };
     let runtime = lapin::runtime::default_runtime()
-        .map_err(|e| Failure::new("amqp.error", Phase::Auth, format!("no runtime for the AMQP client: {e}")))?;
+        .map_err(|e| Failure::new(&codes::ERROR, Phase::Auth, format!("no runtime for the AMQP client: {e}")))?;
     let props = ConnectionProperties::default().with_connection_name("portproof".into());
     cx.phase(Phase::Auth);
     cx.fact("amqp_login_mechanism", mech.name());
@@ -425,15 +422,22 @@ async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -
             Ok(())
         }
         Err(e) => {
-            let mut f = lapin_failure(&e, &format!("checking queue {name:?}"), Phase::Query);
-            if f.code == "amqp.closed.404" {
-                f.code = "amqp.queue_missing".into();
-                f.hint = Some(format!(
+            let f = lapin_failure(&e, &format!("checking queue {name:?}"), Phase::Query);
+            if reply_code(&e) == Some(404) {
+                return Err(Failure::new(&codes::QUEUE_MISSING, f.phase, f.message).hint(format!(
                     "queue {name:?} does not exist in this vhost: declare it (the consumer or its deployment usually does), or fix amqp.queue"
-                ));
+                )));
             }
             Err(f)
         }
+    }
+}
+
+/// The reply code of the broker's Close behind an error of lapin's, if it is one.
+fn reply_code(e: &lapin::Error) -> Option<u16> {
+    match e.kind() {
+        ErrorKind::ProtocolError(amqp) => Some(amqp.get_id()),
+        _ => None,
     }
 }
 
@@ -446,22 +450,14 @@ fn lapin_failure(e: &lapin::Error, doing: &str, phase: Phase) -> Failure {
             closed(&wire::Close { reply_code: code, reply_text: text, class_id: 0, method_id: 0 }, doing, phase)
         }
         ErrorKind::IOError(io) => read_failure(io, phase, doing),
-        _ => Failure::new("amqp.error", phase, format!("{doing}: {e}")),
+        _ => Failure::new(&codes::ERROR, phase, format!("{doing}: {e}")),
     }
 }
 
 /// A `Connection.Close` or `Channel.Close` as a failure: `amqp.closed.<reply-code>`.
 fn closed(c: &wire::Close, doing: &str, phase: Phase) -> Failure {
-    let hint = match c.reply_code {
-        320 => "the broker is shutting down or an operator closed the connection",
-        403 => "the broker refused access: check the user's permissions",
-        404 => "the entity does not exist",
-        530 => "the broker does not allow this: check the vhost and the user's permissions on it",
-        541 => "the broker hit an internal error: check its logs",
-        _ => "see the broker's message and its log",
-    };
-    Failure::new(
-        format!("amqp.closed.{}", c.reply_code),
+    let f = codes::CLOSED.failure_with(
+        c.reply_code,
         phase,
         format!(
             "{doing}: the broker closed with {} ({}): {}",
@@ -469,42 +465,49 @@ fn closed(c: &wire::Close, doing: &str, phase: Phase) -> Failure {
             wire::reply_code_name(c.reply_code),
             c.reply_text
         ),
-    )
-    .hint(hint)
+    );
+    match c.reply_code {
+        320 => f.hint("the broker is shutting down or an operator closed the connection"),
+        403 => f.hint("the broker refused access: check the user's permissions"),
+        404 => f.hint("the entity does not exist"),
+        530 => f.hint("the broker does not allow this: check the vhost and the user's permissions on it"),
+        541 => f.hint("the broker hit an internal error: check its logs"),
+        _ => f,
+    }
 }
 
 /// Why a login failed, in the words of the AMQP reply codes.
 fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &str, start: &Start) -> Failure {
-    let mut f = lapin_failure(e, "logging in", Phase::Auth);
-    match f.code.as_str() {
-        "amqp.closed.403" => {
-            f.code = "auth.rejected".into();
-            f.message = format!("user {:?} was refused with {}: {}", login.user, mech.name(), f.message);
-            f.hint = Some("check the user name and password (RabbitMQ's guest may log in only from localhost)".into());
-        }
-        "amqp.closed.530" => {
-            f.code = "amqp.vhost_denied".into();
-            f.hint = Some(format!(
-                "the login worked but user {:?} may not open vhost {vhost:?}, or it does not exist: rabbitmqctl set_permissions -p {vhost:?} {} ...",
-                login.user, login.user
-            ));
-        }
-        _ if !start.closes_on_auth_failure()
+    let f = lapin_failure(e, "logging in", Phase::Auth);
+    match reply_code(e) {
+        Some(403) => Failure::new(
+            &core::AUTH_REJECTED,
+            f.phase,
+            format!("user {:?} was refused with {}: {}", login.user, mech.name(), f.message),
+        )
+        .hint("check the user name and password (RabbitMQ's guest may log in only from localhost)"),
+        Some(530) => Failure::new(&codes::VHOST_DENIED, f.phase, f.message).hint(format!(
+            "the login worked but user {:?} may not open vhost {vhost:?}, or it does not exist: rabbitmqctl set_permissions -p {vhost:?} {} ...",
+            login.user, login.user
+        )),
+        None if !start.closes_on_auth_failure()
             && matches!(e.kind(), ErrorKind::IOError(io) if matches!(io.kind(),
                 std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)) =>
         {
             // Without authentication_failure_close, RabbitMQ drops the socket on a bad login.
-            f.code = "auth.rejected".into();
-            f.message = format!(
-                "likely refused login: the broker closed the connection during the login of user {:?} with {} without saying why (it does not offer authentication_failure_close)",
-                login.user,
-                mech.name()
-            );
-            f.hint = Some("check the user name and password; the broker's log has the reason".into());
+            Failure::new(
+                &core::AUTH_REJECTED,
+                f.phase,
+                format!(
+                    "likely refused login: the broker closed the connection during the login of user {:?} with {} without saying why (it does not offer authentication_failure_close)",
+                    login.user,
+                    mech.name()
+                ),
+            )
+            .hint("check the user name and password; the broker's log has the reason")
         }
-        _ => {}
+        _ => f,
     }
-    f
 }
 
 #[cfg(test)]
@@ -538,5 +541,27 @@ mod tests {
         let f = closed(&c, "logging in", Phase::Auth);
         assert_eq!(f.code, "amqp.closed.530");
         assert!(f.message.contains("not-allowed") && f.message.contains("vhost x"), "{}", f.message);
+    }
+
+    #[test]
+    fn codes_the_tests_know_are_in_the_tables() {
+        for c in [
+            "amqp.closed.530",
+            "amqp.closed.320",
+            "amqp.queue_missing",
+            "amqp.vhost_denied",
+            "amqp.version_mismatch",
+            "amqp.no_response",
+            "amqp.malformed",
+            "amqp.error",
+            "auth.mechanism_unsupported",
+            "auth.rejected",
+            "auth.no_credentials",
+            "proto.mismatch",
+            "request.timeout",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        assert!(std::ptr::eq(crate::codes::lookup("amqp.closed.404").unwrap(), &codes::CLOSED));
     }
 }

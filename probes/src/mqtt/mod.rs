@@ -10,6 +10,7 @@
 //! a message published to a probe topic must come back. `$SYS/broker/version` names the
 //! broker where it is readable.
 
+pub mod codes;
 pub mod options;
 pub mod wire;
 pub use options::*;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::codes::core;
 use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
 use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{ConnAck, FixedHeader};
@@ -43,6 +45,9 @@ pub struct Mqtt;
 impl Probe for Mqtt {
     fn name(&self) -> &'static str {
         "mqtt"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "MQTT 5 / 3.1.1: CONNACK decoded (accepted = healthy); optional publish round trip (mqtts: over TLS)"
@@ -211,19 +216,20 @@ async fn read_packet(conn: &mut Conn<BoxIo>, phase: Phase) -> Result<(FixedHeade
     }
     let mut body = vec![0u8; h.remaining as usize];
     conn.read_exact(&mut body).await.map_err(|e| {
-        let mut f = read_failure(&e, phase, "reading an MQTT packet");
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            f.code = "mqtt.malformed".into();
-            f.message = format!("the peer closed the connection inside a packet that claims {} bytes", h.remaining);
+            malformed(
+                format!("the peer closed the connection inside a packet that claims {} bytes", h.remaining),
+                phase,
+            )
+        } else {
+            read_failure(&e, phase, "reading an MQTT packet")
         }
-        f
     })?;
     Ok((h, body))
 }
 
 fn malformed(message: String, phase: Phase) -> Failure {
-    Failure::new("mqtt.malformed", phase, message)
-        .hint("the peer frames like MQTT but its packets are broken: it is not a working MQTT broker")
+    Failure::new(&codes::MALFORMED, phase, message)
 }
 
 async fn read_connack(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>) -> Result<ConnAck, Unheard> {
@@ -235,14 +241,11 @@ async fn read_connack(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>) -> Result<ConnAc
             return Err(Unheard::Silent(read_failure(&e, Phase::Request, "waiting for CONNACK")));
         }
         Ok(0) | Err(_) => {
-            return Err(Unheard::Silent(
-                Failure::new(
-                    "mqtt.no_response",
-                    Phase::Request,
-                    "the peer closed (or reset) the connection without a CONNACK",
-                )
-                    .hint("the port accepts connections but does not answer MQTT: check the port, whether it needs TLS (mqtts), or the broker's limits"),
-            ));
+            return Err(Unheard::Silent(Failure::new(
+                &codes::NO_RESPONSE,
+                Phase::Request,
+                "the peer closed (or reset) the connection without a CONNACK",
+            )));
         }
         Ok(_) => {}
     }
@@ -296,7 +299,7 @@ async fn not_mqtt(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Fail
         return f;
     }
     Failure::new(
-        "mqtt.malformed",
+        &codes::MALFORMED,
         Phase::Request,
         format!("the answer to CONNECT is not MQTT: {}", sniff::describe(&head)),
     )
@@ -308,7 +311,7 @@ async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failu
     if t.over == Over::Tcp && sniff::answers_tls(peer, &t.host, cx.remaining()).await {
         cx.identify("tls");
         return Failure::new(
-            "proto.mismatch",
+            &core::PROTO_MISMATCH,
             Phase::Request,
             "the port closed on CONNECT but completes a TLS ClientHello: it is an mqtts port",
         )
@@ -347,8 +350,9 @@ fn grade(ack: &ConnAck, t: &Target) -> Result<(), Failure> {
                 l.user
             ),
         };
-        return Err(Failure::new("auth.rejected", Phase::Auth, said).hint(hint));
+        return Err(Failure::new(&core::AUTH_REJECTED, Phase::Auth, said).hint(hint));
     }
+    let f = codes::CONNACK.failure_with(ack.name(), Phase::Request, said);
     let hint = match ack.properties.get("server_reference").and_then(Value::as_str) {
         Some(other) => format!("the broker points clients to {other}"),
         None => match ack.name() {
@@ -365,10 +369,11 @@ fn grade(ack: &ConnAck, t: &Target) -> Result<(), Failure> {
                 "the broker rejects this client id: it may restrict client ids by pattern".to_owned()
             }
             "banned" => "this client is banned by the broker".to_owned(),
-            _ => "see the broker's log for the reason".to_owned(),
+            // The table's hint.
+            _ => return Err(f),
         },
     };
-    Err(Failure::new(format!("mqtt.connack.{}", ack.name()), Phase::Request, said).hint(hint))
+    Err(f.hint(hint))
 }
 
 /// After an accepted CONNACK: the round trip if asked, then `$SYS/broker/version` if readable.
@@ -421,19 +426,19 @@ async fn roundtrip(
         let (h, body) = read_packet(conn, Phase::Query).await?;
         match h.kind {
             wire::SUBACK => {
-                let (_, codes) = wire::suback(v, &body).map_err(|e| malformed(format!("SUBACK: {e}"), Phase::Query))?;
-                match codes.first() {
+                let (_, granted) =
+                    wire::suback(v, &body).map_err(|e| malformed(format!("SUBACK: {e}"), Phase::Query))?;
+                match granted.first() {
                     Some(c) if *c < 0x80 => {}
                     other => {
                         return Err(Failure::new(
-                            "mqtt.subscribe_refused",
+                            &codes::SUBSCRIBE_REFUSED,
                             Phase::Query,
                             format!(
                                 "the broker refused the subscription to {topic:?} (code {})",
                                 other.map_or("missing".to_owned(), |c| format!("0x{c:02x}"))
                             ),
-                        )
-                        .hint("the broker's ACL does not let this client subscribe to the probe topic: allow it or set mqtt.topic"));
+                        ));
                     }
                 }
                 conn.write_all(&wire::publish(v, 2, topic, payload.as_bytes()))
@@ -446,11 +451,13 @@ async fn roundtrip(
                     && code >= 0x80
                 {
                     return Err(Failure::new(
-                        "mqtt.publish_refused",
+                        &codes::PUBLISH_REFUSED,
                         Phase::Query,
-                        format!("the broker refused the publish to {topic:?} (code 0x{code:02x} {})", wire::reason_name(code)),
-                    )
-                    .hint("the broker's ACL does not let this client publish to the probe topic: allow it or set mqtt.topic"));
+                        format!(
+                            "the broker refused the publish to {topic:?} (code 0x{code:02x} {})",
+                            wire::reason_name(code)
+                        ),
+                    ));
                 }
                 let _ = conn.write_all(&wire::PINGREQ).await;
             }
@@ -489,8 +496,9 @@ async fn sys_version(conn: &mut Conn<BoxIo>, v: MqttVersion) -> Result<Option<St
         };
         match h.kind {
             wire::SUBACK => {
-                let (_, codes) = wire::suback(v, &body).map_err(|e| malformed(format!("SUBACK: {e}"), Phase::Query))?;
-                if codes.first().is_none_or(|c| *c >= 0x80) {
+                let (_, granted) =
+                    wire::suback(v, &body).map_err(|e| malformed(format!("SUBACK: {e}"), Phase::Query))?;
+                if granted.first().is_none_or(|c| *c >= 0x80) {
                     return Ok(None);
                 }
                 granted_at = Some(tokio::time::Instant::now());
@@ -535,5 +543,26 @@ mod tests {
         let f = grade(&moved, &t).unwrap_err();
         assert_eq!(f.code, "mqtt.connack.server_moved");
         assert!(f.hint.unwrap().contains("other:1883"));
+    }
+
+    #[test]
+    fn codes_the_tests_know_are_in_the_tables() {
+        for c in [
+            "auth.rejected",
+            "mqtt.connack.server_busy",
+            "mqtt.connack.server_moved",
+            "mqtt.connack.banned",
+            "mqtt.connack.server_unavailable",
+            "mqtt.connack.unacceptable_protocol_version",
+            "mqtt.no_response",
+            "mqtt.malformed",
+            "mqtt.subscribe_refused",
+            "mqtt.publish_refused",
+            "proto.mismatch",
+            "request.timeout",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        assert!(std::ptr::eq(crate::codes::lookup("mqtt.connack.banned").unwrap(), &codes::CONNACK));
     }
 }

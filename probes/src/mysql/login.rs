@@ -21,7 +21,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixListener;
 
 use super::wire::{self, caps};
-use super::{client_failure, malformed, read_packet, server_error};
+use super::{client_failure, codes, malformed, read_packet, server_error};
 use crate::net::{BoxIo, Conn, dial, read_failure};
 use crate::{Failure, Level, Login, Phase, ProbeCx, Target, tls};
 
@@ -132,8 +132,7 @@ impl Drop for PrivateDir {
 }
 
 fn local_failure(what: &str, e: &std::io::Error) -> Failure {
-    Failure::new("run.local_error", Phase::Auth, format!("{what} failed: {e}"))
-        .hint("the login relay needs a writable temporary directory (TMPDIR)")
+    Failure::new(&codes::LOCAL_ERROR, Phase::Auth, format!("{what} failed: {e}"))
 }
 
 /// Carries mysql_async's packets to the server, doing the TLS it was not asked to do.
@@ -156,11 +155,10 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
         .map_err(|e| malformed(format!("the login connection's greeting does not decode: {e}"), Phase::Greeting))?;
     if !g.offers_tls() {
         return Err(Failure::new(
-            "mysql.ssl_downgraded",
+            &codes::SSL_DOWNGRADED,
             Phase::Tls,
             "the server offered TLS on the first connection and not on the login connection: no password was sent",
-        )
-        .hint("something between here and the server strips TLS, or another server answers: investigate before logging in"));
+        ));
     }
     let (client, _) =
         listener.accept().await.map_err(|e| local_failure("accepting the client on the relay socket", &e))?;
@@ -171,7 +169,7 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
     let (_, mut response) =
         read_packet(&mut client_read, wire::MAX_HANDSHAKE_PACKET, Phase::Auth, "reading the client's login").await?;
     if response.len() < 32 {
-        return Err(Failure::new("mysql.error", Phase::Auth, "the MySQL client's login packet is too short"));
+        return Err(Failure::new(&codes::ERROR, Phase::Auth, "the MySQL client's login packet is too short"));
     }
     let flags = u32::from_le_bytes([response[0], response[1], response[2], response[3]]) | caps::SSL;
     response[..4].copy_from_slice(&flags.to_le_bytes());
@@ -180,7 +178,10 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
     let done =
         tls::handshake_recorded(cx, server, &t.host, &t.tls, t.tls.insecure, &[]).await.map_err(|e| e.failure)?;
     if let Some(f) = &done.unverified {
-        cx.warn("tls.unverified", format!("insecure: true let the login connection's certificate pass: {}", f.message));
+        cx.warn(
+            codes::TLS_UNVERIFIED,
+            format!("insecure: true let the login connection's certificate pass: {}", f.message),
+        );
     }
     cx.phase(Phase::Auth);
     let (mut server_read, mut server_write) = tokio::io::split(done.stream);
@@ -243,7 +244,7 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
     // A packet the relay refused is the verdict: mysql_async would only see the connection
     // close. Any other end (the session's close, the server's FIN) is the session's to judge.
     match from_server {
-        Some(f) if f.code == "mysql.malformed" => Err(f),
+        Some(f) if f.is(&codes::MALFORMED) => Err(f),
         _ => Ok(()),
     }
 }

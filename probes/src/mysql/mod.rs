@@ -18,6 +18,7 @@
 //! `sslmode: disable`, because caching_sha2_password sends it encrypted to whatever RSA key
 //! the server presents, and a fake server can present its own.
 
+pub mod codes;
 mod login;
 pub mod options;
 pub mod wire;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
+use crate::codes::core;
 use crate::net::{BoxIo, Conn, dial, read_available, read_failure, read_head};
 use crate::tls::SslMode;
 use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
@@ -40,6 +42,9 @@ pub struct Mysql;
 impl Probe for Mysql {
     fn name(&self) -> &'static str {
         "mysql"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "MySQL / MariaDB: the greeting (product, version, plugin, TLS), TLS diagnosis, refusals by error code"
@@ -146,7 +151,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         let conn = Conn::new(conn, cx.limits.max_read);
         let done = tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
         if let Some(f) = &done.unverified {
-            cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+            cx.warn(codes::TLS_UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
         }
         unverified = done.unverified;
         Box::new(done.stream)
@@ -162,7 +167,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let _ = conn.shutdown().await;
     let password = t.login.as_ref().filter(|l| l.has_password());
     if let Some(login) = password
-        && verdict.code == "auth.no_credentials"
+        && verdict.is(&core::AUTH_NO_CREDENTIALS)
         && (mode != SslMode::Require || g.offers_tls())
     {
         if let Some(f) = unverified.filter(|_| !t.tls.insecure) {
@@ -171,11 +176,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
         if !tls && mode != SslMode::Disable {
             return Err(Failure::new(
-                "mysql.plaintext_login_refused",
+                &codes::PLAINTEXT_LOGIN_REFUSED,
                 Phase::Auth,
                 "the server offers no TLS, and the probe sends no password outside TLS",
-            )
-            .hint("configure TLS on the server, or allow a plain-text login explicitly with mysql.sslmode: disable"));
+            ));
         }
         if tls {
             return login::login_and_query(t, cx, login).await;
@@ -185,11 +189,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let refused_tls = !g.offers_tls() && mode == SslMode::Require;
     if refused_tls {
         return Err(Failure::new(
-            "mysql.ssl_refused",
+            &codes::SSL_REFUSED,
             Phase::Tls,
             "the server does not offer TLS (no CLIENT_SSL in its capabilities), and mysql.sslmode is require",
-        )
-        .hint("configure ssl_cert and ssl_key (MySQL 8 makes its own at start-up; MariaDB does not)"));
+        ));
     }
     Err(verdict)
 }
@@ -231,15 +234,14 @@ async fn login_plain(t: &Target, cx: &mut ProbeCx, login: &Login) -> Result<(), 
 fn client_failure(cx: &mut ProbeCx, e: &mysql_async::Error, phase: Phase) -> Failure {
     if let mysql_async::Error::Server(s) = e {
         let p = ErrPacket { code: s.code, sqlstate: Some(s.state.clone()), message: s.message.clone() };
-        let mut f = server_error(cx, &p, phase);
-        if f.code == "auth.no_credentials" {
-            f.code = "auth.rejected".into();
-            f.message = format!("the login was refused: error {} {}", s.code, s.message);
-            f.hint = Some("check the user name, password and the host part of the account (user@host); MariaDB with require_secure_transport also answers 1045 to plain connections".into());
+        let f = server_error(cx, &p, phase);
+        if f.is(&core::AUTH_NO_CREDENTIALS) {
+            return Failure::new(&core::AUTH_REJECTED, f.phase, format!("the login was refused: error {} {}", s.code, s.message))
+                .hint("check the user name, password and the host part of the account (user@host); MariaDB with require_secure_transport also answers 1045 to plain connections");
         }
         return f;
     }
-    Failure::new("mysql.error", phase, format!("the login failed: {e}")).hint("see the server's error log")
+    Failure::new(&codes::ERROR, phase, format!("the login failed: {e}"))
 }
 
 /// Reads the server's answer to the password-less HandshakeResponse41. Always a failure: the
@@ -261,12 +263,12 @@ async fn answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, user: &str) -> Failure
             }
             Some(0x00) => {
                 cx.warn(
-                    "mysql.passwordless_login",
+                    &codes::PASSWORDLESS_LOGIN,
                     format!("user {user:?} was let in without a password (the probe sent none)"),
                 );
                 let _ = conn.write_all(&wire::packet(0, &[0x01])).await; // COM_QUIT
                 return Failure::new(
-                    "auth.no_credentials",
+                    &core::AUTH_NO_CREDENTIALS,
                     Phase::Auth,
                     format!("user {user:?} logged in without a password; a query would prove health"),
                 )
@@ -285,7 +287,7 @@ async fn answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, user: &str) -> Failure
         }
     }
     Failure::new(
-        "auth.no_credentials",
+        &core::AUTH_NO_CREDENTIALS,
         Phase::Auth,
         "the server wants the authentication exchange the probe does not do without credentials",
     )
@@ -307,41 +309,26 @@ fn server_error(cx: &mut ProbeCx, e: &ErrPacket, phase: Phase) -> Failure {
     if let Some(host) = seen {
         cx.fact("mysql_seen_as", host.chars().take(256).collect::<String>());
     }
-    let (code, hint): (String, &str) = match e.code {
-        1129 => (
-            "mysql.host_blocked".into(),
-            "too many broken connections from this host: run mysqladmin flush-hosts (FLUSH HOSTS) and check what connects without logging in",
-        ),
-        1130 => (
-            "mysql.host_not_allowed".into(),
-            "no account may connect from this host: create the user for this client's address (see the message) or fix bind and grants",
-        ),
-        1040 => (
-            "mysql.too_many_connections".into(),
-            "every connection slot is taken: raise max_connections or find the leak",
-        ),
-        1049 => ("mysql.database_missing".into(), "the database does not exist: create it or fix mysql.database"),
-        3159 => (
-            "mysql.insecure_transport_refused".into(),
-            "the server requires TLS (require_secure_transport): connect with TLS",
-        ),
+    let text = format!("the server refused the connection: error {} {}", e.code, e.message);
+    match e.code {
+        1129 => Failure::new(&codes::HOST_BLOCKED, phase, text),
+        1130 => Failure::new(&codes::HOST_NOT_ALLOWED, phase, text),
+        1040 => Failure::new(&codes::TOO_MANY_CONNECTIONS, phase, text),
+        1049 => Failure::new(&codes::DATABASE_MISSING, phase, text),
+        3159 => Failure::new(&codes::INSECURE_TRANSPORT_REFUSED, phase, text),
         // The expected answer to a login without a password.
-        1045 | 1698 => {
-            return Failure::new(
-                "auth.no_credentials",
-                phase,
-                format!("the server refused the password-less login as expected: {}", e.message),
-            )
-            .hint("the server is MySQL/MariaDB and reachable; a login check needs credentials (MariaDB with require_secure_transport also answers 1045 to plain connections)");
-        }
-        other => (format!("mysql.error.{other}"), "see the server's message and its error log"),
-    };
-    Failure::new(code, phase, format!("the server refused the connection: error {} {}", e.code, e.message)).hint(hint)
+        1045 | 1698 => Failure::new(
+            &core::AUTH_NO_CREDENTIALS,
+            phase,
+            format!("the server refused the password-less login as expected: {}", e.message),
+        )
+        .hint("the server is MySQL/MariaDB and reachable; a login check needs credentials (MariaDB with require_secure_transport also answers 1045 to plain connections)"),
+        other => codes::SERVER_ERROR.failure_with(other, phase, text),
+    }
 }
 
 fn malformed(message: String, phase: Phase) -> Failure {
-    Failure::new("mysql.malformed", phase, message)
-        .hint("the peer frames like MySQL but its packets are broken: it is not a working MySQL server")
+    Failure::new(&codes::MALFORMED, phase, message)
 }
 
 fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
@@ -349,7 +336,7 @@ fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
     if let Some(f) = sniff::mismatch(cx, head, &expected, Phase::Greeting) {
         return f;
     }
-    Failure::new("mysql.malformed", Phase::Greeting, format!("the greeting is not MySQL: {}", sniff::describe(head)))
+    Failure::new(&codes::MALFORMED, Phase::Greeting, format!("the greeting is not MySQL: {}", sniff::describe(head)))
         .hint("the port speaks something other than MySQL: check the port number")
 }
 
@@ -358,12 +345,64 @@ async fn no_greeting(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>) -> 
     if sniff::answers_tls(peer, &t.host, cx.remaining()).await {
         cx.identify("tls");
         return Failure::new(
-            "proto.mismatch",
+            &core::PROTO_MISMATCH,
             Phase::Greeting,
             "the port closed without a greeting but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
         )
         .hint("MySQL greets in plain text and switches to TLS itself; check what listens on this port");
     }
-    Failure::new("mysql.no_response", Phase::Greeting, "the peer closed the connection without a greeting")
-        .hint("MySQL greets at once: this port is not MySQL, or the server refused this client before greeting")
+    Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the peer closed the connection without a greeting")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn err_packets_get_their_codes() {
+        let mut cx = ProbeCx::new(None);
+        for (number, code) in [
+            (1129u16, "mysql.host_blocked"),
+            (1130, "mysql.host_not_allowed"),
+            (1040, "mysql.too_many_connections"),
+            (1049, "mysql.database_missing"),
+            (3159, "mysql.insecure_transport_refused"),
+            (1045, "auth.no_credentials"),
+            (1698, "auth.no_credentials"),
+            (1203, "mysql.error.1203"),
+        ] {
+            let e = ErrPacket { code: number, sqlstate: None, message: "x".into() };
+            let f = server_error(&mut cx, &e, Phase::Greeting);
+            assert_eq!(f.code, code);
+            assert!(f.hint.is_some(), "{code}");
+        }
+    }
+
+    #[test]
+    fn codes_the_tests_know_are_in_the_tables() {
+        for c in [
+            "mysql.malformed",
+            "mysql.no_response",
+            "mysql.passwordless_login",
+            "mysql.ssl_refused",
+            "mysql.ssl_downgraded",
+            "mysql.plaintext_login_refused",
+            "mysql.host_blocked",
+            "mysql.host_not_allowed",
+            "mysql.too_many_connections",
+            "mysql.database_missing",
+            "mysql.insecure_transport_refused",
+            "mysql.error.1203",
+            "mysql.error",
+            "run.local_error",
+            "auth.rejected",
+            "auth.no_credentials",
+            "proto.mismatch",
+            "greeting.timeout",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        assert!(std::ptr::eq(crate::codes::lookup("mysql.error").unwrap(), &codes::ERROR));
+        assert!(std::ptr::eq(crate::codes::lookup("mysql.error.1203").unwrap(), &codes::SERVER_ERROR));
+    }
 }

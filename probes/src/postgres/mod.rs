@@ -12,6 +12,7 @@
 //! The password goes only over a TLS session whose certificate verified (or `insecure: true`),
 //! or in plain text when the server offers no TLS and `sslmode: disable` says so.
 
+pub mod codes;
 pub mod options;
 pub mod wire;
 pub use options::*;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::codes::core;
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
 use crate::tls::SslMode;
 use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
@@ -32,6 +34,9 @@ pub struct Postgres;
 impl Probe for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "PostgreSQL: SSLRequest and TLS diagnosis, the authentication asked for, errors by SQLSTATE"
@@ -70,7 +75,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let first = identify(t, cx, &user, &database).await;
     let trust = cx.facts().get("postgres_auth").and_then(|v| v.as_str()) == Some("trust");
     match (&t.login, first) {
-        (Some(login), Err(f)) if f.code == "auth.no_credentials" => {
+        (Some(login), Err(f)) if f.is(&core::AUTH_NO_CREDENTIALS) => {
             let password = login.password()?;
             // No password for a server that wants one: the first answer is the verdict.
             if password.expose().is_empty() && !trust {
@@ -83,12 +88,9 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             let plain_allowed = opts.sslmode == Some(SslMode::Disable);
             if !password.expose().is_empty() && !tls_first && !plain_allowed {
                 return Err(Failure::new(
-                    "postgres.plaintext_login_refused",
+                    &codes::PLAINTEXT_LOGIN_REFUSED,
                     Phase::Auth,
                     "the server offers no TLS, and the probe sends no password outside TLS",
-                )
-                .hint(
-                    "enable ssl on the server, or allow a plain-text login explicitly with postgres.sslmode: disable",
                 ));
             }
             login_and_query(t, cx, &user, &database, &password, tls_first).await
@@ -119,14 +121,13 @@ async fn open(t: &Target, cx: &mut ProbeCx, go_on: bool, need_tls: bool) -> Resu
             Ok((Box::new(done.stream), done.unverified))
         }
         b'N' if need_tls => Err(Failure::new(
-            "postgres.ssl_downgraded",
+            &codes::SSL_DOWNGRADED,
             Phase::Tls,
             "the server offered TLS on the first connection and refused it on the login connection: no password was sent",
-        )
-        .hint("something between here and the server strips TLS, or another server answers: investigate before logging in")),
+        )),
         b'N' if mode == SslMode::Prefer => Ok((Box::new(conn), None)),
         other => Err(Failure::new(
-            "postgres.ssl_refused",
+            &codes::SSL_REFUSED,
             Phase::Tls,
             format!("the server answered SSLRequest with {:?} this time", char::from(other)),
         )),
@@ -146,9 +147,9 @@ async fn login_and_query(
     // Without a password nothing secret crosses: an unverified certificate need not stop it.
     let (io, unverified) = open(t, cx, t.tls.insecure || password.expose().is_empty(), need_tls).await?;
     if let Some(f) = unverified
-        && !cx.warnings().iter().any(|w| w.code == "tls.unverified")
+        && !cx.warnings().iter().any(|w| w.code == codes::TLS_UNVERIFIED)
     {
-        cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+        cx.warn(codes::TLS_UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
     }
     cx.phase(Phase::Auth);
     let mut config = tokio_postgres::Config::new();
@@ -166,7 +167,7 @@ async fn login_and_query(
         r = query => r.map_err(|e| db_failure(cx, &e, Phase::Query))?,
         c = &mut connection => {
             let e = c.err().map_or_else(|| "the server closed the session".to_owned(), |e| e.to_string());
-            return Err(Failure::new("postgres.closed", Phase::Query, e));
+            return Err(Failure::new(&codes::CLOSED, Phase::Query, e));
         }
     };
     let version = rows.iter().find_map(|m| match m {
@@ -202,7 +203,7 @@ fn db_failure(cx: &mut ProbeCx, e: &tokio_postgres::Error, phase: Phase) -> Fail
         failure.phase = phase;
         return failure;
     }
-    Failure::new("postgres.error", phase, format!("the login failed: {e}")).hint("see the server's log for the reason")
+    Failure::new(&codes::ERROR, phase, format!("the login failed: {e}"))
 }
 
 /// The first connection: SSLRequest, StartupMessage, and what the server says before a password.
@@ -234,7 +235,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
                 let done =
                     tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
                 if let Some(f) = &done.unverified {
-                    cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+                    cx.warn(codes::TLS_UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
                 }
                 Box::new(done.stream)
             }
@@ -243,11 +244,10 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
                 if mode == SslMode::Require {
                     cx.reach(Level::Speaks);
                     return Err(Failure::new(
-                        "postgres.ssl_refused",
+                        &codes::SSL_REFUSED,
                         Phase::Tls,
                         "the server answered SSLRequest with N: it does not offer TLS, and postgres.sslmode is require",
-                    )
-                    .hint("enable ssl = on (with a certificate) in postgresql.conf, or relax sslmode"));
+                    ));
                 }
                 Box::new(conn)
             }
@@ -275,7 +275,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
         Ok(1) => {}
         Ok(_) => {
             return Err(Failure::new(
-                "postgres.no_response",
+                &codes::NO_RESPONSE,
                 Phase::Greeting,
                 "the server closed the connection without answering the StartupMessage",
             ));
@@ -323,7 +323,7 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
                         cx.fact("postgres_sasl_mechanisms", m.clone());
                     }
                     return Failure::new(
-                        "auth.no_credentials",
+                        &core::AUTH_NO_CREDENTIALS,
                         Phase::Auth,
                         format!("the server asks for {} to log in; the probe sends no password", a.method()),
                     )
@@ -348,7 +348,7 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
             b'Z' => {
                 cx.fact("protocol", "PostgreSQL 3.0");
                 return Failure::new(
-                    "auth.no_credentials",
+                    &core::AUTH_NO_CREDENTIALS,
                     Phase::Auth,
                     "the server let the probe in without a password (trust); a query would prove health",
                 )
@@ -365,7 +365,7 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
             Ok(1) => kind = next[0],
             Ok(_) => {
                 return Failure::new(
-                    "postgres.closed",
+                    &codes::CLOSED,
                     Phase::Greeting,
                     "the server closed the connection during start-up",
                 );
@@ -399,32 +399,31 @@ fn server_error(cx: &mut ProbeCx, f: &std::collections::BTreeMap<char, String>) 
     if let Some(sev) = f.get(&'V').or_else(|| f.get(&'S')) {
         cx.fact("postgres_severity", sev.as_str());
     }
-    let (code, hint) = match state.as_str() {
-        "28000" if message.contains("pg_hba.conf") => (
-            "postgres.no_hba_entry",
-            "pg_hba.conf has no line (or a reject line) for this host, user, database and SSL mode: add one and reload",
-        ),
-        "28000" => ("postgres.invalid_authorization", "the role may not exist or may not log in"),
-        "28P01" => ("auth.rejected", "check the password, and the role's password encryption (md5 vs scram-sha-256)"),
-        "3D000" => ("postgres.database_missing", "the database does not exist: create it or fix postgres.database"),
-        "53300" => (
-            "postgres.too_many_connections",
-            "every connection slot is taken: raise max_connections or use a pooler (PgBouncer)",
-        ),
-        "57P03" => ("postgres.starting", "the server is starting up, shutting down or in recovery: retry later"),
-        _ => ("", "see the server's message and log"),
-    };
-    let code = if code.is_empty() { format!("postgres.error.{state}") } else { code.to_owned() };
     let mut text = format!("the server refused the start-up: {message} (SQLSTATE {state})");
     if let Some(d) = f.get(&'D') {
         text.push_str(&format!("; {}", clip(d)));
     }
-    Failure::new(code, Phase::Greeting, text).hint(f.get(&'H').map(|h| clip(h)).unwrap_or_else(|| hint.to_owned()))
+    let phase = Phase::Greeting;
+    // Both kinds of 28000 share the SQLSTATE; only the server's words tell pg_hba.conf apart.
+    let failure = match state.as_str() {
+        "28000" if message.contains("pg_hba.conf") => Failure::new(&codes::NO_HBA_ENTRY, phase, text),
+        "28000" => Failure::new(&codes::INVALID_AUTHORIZATION, phase, text),
+        "28P01" => Failure::new(&core::AUTH_REJECTED, phase, text)
+            .hint("check the password, and the role's password encryption (md5 vs scram-sha-256)"),
+        "3D000" => Failure::new(&codes::DATABASE_MISSING, phase, text),
+        "53300" => Failure::new(&codes::TOO_MANY_CONNECTIONS, phase, text),
+        "57P03" => Failure::new(&codes::STARTING, phase, text),
+        _ => codes::SERVER_ERROR.failure_with(&state, phase, text),
+    };
+    // The server's own hint, when it gives one, knows more than ours.
+    match f.get(&'H') {
+        Some(h) => failure.hint(clip(h)),
+        None => failure,
+    }
 }
 
 fn malformed(message: String) -> Failure {
-    Failure::new("postgres.malformed", Phase::Greeting, message)
-        .hint("the peer frames like PostgreSQL but its messages are broken: it is not a working PostgreSQL")
+    Failure::new(&codes::MALFORMED, Phase::Greeting, message)
 }
 
 fn mismatch(cx: &mut ProbeCx, head: &[u8], phase: Phase) -> Failure {
@@ -432,7 +431,7 @@ fn mismatch(cx: &mut ProbeCx, head: &[u8], phase: Phase) -> Failure {
     if let Some(f) = sniff::mismatch(cx, head, &expected, phase) {
         return f;
     }
-    Failure::new("postgres.malformed", phase, format!("the answer is not PostgreSQL: {}", sniff::describe(head)))
+    Failure::new(&codes::MALFORMED, phase, format!("the answer is not PostgreSQL: {}", sniff::describe(head)))
         .hint("the port speaks something other than PostgreSQL: check the port number")
 }
 
@@ -441,12 +440,67 @@ async fn no_response(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>) -> 
     if sniff::answers_tls(peer, &t.host, cx.remaining()).await {
         cx.identify("tls");
         return Failure::new(
-            "proto.mismatch",
+            &core::PROTO_MISMATCH,
             Phase::Request,
             "the port closed on SSLRequest but completes a TLS ClientHello: TLS in front of the port (a proxy?)",
         )
         .hint("PostgreSQL negotiates TLS itself; check what listens on this port");
     }
-    Failure::new("postgres.no_response", Phase::Request, "the peer closed the connection without answering SSLRequest")
-        .hint("the port accepts connections but does not speak PostgreSQL: check the port number")
+    Failure::new(&codes::NO_RESPONSE, Phase::Request, "the peer closed the connection without answering SSLRequest")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_responses_get_their_codes() {
+        let mut cx = ProbeCx::new(None);
+        for (state, message, hint, code) in [
+            ("28000", "no pg_hba.conf entry for host", None, "postgres.no_hba_entry"),
+            ("28000", "role \"x\" is not permitted to log in", None, "postgres.invalid_authorization"),
+            ("28P01", "password authentication failed", None, "auth.rejected"),
+            ("3D000", "database \"x\" does not exist", Some("create it"), "postgres.database_missing"),
+            ("XX000", "something else", None, "postgres.error.XX000"),
+        ] {
+            let mut f = std::collections::BTreeMap::new();
+            f.insert('C', state.to_owned());
+            f.insert('M', message.to_owned());
+            if let Some(h) = hint {
+                f.insert('H', h.to_owned());
+            }
+            let failure = server_error(&mut cx, &f);
+            assert_eq!(failure.code, code);
+            let want = hint.unwrap_or_else(|| crate::codes::lookup(code).unwrap().hint);
+            if code != "auth.rejected" {
+                assert_eq!(failure.hint.as_deref(), Some(want), "{code}");
+            }
+        }
+    }
+
+    #[test]
+    fn codes_the_tests_know_are_in_the_tables() {
+        for c in [
+            "postgres.database_missing",
+            "postgres.malformed",
+            "postgres.no_response",
+            "postgres.no_hba_entry",
+            "postgres.too_many_connections",
+            "postgres.starting",
+            "postgres.error.XX000",
+            "postgres.error",
+            "postgres.plaintext_login_refused",
+            "postgres.ssl_downgraded",
+            "postgres.ssl_refused",
+            "postgres.closed",
+            "auth.rejected",
+            "auth.no_credentials",
+            "proto.mismatch",
+            "request.timeout",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        assert!(std::ptr::eq(crate::codes::lookup("postgres.error").unwrap(), &codes::ERROR));
+        assert!(std::ptr::eq(crate::codes::lookup("postgres.error.53400").unwrap(), &codes::SERVER_ERROR));
+    }
 }
