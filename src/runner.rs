@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use portproof_probes::codes::core::{RUN_INTERRUPTED, RUN_PANIC};
 use portproof_probes::{Failure, Level, Outcome, Phase, ProbeCx};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -135,7 +136,7 @@ impl Report {
                 }
             }
             *s.levels.entry(r.outcome.level).or_default() += 1;
-            if r.outcome.failure.as_ref().is_some_and(|f| f.code == INTERRUPTED) {
+            if r.outcome.failure.as_ref().is_some_and(|f| f.is(&RUN_INTERRUPTED)) {
                 s.interrupted = true;
             }
         }
@@ -151,8 +152,9 @@ impl Report {
     }
 }
 
-/// Failure code of checks cut short by cancellation.
-pub const INTERRUPTED: &str = "run.interrupted";
+/// Failure code of checks cut short by cancellation, as results spell it (the table's entry is
+/// [`RUN_INTERRUPTED`]).
+pub const INTERRUPTED: &str = RUN_INTERRUPTED.name;
 
 /// Runs every check; `on_result` sees each result as it finishes (completion order); the
 /// report keeps manifest order.
@@ -206,7 +208,7 @@ pub async fn run(
                 let msg = panic_message(e);
                 let mut r = shells[i].clone();
                 r.outcome.failure = Some(
-                    Failure::new("run.panic", Phase::Run, format!("the probe crashed: {msg}"))
+                    Failure::new(&RUN_PANIC, Phase::Run, format!("the probe crashed: {msg}"))
                         .hint("this is a bug in portproof: please report it with this message"),
                 );
                 (i, r)
@@ -259,7 +261,7 @@ fn shell(c: &Check) -> CheckResult {
         outcome: Outcome {
             level: Level::Unreachable,
             identified: None,
-            failure: Some(Failure::new(INTERRUPTED, Phase::Run, "the run ended before this check started")),
+            failure: Some(Failure::new(&RUN_INTERRUPTED, Phase::Run, "the run ended before this check started")),
             warnings: Vec::new(),
             phases: Vec::new(),
             facts: Default::default(),
@@ -313,7 +315,7 @@ async fn run_check(
             None => {
                 let phase = cx.current_phase();
                 cx.finish(Err(Failure::new(
-                    INTERRUPTED,
+                    &RUN_INTERRUPTED,
                     phase,
                     format!("interrupted during {phase}, before the check finished"),
                 )))
@@ -354,7 +356,8 @@ fn interrupt_between_attempts(result: &mut CheckResult, during: &str) {
         (None, n) => format!("; attempt {n} reached {}", result.outcome.level),
     };
     result.ok = false;
-    result.outcome.failure = Some(Failure::new(INTERRUPTED, Phase::Run, format!("interrupted while {during}{last}")));
+    result.outcome.failure =
+        Some(Failure::new(&RUN_INTERRUPTED, Phase::Run, format!("interrupted while {during}{last}")));
 }
 
 async fn acquire(l: &Limits) -> Vec<tokio::sync::OwnedSemaphorePermit> {
@@ -557,5 +560,12 @@ mod tests {
         let r = run(checks, &opts, CancellationToken::new(), None, |_| {}).await;
         assert_eq!(r.results[0].attempts, 2, "1 s pause, then one more attempt fits in 1.5 s");
         assert_eq!(r.results[0].outcome.facts["attempts"], 2);
+    }
+
+    #[test]
+    fn every_code_the_runner_tests_know_is_in_a_table() {
+        for c in ["greeting.timeout", "run.panic", INTERRUPTED] {
+            assert!(portproof_probes::codes::lookup(c).is_some(), "{c}");
+        }
     }
 }

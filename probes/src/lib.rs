@@ -210,7 +210,7 @@ impl Failure {
 
     /// A configuration problem found before any I/O (bad regex, unreadable CA file, ...).
     pub fn config(message: impl Into<String>) -> Self {
-        Failure::new("config.invalid", Phase::Run, message)
+        Failure::new(&codes::core::CONFIG_INVALID, Phase::Run, message)
     }
 }
 
@@ -408,12 +408,9 @@ impl ProbeCx {
     /// The outcome of a probe cut off at its deadline: `<phase>.timeout` for the phase it was in.
     pub fn timed_out(&mut self, after: Duration) -> Outcome {
         let phase = self.current_phase();
-        let failure = Failure::new(
-            format!("{}.timeout", phase.code_prefix()),
-            phase,
-            format!("no answer within {} (deadline reached during {phase})", humanize(after)),
-        )
-        .hint(timeout_hint(phase));
+        let failure = codes::core::TIMEOUT
+            .failure_in(phase, format!("no answer within {} (deadline reached during {phase})", humanize(after)))
+            .hint(timeout_hint(phase));
         self.finish(Err(failure))
     }
 }
@@ -696,5 +693,12 @@ mod tests {
         assert_eq!(humanize(Duration::from_millis(250)), "250ms");
         assert_eq!(humanize(Duration::from_secs(2)), "2s");
         assert_eq!(humanize(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn every_code_the_lib_tests_know_is_in_a_table() {
+        for c in ["tls.cert_expiring", "tls.unverified", "tcp.timeout", "request.timeout", "config.invalid"] {
+            assert!(codes::lookup(c).is_some(), "{c}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::codes::core;
 use crate::target::authority;
 use crate::{Failure, Level, Phase, ProbeCx};
 
@@ -157,12 +158,11 @@ pub async fn resolve(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Vec<Sock
     let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
         Ok(a) => a.collect(),
         Err(e) => {
-            return Err(Failure::new("dns.failed", Phase::Resolve, format!("could not resolve {host:?}: {e}"))
-                .hint("check the host name for typos, and that this machine's DNS or /etc/hosts knows it"));
+            return Err(Failure::new(&core::DNS_FAILED, Phase::Resolve, format!("could not resolve {host:?}: {e}")));
         }
     };
     if addrs.is_empty() {
-        return Err(Failure::new("dns.failed", Phase::Resolve, format!("{host:?} resolved to no address"))
+        return Err(Failure::new(&core::DNS_FAILED, Phase::Resolve, format!("{host:?} resolved to no address"))
             .hint("the name exists but has no A or AAAA record"));
     }
     cx.fact("addresses", addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>());
@@ -217,25 +217,20 @@ pub fn connect_failure(e: &io::Error, target: &str, addr: SocketAddr) -> Failure
     // Linux errno values: ENETUNREACH 101, EHOSTUNREACH 113, EHOSTDOWN 112.
     let unreachable = matches!(e.raw_os_error(), Some(101 | 112 | 113))
         || matches!(e.kind(), io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable);
-    let (code, hint) = match e.kind() {
-        io::ErrorKind::ConnectionRefused => (
-            "tcp.refused",
-            "nothing listens on that port: is the service running and bound to this address (not only to localhost)?",
-        ),
-        _ if unreachable => ("tcp.unreachable", "no route to the host: check the address, routing and VPN"),
-        io::ErrorKind::ConnectionReset => (
-            "tcp.reset",
+    let msg = format!("connect to {target}{via}: {}", plain_io(e));
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Failure::new(&core::TCP_REFUSED, Phase::Connect, msg),
+        _ if unreachable => Failure::new(&core::TCP_UNREACHABLE, Phase::Connect, msg),
+        // A reset before the connection stands is a refusal, not a service dropping it.
+        io::ErrorKind::ConnectionReset => Failure::new(&core::TCP_RESET, Phase::Connect, msg).hint(
             "the connection was reset while connecting: a firewall or the service's own access rules rejected it",
         ),
-        io::ErrorKind::TimedOut => {
-            ("tcp.timeout", "no answer to the connection attempt: a firewall is probably dropping packets")
-        }
-        io::ErrorKind::PermissionDenied => {
-            ("tcp.denied", "the local system refused the connection (firewall rule on this machine?)")
-        }
-        _ => ("tcp.error", "the connection failed for a reason the system reported above"),
-    };
-    Failure::new(code, Phase::Connect, format!("connect to {target}{via}: {}", plain_io(e))).hint(hint)
+        io::ErrorKind::TimedOut => core::TIMEOUT
+            .failure_in(Phase::Connect, msg)
+            .hint("no answer to the connection attempt: a firewall is probably dropping packets"),
+        io::ErrorKind::PermissionDenied => Failure::new(&core::TCP_DENIED, Phase::Connect, msg),
+        _ => Failure::new(&core::TCP_ERROR, Phase::Connect, msg),
+    }
 }
 
 /// An I/O error as a person reads it: "Connection refused", without "(os error 111)".
@@ -250,20 +245,16 @@ fn plain_io(e: &io::Error) -> String {
 /// What a read error means for a probe: a reset, a hostile peer over the limit, or a plain error.
 pub fn read_failure(e: &io::Error, phase: Phase, what: &str) -> Failure {
     if let Some(lim) = e.get_ref().and_then(|i| i.downcast_ref::<ReadLimitExceeded>()) {
-        return Failure::new(format!("{}.oversized", phase.code_prefix()), phase, format!("{what}: {lim}"))
-            .hint("the peer sends without end; it is not the expected service or it is broken");
+        return core::OVERSIZED.failure_in(phase, format!("{what}: {lim}"));
     }
     match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
-            Failure::new("tcp.reset", phase, format!("{what}: the peer reset the connection ({e})"))
-                .hint("the service dropped the connection: check its logs and access rules")
+            Failure::new(&core::TCP_RESET, phase, format!("{what}: the peer reset the connection ({e})"))
         }
-        io::ErrorKind::UnexpectedEof => Failure::new(
-            format!("{}.closed", phase.code_prefix()),
-            phase,
-            format!("{what}: the peer closed the connection"),
-        ),
-        _ => Failure::new(format!("{}.error", phase.code_prefix()), phase, format!("{what}: {e}")),
+        io::ErrorKind::UnexpectedEof => {
+            core::CLOSED.failure_in(phase, format!("{what}: the peer closed the connection"))
+        }
+        _ => core::ERROR.failure_in(phase, format!("{what}: {e}")),
     }
 }
 
@@ -425,5 +416,20 @@ mod tests {
         let mut s = TcpStream::connect(addr).await.unwrap();
         let got = read_available(&mut s, 4096, std::time::Duration::from_millis(100)).await;
         assert_eq!(got, b"SSH-2.0-OpenSSH_9.6\r\n");
+    }
+
+    #[test]
+    fn every_code_the_net_tests_know_is_in_a_table() {
+        for c in [
+            "tcp.refused",
+            "tcp.unreachable",
+            "tcp.reset",
+            "tcp.timeout",
+            "tcp.error",
+            "dns.failed",
+            "transfer.oversized",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
     }
 }

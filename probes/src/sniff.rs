@@ -298,7 +298,7 @@ pub fn mismatch(
     };
     Some(
         crate::Failure::new(
-            "proto.mismatch",
+            &crate::codes::core::PROTO_MISMATCH,
             phase,
             format!("expected {}, the peer answered in {}: {}", expected.label, heard.protocol, heard.detail),
         )

@@ -90,8 +90,3 @@ crate::codes! {
         spec: "",
     }
 }
-
-/// The TLS engine's warning for a certificate that did not verify. It belongs to the engine's
-/// table (`crate::tls::codes`), which is being written on another branch; until it lands this
-/// is the one place the probe spells it.
-pub(super) const TLS_UNVERIFIED: &str = "tls.unverified";

@@ -179,7 +179,7 @@ async fn relay(t: &Target, cx: &mut ProbeCx, listener: UnixListener, dir: &Priva
         tls::handshake_recorded(cx, server, &t.host, &t.tls, t.tls.insecure, &[]).await.map_err(|e| e.failure)?;
     if let Some(f) = &done.unverified {
         cx.warn(
-            codes::TLS_UNVERIFIED,
+            &crate::tls::codes::UNVERIFIED,
             format!("insecure: true let the login connection's certificate pass: {}", f.message),
         );
     }

@@ -151,7 +151,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         let conn = Conn::new(conn, cx.limits.max_read);
         let done = tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
         if let Some(f) = &done.unverified {
-            cx.warn(codes::TLS_UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
+            cx.warn(&crate::tls::codes::UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
         }
         unverified = done.unverified;
         Box::new(done.stream)

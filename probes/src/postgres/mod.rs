@@ -147,9 +147,9 @@ async fn login_and_query(
     // Without a password nothing secret crosses: an unverified certificate need not stop it.
     let (io, unverified) = open(t, cx, t.tls.insecure || password.expose().is_empty(), need_tls).await?;
     if let Some(f) = unverified
-        && !cx.warnings().iter().any(|w| w.code == codes::TLS_UNVERIFIED)
+        && !cx.warnings().iter().any(|w| w.code == crate::tls::codes::UNVERIFIED)
     {
-        cx.warn(codes::TLS_UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
+        cx.warn(&crate::tls::codes::UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
     }
     cx.phase(Phase::Auth);
     let mut config = tokio_postgres::Config::new();
@@ -235,7 +235,10 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
                 let done =
                     tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
                 if let Some(f) = &done.unverified {
-                    cx.warn(codes::TLS_UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
+                    cx.warn(
+                        &crate::tls::codes::UNVERIFIED,
+                        format!("the server certificate does not verify: {}", f.message),
+                    );
                 }
                 Box::new(done.stream)
             }

@@ -11,6 +11,9 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Name;
 
+use super::codes;
+use crate::codes::Code;
+
 /// Days before expiry from which a certificate draws a `tls.cert_expiring` warning, unless the
 /// target sets `tls.expiry_warning_days`.
 pub const EXPIRY_WARNING_DAYS: u32 = 30;
@@ -157,9 +160,60 @@ pub fn analyze(der: &[u8]) -> Result<CertInfo, String> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// `tls.cert_expired`, `tls.cert_name_mismatch`, `tls.cert_expiring`, ...
-    pub code: &'static str,
+    pub code: ProblemCode,
     /// What was seen, naming the certificate.
     pub message: String,
+}
+
+impl Problem {
+    fn new(code: &'static Code, message: impl Into<String>) -> Self {
+        Problem { code: ProblemCode(code), message: message.into() }
+    }
+}
+
+/// A [`Problem`]'s code: a table entry that compares with the string results spell, so a
+/// problem can be matched on by name, and prints as that name.
+#[derive(Clone, Copy)]
+pub struct ProblemCode(pub &'static Code);
+
+impl ProblemCode {
+    /// Whether this is `code` (the very table entry).
+    pub fn is(self, code: &Code) -> bool {
+        std::ptr::eq(self.0, code)
+    }
+}
+
+impl std::ops::Deref for ProblemCode {
+    type Target = Code;
+    fn deref(&self) -> &Code {
+        self.0
+    }
+}
+
+impl PartialEq for ProblemCode {
+    fn eq(&self, other: &Self) -> bool {
+        self.is(other.0)
+    }
+}
+
+impl Eq for ProblemCode {}
+
+impl PartialEq<&str> for ProblemCode {
+    fn eq(&self, name: &&str) -> bool {
+        self.0.matches(name)
+    }
+}
+
+impl std::fmt::Debug for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0.name, f)
+    }
+}
+
+impl Serialize for ProblemCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name)
+    }
 }
 
 /// A chain as the server sent it, with every problem found.
@@ -182,7 +236,7 @@ pub fn examine(chain: &[impl AsRef<[u8]>], name: &str, warn_days: u32) -> ChainR
     for der in chain {
         match analyze(der.as_ref()) {
             Ok(c) => r.certs.push(c),
-            Err(e) => r.errors.push(Problem { code: "tls.cert_invalid", message: e }),
+            Err(e) => r.errors.push(Problem::new(&codes::CERT_INVALID, e)),
         }
     }
     let Some(leaf) = r.certs.first().cloned() else { return r };
@@ -194,32 +248,27 @@ pub fn examine(chain: &[impl AsRef<[u8]>], name: &str, warn_days: u32) -> ChainR
             format!("chain certificate {} ({})", i + 1, c.subject)
         };
         if now > c.not_after_unix {
-            r.errors.push(Problem {
-                code: "tls.cert_expired",
-                message: format!("{which} expired on {} ({} days ago)", c.not_after, -c.days_left),
-            });
+            r.errors.push(Problem::new(
+                &codes::CERT_EXPIRED,
+                format!("{which} expired on {} ({} days ago)", c.not_after, -c.days_left),
+            ));
         } else if now < c.not_before_unix {
-            r.errors.push(Problem {
-                code: "tls.cert_not_yet_valid",
-                message: format!("{which} is valid only from {}", c.not_before),
-            });
+            r.errors
+                .push(Problem::new(&codes::CERT_NOT_YET_VALID, format!("{which} is valid only from {}", c.not_before)));
         } else if c.days_left < i64::from(warn_days) {
-            r.warnings.push(Problem {
-                code: "tls.cert_expiring",
-                message: format!("{which} expires on {} (in {} days)", c.not_after, c.days_left),
-            });
+            r.warnings.push(Problem::new(
+                &codes::CERT_EXPIRING,
+                format!("{which} expires on {} (in {} days)", c.not_after, c.days_left),
+            ));
         }
         let weak = (c.key.starts_with("RSA") || c.key == "DSA") && c.key_bits < 2048
             || c.key.starts_with("EC") && c.key_bits < 256;
         if weak {
-            r.warnings.push(Problem { code: "tls.weak_key", message: format!("{which} has a weak key: {}", c.key) });
+            r.warnings.push(Problem::new(&codes::WEAK_KEY, format!("{which} has a weak key: {}", c.key)));
         }
         let sig = c.signature.to_ascii_lowercase();
         if !c.self_signed && (sig.contains("sha1") || sig.contains("md5")) {
-            r.warnings.push(Problem {
-                code: "tls.weak_signature",
-                message: format!("{which} is signed with {}", c.signature),
-            });
+            r.warnings.push(Problem::new(&codes::WEAK_SIGNATURE, format!("{which} is signed with {}", c.signature)));
         }
     }
     r.name_match = matches_name(&leaf, name);
@@ -229,20 +278,20 @@ pub fn examine(chain: &[impl AsRef<[u8]>], name: &str, warn_days: u32) -> ChainR
         } else {
             leaf.sans.join(", ")
         };
-        r.errors.push(Problem {
-            code: "tls.cert_name_mismatch",
-            message: format!("the server certificate is not valid for {name:?}: it names {presented}"),
-        });
+        r.errors.push(Problem::new(
+            &codes::CERT_NAME_MISMATCH,
+            format!("the server certificate is not valid for {name:?}: it names {presented}"),
+        ));
     }
     for pair in r.certs.windows(2) {
         if pair[0].issuer_der != pair[1].subject_der {
-            r.errors.push(Problem {
-                code: "tls.cert_chain_order",
-                message: format!(
+            r.errors.push(Problem::new(
+                &codes::CERT_CHAIN_ORDER,
+                format!(
                     "{} is followed by {}, which is not its issuer ({})",
                     pair[0].subject, pair[1].subject, pair[0].issuer
                 ),
-            });
+            ));
             break;
         }
     }
@@ -257,7 +306,7 @@ impl ChainReport {
     /// that names where its issuer lives (AIA caIssuers, which public CAs always set).
     pub fn untrusted(&self, anchors: Option<&[Vec<u8>]>) -> Problem {
         let Some(last) = self.certs.last() else {
-            return Problem { code: "tls.cert_unknown_ca", message: "the server sent no certificate".into() };
+            return Problem::new(&codes::CERT_UNKNOWN_CA, "the server sent no certificate");
         };
         if last.self_signed {
             let what = if self.certs.len() == 1 {
@@ -265,10 +314,7 @@ impl ChainReport {
             } else {
                 "the chain ends at a root"
             };
-            return Problem {
-                code: "tls.cert_unknown_ca",
-                message: format!("{what} that is not trusted here: {}", last.subject),
-            };
+            return Problem::new(&codes::CERT_UNKNOWN_CA, format!("{what} that is not trusted here: {}", last.subject));
         }
         let lone_leaf = self.certs.len() == 1;
         let missing_link = match anchors {
@@ -277,21 +323,21 @@ impl ChainReport {
         };
         if missing_link {
             let fetch = last.ca_issuers.as_deref().map(|u| format!(" (published at {u})")).unwrap_or_default();
-            Problem {
-                code: "tls.cert_incomplete_chain",
-                message: format!(
+            Problem::new(
+                &codes::CERT_INCOMPLETE_CHAIN,
+                format!(
                     "the server sent its certificate alone, and its issuer {}{fetch} is not a CA trusted here: likely a missing intermediate certificate",
                     last.issuer
                 ),
-            }
+            )
         } else {
-            Problem {
-                code: "tls.cert_unknown_ca",
-                message: format!(
+            Problem::new(
+                &codes::CERT_UNKNOWN_CA,
+                format!(
                     "the chain ends at {}, issued by {}, a CA not trusted here (likely a private CA)",
                     last.subject, last.issuer
                 ),
-            }
+            )
         }
     }
 }

@@ -7,6 +7,7 @@
 //! grows here.
 
 pub mod cert;
+pub mod codes;
 pub mod probe;
 pub mod scan;
 mod sslmode;
@@ -26,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use crate::codes::{Code, core};
 use crate::net::{Conn, ReadLimitExceeded, Tape};
 use crate::sniff;
 use crate::{Facts, Failure, Phase, ProbeCx, TlsOptions};
@@ -302,7 +304,7 @@ where
 {
     let done = handshake_recorded(cx, conn, host, opts, opts.insecure, alpn).await.map_err(|e| e.failure)?;
     if let Some(f) = done.unverified {
-        cx.warn("tls.unverified", format!("insecure: true let an unverified certificate pass: {}", f.message));
+        cx.warn(&codes::UNVERIFIED, format!("insecure: true let an unverified certificate pass: {}", f.message));
     }
     Ok(done.stream)
 }
@@ -362,7 +364,7 @@ where
         cx.fact("tls_certificates", serde_json::to_value(&chain.certs).unwrap_or_default());
         cx.fact("tls_name_match", chain.name_match);
         for w in &chain.warnings {
-            cx.warn(w.code, w.message.clone());
+            cx.warn(w.code.0, w.message.clone());
         }
     }
     let auth = engine.resolver.take();
@@ -373,9 +375,9 @@ where
     let diagnose_chain = |e: &rustls::Error| {
         let mut f = diagnose_rustls(e, &name, &chain, &auth);
         if matches!(e, rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) {
+            // With the CA file's subjects at hand, a missing intermediate is told for sure.
             let why = chain.untrusted(engine.anchors.as_deref());
-            f.code = why.code.to_owned();
-            f.message = why.message;
+            f = Failure::new(why.code.0, Phase::Tls, why.message);
         }
         f
     };
@@ -426,18 +428,17 @@ pub fn diagnose(
             if is_garbled(re) {
                 if sniff::identify(&head).is_some_and(|h| h.protocol == "tls") {
                     return Failure::new(
-                        "tls.malformed",
+                        &codes::MALFORMED,
                         Phase::Tls,
                         format!("the server's TLS messages are malformed: {re}"),
-                    )
-                    .hint("the server's TLS stack is broken or incompatible: check its logs and TLS library");
+                    );
                 }
                 return not_tls(&head, cx);
             }
             return diagnose_rustls(re, name, chain, auth);
         }
         if let Some(lim) = inner.downcast_ref::<ReadLimitExceeded>() {
-            return Failure::new("tls.oversized", Phase::Tls, lim.to_string());
+            return core::OVERSIZED.failure_in(Phase::Tls, lim.to_string());
         }
     }
     // A server that asked for a client certificate and then dropped the connection has most
@@ -448,41 +449,47 @@ pub fn diagnose(
     {
         return if auth.sent {
             Failure::new(
-                "tls.client_cert_rejected",
+                &codes::CLIENT_CERT_REJECTED,
                 Phase::Tls,
-                format!("the server dropped the connection after our client certificate (likely a rejection: {e}); {}", auth.ca_list()),
+                format!(
+                    "the server dropped the connection after our client certificate (likely a rejection: {e}); {}",
+                    auth.ca_list()
+                ),
             )
-            .hint("use a client certificate issued by a CA the server trusts, valid now, with extendedKeyUsage clientAuth")
         } else {
             Failure::new(
-                "tls.client_cert_required",
+                &codes::CLIENT_CERT_REQUIRED,
                 Phase::Tls,
-                format!("the server asked for a client certificate, got none, and dropped the connection (likely a refusal: {e}); {}", auth.ca_list()),
+                format!(
+                    "the server asked for a client certificate, got none, and dropped the connection (likely a refusal: {e}); {}",
+                    auth.ca_list()
+                ),
             )
-            .hint("give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)")
         };
     }
     match e.kind() {
         io::ErrorKind::UnexpectedEof if head.is_empty() => Failure::new(
-            "tls.no_response",
+            &codes::NO_RESPONSE,
             Phase::Tls,
             "the peer closed the connection after our ClientHello without a word",
-        )
-        .hint(
-            "the port is not a TLS port, or it refuses this client before the handshake (IP allow-list, SNI routing)",
         ),
         io::ErrorKind::UnexpectedEof if sniff::identify(&head).is_some_and(|h| h.protocol != "tls") => {
             not_tls(&head, cx)
         }
         io::ErrorKind::UnexpectedEof => {
-            Failure::new("tls.closed", Phase::Tls, "the peer closed the connection during the handshake")
+            core::CLOSED.failure_in(Phase::Tls, "the peer closed the connection during the handshake")
         }
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
-            Failure::new("tls.reset", Phase::Tls, format!("the peer reset the connection during the handshake ({e})"))
-                .hint("a firewall, a load balancer or the server's own rules dropped the handshake")
+            Failure::new(&codes::RESET, Phase::Tls, format!("the peer reset the connection during the handshake ({e})"))
         }
-        _ => Failure::new("tls.error", Phase::Tls, format!("TLS handshake: {e}")),
+        _ => core::ERROR.failure_in(Phase::Tls, format!("TLS handshake: {e}")),
     }
+}
+
+/// The alert a `tls.alert.<name>` failure names, for deciding on it by the alert rather than
+/// by spelling the code.
+pub fn alert_of(f: &Failure) -> Option<&str> {
+    f.code.strip_prefix(codes::ALERT.name)?.strip_prefix('.').filter(|_| f.is(&codes::ALERT))
 }
 
 /// Errors that mean the bytes we got were not TLS records at all.
@@ -494,24 +501,24 @@ fn not_tls(head: &[u8], cx: &mut ProbeCx) -> Failure {
     match sniff::identify(head) {
         Some(h) if h.protocol != "tls" => {
             cx.identify(h.protocol);
-            let hint = if h.protocol == "http" {
-                "this port speaks plain HTTP: use expect: http without TLS, or point the check at the HTTPS port"
-            } else {
-                "this port speaks another protocol: check the port number"
-            };
-            Failure::new(
-                "tls.not_tls",
+            let f = Failure::new(
+                &codes::NOT_TLS,
                 Phase::Tls,
                 format!("the peer answered our ClientHello in {}: {}", h.protocol, h.detail),
-            )
-            .hint(hint)
+            );
+            if h.protocol == "http" {
+                f.hint(
+                    "this port speaks plain HTTP: use expect: http without TLS, or point the check at the HTTPS port",
+                )
+            } else {
+                f
+            }
         }
         _ => Failure::new(
-            "tls.not_tls",
+            &codes::NOT_TLS,
             Phase::Tls,
             format!("the peer answered our ClientHello with bytes that are not TLS: {}", sniff::describe(head)),
-        )
-        .hint("this port speaks something other than TLS: check the port number"),
+        ),
     }
 }
 
@@ -524,11 +531,11 @@ pub fn diagnose_rustls(
     auth: &ClientAuthSeen,
 ) -> Failure {
     let name = name.to_str();
-    let f = |code: &str, msg: String| Failure::new(code, Phase::Tls, msg);
+    let f = |code: &'static Code, msg: String| Failure::new(code, Phase::Tls, msg);
     // Every problem of the chain is named, the one that failed first in front.
-    let from_chain = |code: &str, fallback: String| {
-        let mut msg = chain.errors.iter().find(|p| p.code == code).map_or(fallback, |p| p.message.clone());
-        let others: Vec<_> = chain.errors.iter().filter(|p| p.code != code).map(|p| p.message.as_str()).collect();
+    let from_chain = |code: &'static Code, fallback: String| {
+        let mut msg = chain.errors.iter().find(|p| p.code.is(code)).map_or(fallback, |p| p.message.clone());
+        let others: Vec<_> = chain.errors.iter().filter(|p| !p.code.is(code)).map(|p| p.message.as_str()).collect();
         if !others.is_empty() {
             msg.push_str(&format!("; also: {}", others.join("; ")));
         }
@@ -537,36 +544,32 @@ pub fn diagnose_rustls(
     match e {
         rustls::Error::InvalidCertificate(ce) => match ce {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                from_chain("tls.cert_expired", format!("the server certificate has expired ({ce:?})"))
-                    .hint("renew the server certificate and restart the service")
+                from_chain(&codes::CERT_EXPIRED, format!("the server certificate has expired ({ce:?})"))
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                from_chain("tls.cert_not_yet_valid", format!("the server certificate is not valid yet ({ce:?})"))
-                    .hint("check the clocks of this machine and of the server, or the certificate's notBefore")
+                from_chain(&codes::CERT_NOT_YET_VALID, format!("the server certificate is not valid yet ({ce:?})"))
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                from_chain("tls.cert_name_mismatch", format!("the server certificate is not valid for {name:?}")).hint(
-                    "connect with a name the certificate holds (tls.sni), or reissue the certificate with this name",
-                )
+                from_chain(&codes::CERT_NAME_MISMATCH, format!("the server certificate is not valid for {name:?}"))
             }
             CertificateError::UnknownIssuer => {
+                // Each answer to "why untrusted" has its own code, and the code its own hint.
                 let why = chain.untrusted(None);
-                let hint = if why.code == "tls.cert_incomplete_chain" {
-                    "configure the server to send its intermediate certificate(s) with its own (the full chain)"
-                } else {
-                    "give the issuing CA with --ca FILE (tls.ca in a manifest), or install a publicly trusted certificate"
-                };
-                from_chain(why.code, why.message).hint(hint)
+                from_chain(why.code.0, why.message)
             }
             CertificateError::BadSignature | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
-                if chain.warnings.iter().any(|w| w.code == "tls.weak_key") =>
+                if chain.warnings.iter().any(|w| w.code.is(&codes::WEAK_KEY)) =>
             {
-                let weak =
-                    chain.warnings.iter().find(|w| w.code == "tls.weak_key").map(|w| w.message.as_str()).unwrap_or("");
-                from_chain("tls.cert_invalid", format!("the server's signature was refused ({ce:?}): likely because {weak}, which this client does not accept"))
-                    .hint("reissue the certificate with an RSA key of at least 2048 bits or an ECDSA P-256 key")
+                let weak = chain
+                    .warnings
+                    .iter()
+                    .find(|w| w.code.is(&codes::WEAK_KEY))
+                    .map(|w| w.message.as_str())
+                    .unwrap_or("");
+                from_chain(&codes::CERT_INVALID, format!("the server's signature was refused ({ce:?}): likely because {weak}, which this client does not accept"))
+                    .hint(codes::WEAK_KEY.hint)
             }
-            other => from_chain("tls.cert_invalid", format!("the server certificate failed verification: {other:?}")),
+            other => from_chain(&codes::CERT_INVALID, format!("the server certificate failed verification: {other:?}")),
         },
         rustls::Error::AlertReceived(alert) => {
             let code = u8::from(*alert);
@@ -586,15 +589,19 @@ pub fn diagnose_rustls(
             );
             match alert_name {
                 "certificate_required" if !auth.sent => f(
-                    "tls.client_cert_required",
-                    format!("the server requires a client certificate and none was given (alert certificate_required); {}", auth.ca_list()),
-                )
-                .hint("give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)"),
+                    &codes::CLIENT_CERT_REQUIRED,
+                    format!(
+                        "the server requires a client certificate and none was given (alert certificate_required); {}",
+                        auth.ca_list()
+                    ),
+                ),
                 _ if auth.requested && !auth.sent && client_cert_alert => f(
-                    "tls.client_cert_required",
-                    format!("the server asked for a client certificate, got none, and ended the handshake (alert {alert_name}); {}", auth.ca_list()),
-                )
-                .hint("give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)"),
+                    &codes::CLIENT_CERT_REQUIRED,
+                    format!(
+                        "the server asked for a client certificate, got none, and ended the handshake (alert {alert_name}); {}",
+                        auth.ca_list()
+                    ),
+                ),
                 _ if auth.sent && client_cert_alert => {
                     let cause = match alert_name {
                         "unknown_ca" => "it is not issued by a CA the server trusts",
@@ -606,32 +613,39 @@ pub fn diagnose_rustls(
                         _ => "the server does not accept it (wrong CA, expired, or not for client authentication)",
                     };
                     f(
-                        "tls.client_cert_rejected",
-                        format!("the server rejected our client certificate (alert {alert_name}): likely {cause}; {}", auth.ca_list()),
+                        &codes::CLIENT_CERT_REJECTED,
+                        format!(
+                            "the server rejected our client certificate (alert {alert_name}): likely {cause}; {}",
+                            auth.ca_list()
+                        ),
                     )
-                    .hint("use a client certificate issued by a CA the server trusts, valid now, with extendedKeyUsage clientAuth")
                 }
                 "protocol_version" => {
-                    f("tls.protocol_version", "the server accepts none of our TLS versions (1.2, 1.3)".into())
-                        .hint("the server may only speak TLS 1.0/1.1, which are obsolete: upgrade its TLS configuration")
+                    f(&codes::PROTOCOL_VERSION, "the server accepts none of our TLS versions (1.2, 1.3)".into())
                 }
                 "unrecognized_name" if name.parse::<std::net::IpAddr>().is_ok() => f(
-                    "tls.sni_required",
-                    format!("the server refused a handshake without a server name (unrecognized_name); an IP address ({name}) sends none"),
-                )
-                .hint("set tls.sni (--sni) to a name the server serves"),
-                "unrecognized_name" => f("tls.sni_required", format!("the server does not know the name {name:?} (unrecognized_name)"))
-                    .hint("set tls.sni (--sni) to a name the server serves"),
-                _ => f(&format!("tls.alert.{alert_name}"), format!("the server ended the handshake with alert {alert_name} ({code})")),
+                    &codes::SNI_REQUIRED,
+                    format!(
+                        "the server refused a handshake without a server name (unrecognized_name); an IP address ({name}) sends none"
+                    ),
+                ),
+                "unrecognized_name" => {
+                    f(&codes::SNI_REQUIRED, format!("the server does not know the name {name:?} (unrecognized_name)"))
+                }
+                _ => codes::ALERT.failure_with(
+                    alert_name,
+                    Phase::Tls,
+                    format!("the server ended the handshake with alert {alert_name} ({code})"),
+                ),
             }
         }
         rustls::Error::PeerIncompatible(p) => {
-            f("tls.incompatible", format!("the server's TLS is incompatible with ours: {p:?}"))
+            f(&codes::INCOMPATIBLE, format!("the server's TLS is incompatible with ours: {p:?}"))
         }
         rustls::Error::NoApplicationProtocol => {
-            f("tls.alpn", "the server accepts none of the offered ALPN protocols".into())
+            f(&codes::ALPN, "the server accepts none of the offered ALPN protocols".into())
         }
-        other => f("tls.error", format!("TLS handshake: {other}")),
+        other => core::ERROR.failure_in(Phase::Tls, format!("TLS handshake: {other}")),
     }
 }
 
@@ -725,5 +739,13 @@ mod tests {
         let mut cx = ProbeCx::default();
         seen.record(&mut cx);
         assert_eq!(ClientAuthSeen::from_facts(cx.facts()), seen);
+    }
+
+    #[test]
+    fn an_alert_is_read_from_its_family_only() {
+        let f = codes::ALERT.failure_with("handshake_failure", Phase::Tls, "x");
+        assert_eq!(f.code, "tls.alert.handshake_failure");
+        assert_eq!(alert_of(&f), Some("handshake_failure"));
+        assert_eq!(alert_of(&Failure::new(&codes::PROTOCOL_VERSION, Phase::Tls, "x")), None);
     }
 }

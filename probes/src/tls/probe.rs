@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use super::scan::{self, Depth};
-use super::{ClientAuthSeen, diagnose_rustls, handshake_recorded};
+use super::{ClientAuthSeen, codes, diagnose_rustls, handshake_recorded};
+use crate::codes::{Code, core};
 use crate::net::dial;
 use crate::{ClientAuth, Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target};
 
@@ -25,6 +26,9 @@ pub struct Tls;
 impl Probe for Tls {
     fn name(&self) -> &'static str {
         "tls"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "TLS handshake: version, cipher, chain, client-certificate request; healthy = verified (and mutual TLS as expected)"
@@ -83,7 +87,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         }
         // A TLS 1.2 server judges the client certificate inside the handshake: a refusal there
         // still proves it speaks TLS, and may be exactly what client_auth expects.
-        Err(e) if matches!(e.failure.code.as_str(), "tls.client_cert_required" | "tls.client_cert_rejected") => {
+        Err(e) if e.failure.is(&codes::CLIENT_CERT_REQUIRED) || e.failure.is(&codes::CLIENT_CERT_REJECTED) => {
             cx.reach(Level::Speaks);
             grade(cx, t, identity, &e.client_auth, After::Alert(e.failure), e.unverified)
         }
@@ -161,10 +165,10 @@ fn grade(
 
 /// Failures a scan can explain: the versions or suites did not meet.
 fn is_negotiation_failure(f: &Failure) -> bool {
-    matches!(
-        f.code.as_str(),
-        "tls.protocol_version" | "tls.incompatible" | "tls.alert.handshake_failure" | "tls.alert.insufficient_security"
-    )
+    // RFC 8446 §4.1.1: a server that finds no acceptable parameters answers with one of these.
+    f.is(&codes::PROTOCOL_VERSION)
+        || f.is(&codes::INCOMPATIBLE)
+        || matches!(super::alert_of(f), Some("handshake_failure" | "insufficient_security"))
 }
 
 /// Scans (phase `scan`), records the result and its warnings.
@@ -177,11 +181,11 @@ async fn run_scan(cx: &mut ProbeCx, addr: std::net::SocketAddr, sni: &str, depth
     cx.fact("tls_versions", report.accepted());
     for v in report.versions.iter().filter(|v| v.accepted) {
         if matches!(v.version, "TLS 1.0" | "TLS 1.1") {
-            cx.warn("tls.legacy_version", format!("the server accepts {}, which is obsolete (RFC 8996)", v.version));
+            cx.warn(&codes::LEGACY_VERSION, format!("the server accepts {}, which is obsolete (RFC 8996)", v.version));
         }
         let weak: Vec<&str> = v.suites.iter().filter(|s| scan::is_weak(s)).map(String::as_str).collect();
         if !weak.is_empty() {
-            cx.warn("tls.weak_cipher", format!("{} accepts weak suites: {}", v.version, weak.join(", ")));
+            cx.warn(&codes::WEAK_CIPHER, format!("{} accepts weak suites: {}", v.version, weak.join(", ")));
         }
     }
     report
@@ -196,7 +200,7 @@ fn explain_with_scan(f: Failure, report: &scan::ScanReport) -> Failure {
     }
     if !accepted.iter().any(|v| ours.contains(v)) {
         return Failure::new(
-            "tls.protocol_version",
+            &codes::PROTOCOL_VERSION,
             Phase::Tls,
             format!("the server accepts only {}; this client speaks TLS 1.2 and 1.3", accepted.join(", ")),
         )
@@ -209,7 +213,7 @@ fn explain_with_scan(f: Failure, report: &scan::ScanReport) -> Failure {
         .map(|v| format!("{}: {}", v.version, if v.suites.is_empty() { "?".to_owned() } else { v.suites.join(", ") }))
         .collect();
     Failure::new(
-        "tls.no_shared_cipher",
+        &codes::NO_SHARED_CIPHER,
         Phase::Tls,
         format!(
             "the server speaks {} but with no cipher suite this client offers ({})",
@@ -217,7 +221,6 @@ fn explain_with_scan(f: Failure, report: &scan::ScanReport) -> Failure {
             suites.join("; ")
         ),
     )
-    .hint("enable a modern suite on the server (ECDHE with AES-GCM or ChaCha20-Poly1305)")
 }
 
 /// Grades client authentication against what the target expects.
@@ -227,15 +230,17 @@ fn client_auth_verdict(
     seen: &ClientAuthSeen,
     after: After,
 ) -> Result<(), Failure> {
-    let f = |code: &str, msg: String| Failure::new(code, Phase::Tls, msg);
+    let f = |code: &'static Code, msg: String| Failure::new(code, Phase::Tls, msg);
     // Refused without a certificate: by an alert, or (some servers) by closing at once.
     let refused = match after {
         After::Alert(failure) => Some(failure),
         After::Closed if seen.requested && !seen.sent => Some(f(
-            "tls.client_cert_required",
+            &codes::CLIENT_CERT_REQUIRED,
             "the server asked for a client certificate, got none, and closed the connection right after the handshake (likely a refusal)".into(),
         )),
-        After::Closed => Some(f("tls.closed", "the server closed the connection right after the handshake".into())),
+        After::Closed => {
+            Some(core::CLOSED.failure_in(Phase::Tls, "the server closed the connection right after the handshake"))
+        }
         After::Stands => None,
     };
     match (expected, identity, refused) {
@@ -243,30 +248,28 @@ fn client_auth_verdict(
         (Some(ClientAuth::None), _, refused) if seen.requested => {
             let then = if refused.is_some() { ", and refused this client without one" } else { "" };
             Err(f(
-                "tls.client_auth_requested",
+                &codes::CLIENT_AUTH_REQUESTED,
                 format!("the server asks for client certificates{then}; client_auth: none says it should not"),
             ))
         }
         // required and optional both mean the server asks; with or without an identity.
         (Some(ClientAuth::Required), _, _) if !seen.requested => Err(f(
-            "tls.client_auth_not_required",
+            &codes::CLIENT_AUTH_NOT_REQUIRED,
             "the server lets clients in without a certificate; client_auth: required expects mutual TLS".into(),
-        )
-        .hint("enable client-certificate authentication on the server, or fix client_auth in the check")),
+        )),
         (Some(ClientAuth::Optional), _, _) if !seen.requested => Err(f(
-            "tls.client_auth_not_requested",
+            &codes::CLIENT_AUTH_NOT_REQUESTED,
             "the server does not ask for a client certificate; client_auth: optional expects it to".into(),
         )),
         // With an identity the question is only whether it was accepted.
         (_, true, Some(failure)) => Err(failure),
         (_, true, None) => Ok(()),
-        (Some(ClientAuth::Required), false, Some(failure)) if failure.code == "tls.client_cert_required" => Ok(()),
+        (Some(ClientAuth::Required), false, Some(failure)) if failure.is(&codes::CLIENT_CERT_REQUIRED) => Ok(()),
         // The server asked (not asking is answered above) and let us in anyway.
         (Some(ClientAuth::Required), false, None) => Err(f(
-            "tls.client_auth_optional",
+            &codes::CLIENT_AUTH_OPTIONAL,
             "the server asks for a client certificate but let this client in without one; client_auth: required expects a refusal".into(),
-        )
-        .hint("make the server require client certificates; some servers (nginx's ssl_verify_client on) refuse only at the HTTP layer: check them with expect: https")),
+        )),
         (Some(ClientAuth::Optional), false, None) => Ok(()),
         (_, false, Some(failure)) => Err(failure),
         (_, false, None) => Ok(()),

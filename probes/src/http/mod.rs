@@ -13,9 +13,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use url::Url;
 
+pub mod codes;
 pub mod options;
 pub use options::*;
 
+use crate::codes::core;
 use crate::net::{BoxIo, Conn, Tape, dial};
 use crate::target::authority;
 use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
@@ -35,6 +37,9 @@ pub struct Http;
 impl Probe for Http {
     fn name(&self) -> &'static str {
         "http"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "HTTP request; status, body text or regex, JSON field (Ignition /StatusPing); https = over TLS"
@@ -225,7 +230,7 @@ pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top:
                     Err(e) => {
                         cx.reach(Level::Speaks);
                         return Err(Failure::new(
-                            "http.bad_redirect",
+                            &codes::BAD_REDIRECT,
                             Phase::Request,
                             format!("redirect to {loc:?} is not a valid URL: {e}"),
                         ));
@@ -240,20 +245,18 @@ pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top:
                     Some(_) => {
                         cx.reach(Level::Speaks);
                         return Err(Failure::new(
-                            "http.redirect_loop",
+                            &codes::REDIRECT_LOOP,
                             Phase::Request,
                             format!("more than {MAX_REDIRECTS} redirects, the last to {next}"),
-                        )
-                        .hint("the server redirects in a circle: check its URL rewriting and forced-HTTPS settings"));
+                        ));
                     }
                     None => {
                         cx.reach(Level::Speaks);
                         return Err(Failure::new(
-                            "http.redirect_offsite",
+                            &codes::REDIRECT_OFFSITE,
                             Phase::Request,
                             format!("HTTP {} redirects to {next}, another host; not followed", answer.status.as_u16()),
-                        )
-                        .hint("point the check at that host, or accept the redirect with http.status: [301, 302]"));
+                        ));
                     }
                 }
             }
@@ -300,14 +303,14 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
         .max_buf_size(MAX_HEAD)
         .handshake::<_, Empty<Bytes>>(TokioIo::new(conn))
         .await
-        .map_err(|e| Failure::new("http.error", Phase::Request, format!("HTTP handshake: {e}")))?;
+        .map_err(|e| Failure::new(&codes::ERROR, Phase::Request, format!("HTTP handshake: {e}")))?;
     // Credentials go only to the origin the check names: a redirect to another port or scheme
     // of the same host (an https -> http downgrade) must not carry them.
     let origin = hop.tls == (t.over == Over::Tls) && hop.host == t.host && hop.port == t.port;
     let auth = if origin { basic_auth(t)? } else { None };
     if auth.is_some() && !hop.tls && !is_loopback(&hop.host) {
         cx.warn(
-            "http.cleartext_credentials",
+            &codes::CLEARTEXT_CREDENTIALS,
             format!("the password went to {} in clear text (HTTP, not HTTPS)", authority(&hop.host, hop.port)),
         );
     }
@@ -482,11 +485,10 @@ async fn no_answer(
     if e.is_parse_too_large() {
         cx.reach(Level::Speaks);
         return Failure::new(
-            "http.oversized_head",
+            &codes::OVERSIZED_HEAD,
             Phase::Request,
             format!("the response head is larger than {} KiB", MAX_HEAD / 1024),
-        )
-        .hint("the server sends absurdly large headers: it is broken or hostile");
+        );
     }
     if let Some(heard) = sniff::identify(&head) {
         if heard.protocol != "http" {
@@ -509,23 +511,19 @@ async fn no_answer(
             }
         }
         return Failure::new(
-            "http.no_response",
+            &codes::NO_RESPONSE,
             Phase::Request,
             format!("the peer closed the connection without answering ({e})"),
-        )
-        .hint(
-            "the port accepts connections but the service drops HTTP requests: check the port, or whether it needs TLS",
         );
     }
     if let Some(io) = find_io_error(e) {
         return crate::net::read_failure(io, Phase::Request, "waiting for the HTTP answer");
     }
     Failure::new(
-        "http.malformed",
+        &codes::MALFORMED,
         Phase::Request,
         format!("the answer is not valid HTTP ({e}); it starts with {}", sniff::describe(&head)),
     )
-    .hint("the port speaks something other than HTTP/1.x: check the port number")
 }
 
 fn mismatch(heard: &sniff::Heard, hop: &Hop) -> Failure {
@@ -534,7 +532,7 @@ fn mismatch(heard: &sniff::Heard, hop: &Hop) -> Failure {
         (p, _) => format!("this port speaks {p}, not HTTP: check the port number or expect: {p}"),
     };
     Failure::new(
-        "proto.mismatch",
+        &core::PROTO_MISMATCH,
         Phase::Request,
         format!("expected HTTP, the peer answered in {}: {}", heard.protocol, heard.detail),
     )
@@ -578,7 +576,7 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
     if status == 400 && sniff::https_only_complaint(&a.body) {
         cx.identify("tls");
         return Err(Failure::new(
-            "proto.mismatch",
+            &core::PROTO_MISMATCH,
             Phase::Request,
             "the server answered HTTP 400 saying this port expects HTTPS (plain HTTP request sent to a TLS port)",
         )
@@ -593,19 +591,16 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
             format!("; it accepts certificates issued by: {}", cas.join("; "))
         };
         return Err(Failure::new(
-            "tls.client_cert_required",
+            &tls::codes::CLIENT_CERT_REQUIRED,
             Phase::Request,
             format!(
                 "the server requires a client certificate and refused this request without one (HTTP 400){accepted}"
             ),
-        )
-        .hint(
-            "give a client identity with --client-cert FILE --client-key FILE (tls.client_cert and tls.client_key)",
         ));
     }
     if a.truncated {
         cx.warn(
-            "http.body_truncated",
+            &codes::BODY_TRUNCATED,
             format!(
                 "the body is longer than http.max_body ({} bytes); only that much was read and checked",
                 opts.max_body
@@ -614,11 +609,10 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
     }
     if let Some(e) = &a.body_error {
         return Err(Failure::new(
-            "http.body_error",
+            &codes::BODY_ERROR,
             Phase::Transfer,
             format!("the body broke off after {} bytes: {e}", a.body.len()),
-        )
-        .hint("the server or a proxy cut the answer short"));
+        ));
     }
     let wanted = opts.status.clone().unwrap_or_else(|| vec![StatusPattern::Class(2)]);
     if !wanted.iter().any(|p| p.matches(status)) {
@@ -626,13 +620,13 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
         let reason = a.status.canonical_reason().unwrap_or("");
         if status == 401 && login {
             return Err(Failure::new(
-                "auth.rejected",
+                &core::AUTH_REJECTED,
                 Phase::Request,
                 format!("HTTP 401 {reason}: the login was refused"),
             )
             .hint("check the user name and password, and that the user may use this endpoint"));
         }
-        return Err(Failure::new("http.status", Phase::Request, format!("HTTP {status} {reason}, expected {list}"))
+        return Err(Failure::new(&codes::STATUS, Phase::Request, format!("HTTP {status} {reason}, expected {list}"))
             .hint(status_hint(status, &a.headers)));
     }
     let text = String::from_utf8_lossy(&a.body);
@@ -640,46 +634,42 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
         && !text.contains(needle.as_str())
     {
         return Err(Failure::new(
-            "http.body_mismatch",
+            &codes::BODY_MISMATCH,
             Phase::Transfer,
             format!("the body ({} bytes) does not contain {needle:?}", a.body.len()),
-        )
-        .hint("the page served is not the one expected: check the path and the application behind it"));
+        ));
     }
     if let Some(re) = &opts.body_regex {
         let re = regex::Regex::new(re).map_err(|e| Failure::config(format!("http.body_regex: {e}")))?;
         if !re.is_match(&text) {
             return Err(Failure::new(
-                "http.body_mismatch",
+                &codes::BODY_MISMATCH,
                 Phase::Transfer,
                 format!("the body ({} bytes) does not match /{re}/", a.body.len()),
-            )
-            .hint("the page served is not the one expected: check the path and the application behind it"));
+            ));
         }
     }
     if let Some(check) = &opts.json {
         let doc: serde_json::Value = serde_json::from_slice(&a.body).map_err(|e| {
             Failure::new(
-                "http.not_json",
+                &codes::NOT_JSON,
                 Phase::Transfer,
                 format!("the body is not JSON ({e}); it starts with {}", sniff::describe(&a.body)),
             )
-            .hint("the path does not serve the JSON status document: check http.path")
         })?;
         let pointer = check.rfc6901();
         let Some(found) = doc.pointer(&pointer) else {
             return Err(Failure::new(
-                "http.json_field_missing",
+                &codes::JSON_FIELD_MISSING,
                 Phase::Transfer,
                 format!("the JSON body has no field {pointer}"),
-            )
-            .hint("the status document has another shape: check http.json.pointer"));
+            ));
         };
         cx.fact("json_field", pointer.as_ref());
         cx.fact("json_value", found.clone());
         if *found != check.equals {
             return Err(Failure::new(
-                "http.unhealthy_state",
+                &codes::UNHEALTHY_STATE,
                 Phase::Transfer,
                 format!("{pointer} is {}, healthy is {}", show(found), show(&check.equals)),
             )
@@ -708,7 +698,7 @@ fn status_hint(status: u16, headers: &hyper::HeaderMap) -> String {
         404 => "the path does not exist on this server: check http.path".into(),
         429 => "the server is rate-limiting this client".into(),
         500..=599 => "the application behind the port is failing: look at its logs".into(),
-        _ => "the server answered, but not with a status the check accepts: check http.status".into(),
+        _ => codes::STATUS.hint.into(),
     }
 }
 

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::http::HttpOptions;
-use crate::http::JsonCheck;
-use crate::http::StatusPattern;
-use crate::http::{check, validate_options};
+pub mod codes;
+
+use crate::codes::core;
+use crate::http::{self, HttpOptions, JsonCheck, StatusPattern, check, validate_options};
 use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target};
 
 /// The `rabbitmq-api` probe.
@@ -53,6 +53,9 @@ impl Probe for RabbitmqApi {
     fn name(&self) -> &'static str {
         "rabbitmq-api"
     }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
+    }
     fn summary(&self) -> &'static str {
         "RabbitMQ management API: /api/overview (product, version, cluster), alarms health check"
     }
@@ -79,13 +82,19 @@ impl Probe for RabbitmqApi {
     }
 }
 
+/// Whether `f` is an `http.status` failure for `status`. The answer's status is the fact the
+/// exchange recorded before it judged the status; an `http.status` failure is made only then.
+fn is_status(cx: &ProbeCx, f: &Failure, status: u64) -> bool {
+    f.is(&http::codes::STATUS) && cx.facts().get("http_status").and_then(|v| v.as_u64()) == Some(status)
+}
+
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     if let Err(f) = check(t, cx, &overview(), Level::Speaks).await {
         let realm = cx.facts().get("www_authenticate").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        if t.login.is_none() && f.message.starts_with("HTTP 401") {
+        if t.login.is_none() && is_status(cx, &f, 401) {
             let who = if realm.contains("RabbitMQ") { "RabbitMQ's management API" } else { "the API" };
             return Err(Failure::new(
-                "auth.no_credentials",
+                &core::AUTH_NO_CREDENTIALS,
                 Phase::Auth,
                 format!("{who} answered 401 ({realm}): it needs a login to show the broker"),
             )
@@ -96,19 +105,17 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     cx.fact("protocol", "RabbitMQ management API");
     match check(t, cx, &alarms(), Level::Healthy).await {
         Ok(()) => Ok(()),
-        Err(f) if f.code == "http.unhealthy_state" => {
+        Err(f) if f.is(&http::codes::UNHEALTHY_STATE) => {
             let alarms = cx.facts().get("rabbitmq_alarms").map(ToString::to_string).unwrap_or_else(|| "?".into());
             let reason =
                 cx.facts().get("rabbitmq_health_reason").and_then(|v| v.as_str()).unwrap_or("alarms in effect");
-            Err(Failure::new("rabbitmq.alarms", Phase::Query, format!("{reason}: {alarms}"))
-                .hint("a memory or disk alarm blocks every publisher: free memory or disk on the node, or raise its watermark"))
+            Err(Failure::new(&codes::ALARMS, Phase::Query, format!("{reason}: {alarms}")))
         }
-        Err(f) if f.code == "http.status" && f.message.starts_with("HTTP 404") => Err(Failure::new(
-            "rabbitmq.no_health_checks",
+        Err(f) if is_status(cx, &f, 404) => Err(Failure::new(
+            &codes::NO_HEALTH_CHECKS,
             Phase::Query,
             "the API has no /api/health/checks/alarms (RabbitMQ before 3.8.10)",
-        )
-        .hint("upgrade RabbitMQ, or check this port at level speaks")),
+        )),
         Err(f) => Err(f),
     }
 }

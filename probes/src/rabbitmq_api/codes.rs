@@ -1,0 +1,27 @@
+//! The `rabbitmq-api` probe's own codes; its requests fail with `http.*` like any HTTP check.
+
+crate::codes! {
+    /// A resource alarm is in effect.
+    ALARMS = failure "rabbitmq.alarms" at Speaks {
+        about: "the node reports a memory or free-disk alarm, which blocks every publishing connection",
+        hint: "a memory or disk alarm blocks every publisher: free memory or disk on the node, or raise its watermark",
+        spec: "RabbitMQ documentation, Memory and Disk Alarms",
+    }
+    /// The API has no health-check endpoints.
+    NO_HEALTH_CHECKS = failure "rabbitmq.no_health_checks" at Speaks {
+        about: "the management API answered 404 for /api/health/checks/alarms: RabbitMQ older than 3.8.10",
+        hint: "upgrade RabbitMQ, or check this port at level speaks",
+        spec: "RabbitMQ HTTP API reference, GET /api/health/checks/alarms",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_code_the_rabbitmq_api_tests_know_is_in_a_table() {
+        // tests/brokers.rs and tests/messaging.rs check the testbed's RabbitMQ management API.
+        for c in ["rabbitmq.alarms", "rabbitmq.no_health_checks", "auth.no_credentials", "auth.rejected"] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+    }
+}
