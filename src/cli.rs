@@ -330,6 +330,9 @@ pub struct ManifestRunArgs {
 pub struct CodesArgs {
     /// Only the codes of this probe (its name, or the prefix of its codes: tls, tcp, auth).
     pub probe: Option<String>,
+    /// Every table as Markdown (docs/codes.md is this).
+    #[arg(long, conflicts_with = "probe")]
+    pub markdown: bool,
 }
 
 /// `portproof explain`.
@@ -512,7 +515,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             }
             Ok(0)
         }
-        Command::Codes(a) => crate::codes::list(a.probe.as_deref()).map_err(UsageError),
+        Command::Codes(a) => crate::codes::list(a.probe.as_deref(), a.markdown).map_err(UsageError),
         Command::Explain(a) => crate::codes::explain(&a.code).map_err(UsageError),
         Command::Tls(a) => tls_command(*a).await,
         Command::Testbed(a) => testbed(a).await,

@@ -311,3 +311,71 @@ checks:
     assert_eq!(j["summary"]["interrupted"], true);
     assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted"));
 }
+
+#[test]
+fn the_code_list_is_generated_from_the_registry() {
+    let run = portproof(&["codes", "--markdown"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let published = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/codes.md")).unwrap();
+    assert_eq!(published, run.stdout, "docs/codes.md is stale: portproof codes --markdown > docs/codes.md");
+    let run = portproof(&["codes", "tls"]);
+    assert!(run.stdout.contains("tls.cert_incomplete_chain"), "{}", run.stdout);
+    let run = portproof(&["explain", "tls.cert_incomplete_chain"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("What to do") && run.stdout.contains("RFC"), "{}", run.stdout);
+    let run = portproof(&["explain", "amqp.closed.403"]);
+    assert!(run.stdout.contains("amqp.closed.<detail>"), "a family's member is explained: {}", run.stdout);
+    let run = portproof(&["explain", "tls.no_such_thing"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("tls."), "names codes that start alike: {}", run.stderr);
+}
+
+#[test]
+fn every_code_and_probe_the_readme_names_is_in_the_registry() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let codes = portproof_probes::codes::all();
+    let probes: Vec<&str> = portproof_probes::expect_names();
+    let mut unknown = Vec::new();
+    for (i, part) in readme.split('`').enumerate() {
+        // Odd parts are inside backticks: `tls.cert_expired`, `amqp.closed.<reply-code>`.
+        let prefixes = ["dns.", "tcp.", "udp.", "tls.", "http.", "amqp.", "mqtt.", "postgres.", "mysql.", "mssql."];
+        let more = ["modbus.", "oracle.", "opcua.", "rabbitmq.", "auth.", "proto.", "run.", "config."];
+        if i % 2 == 0 || part.contains(' ') || !prefixes.iter().chain(&more).any(|p| part.starts_with(p)) {
+            continue;
+        }
+        let name = part.split(".<").next().unwrap().trim_end_matches(".*");
+        if name.ends_with(".rs") || name.ends_with(".sh") || is_setting(name) {
+            continue;
+        }
+        let known = codes.iter().any(|c| {
+            c.matches(name)
+                || c.name == name
+                || (c.shape == portproof_probes::codes::Shape::Family && name.starts_with(c.name))
+        }) || name.ends_with(".timeout")
+            || part.ends_with(".*")
+            || name.split('.').count() == 2 && probes.contains(&name.split('.').next().unwrap()) && part.contains('<');
+        if !known {
+            unknown.push(part.to_owned());
+        }
+    }
+    unknown.sort();
+    unknown.dedup();
+    assert!(unknown.is_empty(), "README names codes no table has: {unknown:?}");
+    let table = readme.split("## Probes").nth(1).unwrap().split("\n## ").next().unwrap();
+    for p in portproof_probes::registry() {
+        assert!(table.contains(&format!("| `{}`", p.name())), "README's probe table lacks {}", p.name());
+    }
+}
+
+/// Whether `a.b` is a manifest setting (`modbus.unit`, `tls.ca`) rather than a code.
+fn is_setting(name: &str) -> bool {
+    let Some((section, key)) = name.split_once('.') else { return false };
+    let schema = match section {
+        "tls" => serde_json::to_value(schemars::schema_for!(portproof_probes::TlsOptions)).unwrap(),
+        _ => match portproof_probes::section(section) {
+            Some(s) => serde_json::to_value(s.schema()).unwrap(),
+            None => return false,
+        },
+    };
+    schema["properties"].get(key.split('.').next().unwrap()).is_some()
+}
