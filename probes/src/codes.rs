@@ -122,8 +122,8 @@ impl PartialEq<Code> for String {
     }
 }
 
-/// What [`Failure::new`] and [`crate::ProbeCx::warn`] take as a code: a table entry. Plain strings
-/// are accepted only while the tables are being filled; they go once every site uses its table.
+/// What [`Failure::new`] and [`crate::ProbeCx::warn`] take as a code: a table entry, never a
+/// string, so that every code a probe can produce is in a table.
 pub trait IntoCode {
     /// The code as results spell it, and the table's hint.
     fn into_code(self) -> (String, Option<&'static str>);
@@ -133,18 +133,6 @@ impl IntoCode for &'static Code {
     fn into_code(self) -> (String, Option<&'static str>) {
         debug_assert!(self.shape == Shape::Exact, "{} needs its detail or phase", self.name);
         (self.name.to_owned(), Some(self.hint).filter(|h| !h.is_empty()))
-    }
-}
-
-impl IntoCode for &str {
-    fn into_code(self) -> (String, Option<&'static str>) {
-        (self.to_owned(), None)
-    }
-}
-
-impl IntoCode for String {
-    fn into_code(self) -> (String, Option<&'static str>) {
-        (self, None)
     }
 }
 

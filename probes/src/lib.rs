@@ -641,10 +641,10 @@ mod tests {
     fn a_warning_said_twice_is_kept_once() {
         // The login connection of a database probe meets the certificate the first one did.
         let mut cx = ProbeCx::default();
-        cx.warn("tls.cert_expiring", "the server certificate expires in 9 days");
-        cx.warn("tls.unverified", "unknown CA");
-        cx.warn("tls.cert_expiring", "the server certificate expires in 9 days");
-        cx.warn("tls.cert_expiring", "the server certificate expires in 8 days");
+        cx.warn(&crate::tls::codes::CERT_EXPIRING, "the server certificate expires in 9 days");
+        cx.warn(&crate::tls::codes::UNVERIFIED, "unknown CA");
+        cx.warn(&crate::tls::codes::CERT_EXPIRING, "the server certificate expires in 9 days");
+        cx.warn(&crate::tls::codes::CERT_EXPIRING, "the server certificate expires in 8 days");
         let codes: Vec<_> = cx.warnings().iter().map(|w| w.message.as_str()).collect();
         assert_eq!(
             codes,

@@ -40,6 +40,7 @@
 //! Modbus is a broadcast (unit 0) whose function code is a byte of the handshake's length, and
 //! could be a write (0x05, 0x06, 0x0F, 0x10), which this probe must never send.
 
+pub mod codes;
 pub mod options;
 pub mod wire;
 pub use options::*;
@@ -71,6 +72,9 @@ pub struct Modbus;
 impl Probe for Modbus {
     fn name(&self) -> &'static str {
         "modbus"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "Modbus TCP, read-only: device identification (vendor, product, revision), else one register; exceptions by name"
@@ -197,11 +201,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         Err(Unheard::Silent(f)) => Err(silent(cx, t, peer, f).await),
         // Only the identification has a slice, and it handles its own silence: this is a
         // fallback that keeps the result well-defined.
-        Err(Unheard::Unanswered) => Err(Failure::new(
-            "request.timeout",
-            Phase::Request,
-            "the device did not answer within the time given to the request",
-        )),
+        Err(Unheard::Unanswered) => Err(crate::codes::core::TIMEOUT
+            .failure_in(Phase::Request, "the device did not answer within the time given to the request")),
     }
 }
 
@@ -234,7 +235,7 @@ async fn converse(cx: &mut ProbeCx, opts: &ModbusOptions, s: &mut Session) -> Re
             return Err(exception_failure(s, Phase::Request).into());
         }
         Identification::Unanswered => cx.warn(
-            "modbus.identification_unanswered",
+            &codes::IDENTIFICATION_UNANSWERED,
             format!(
                 "unit {} did not answer Read Device Identification within {} ms (a device without it should answer illegal function), so a register is read instead",
                 s.unit,
@@ -250,7 +251,7 @@ async fn converse(cx: &mut ProbeCx, opts: &ModbusOptions, s: &mut Session) -> Re
     let result = read_register(cx, opts, s).await;
     if result.is_err() && s.unit_stated && identification == Identification::Answered {
         cx.warn(
-            "modbus.identity_any_unit",
+            &codes::IDENTITY_ANY_UNIT,
             format!(
                 "the device identification came back for unit {}, but gateways and servers answer it with their own identity for any unit id: only a register read proves the unit",
                 s.unit
@@ -295,11 +296,10 @@ async fn read_register(cx: &mut ProbeCx, opts: &ModbusOptions, s: &mut Session) 
         // come from whatever a gateway routed the request to.
         if s.unit_stated && s.answered_unit != s.unit {
             return Err(Failure::new(
-                "modbus.unit_mismatch",
+                &codes::UNIT_MISMATCH,
                 phase,
                 format!("asked unit {} for {} and the answer names unit {}", s.unit, req.describe(), s.answered_unit),
             )
-            .hint("a gateway may route this unit id elsewhere: check its routing table and modbus.unit")
             .into());
         }
         cx.reach(Level::Healthy);
@@ -447,7 +447,7 @@ async fn exchange(
         cx.fact("protocol", "Modbus TCP");
         s.answered_unit = mbap.unit;
         if mbap.unit != s.unit {
-            cx.warn("modbus.unit_mismatch", format!("asked unit {} and the answer names unit {}", s.unit, mbap.unit));
+            cx.warn(&codes::UNIT_MISMATCH, format!("asked unit {} and the answer names unit {}", s.unit, mbap.unit));
         }
         return Ok(answer);
     }
@@ -559,22 +559,19 @@ async fn not_modbus(cx: &mut ProbeCx, s: &mut Session, phase: Phase, why: String
 }
 
 fn malformed(message: String, phase: Phase) -> Failure {
-    Failure::new("modbus.malformed", phase, message)
-        .hint("the peer does not answer as a Modbus TCP server: check the port, and whether a gateway or proxy sits in between")
+    Failure::new(&codes::MALFORMED, phase, message)
 }
 
 fn no_response(cx: &ProbeCx, req: &Request, phase: Phase) -> Failure {
-    let hint = if cx.level() >= Level::Speaks {
-        "the device hung up in the middle of the conversation: it may allow only a few requests per connection; check its log"
-    } else {
-        "the port accepts connections but closed this one without an answer: the device may allow only a few clients at once, accept only listed client addresses, or not speak Modbus TCP"
-    };
-    Failure::new(
-        "modbus.no_response",
+    let f = Failure::new(
+        &codes::NO_RESPONSE,
         phase,
         format!("the peer closed (or reset) the connection without answering {}", req.describe()),
-    )
-    .hint(hint)
+    );
+    if cx.level() >= Level::Speaks {
+        return f.hint("the device hung up in the middle of the conversation: it may allow only a few requests per connection; check its log");
+    }
+    f
 }
 
 /// Silence then close: a TLS port (Modbus/TCP Security, 802) waits for a ClientHello and then
@@ -587,7 +584,7 @@ async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failu
     {
         cx.identify("tls");
         return Failure::new(
-            "proto.mismatch",
+            &crate::codes::core::PROTO_MISMATCH,
             f.phase,
             "the port closed on a Modbus request but completes a TLS ClientHello: it speaks TLS (Modbus/TCP Security?)",
         )
@@ -620,17 +617,23 @@ fn exception_failure(s: &Session, phase: Phase) -> Failure {
     if !earlier.is_empty() {
         message.push_str(&format!(" (before that: {})", earlier.join("; ")));
     }
+    // Each exception has its own advice, naming the unit where it matters; the table's hint
+    // covers the codes without one.
     let hint = match code {
-        0x01 => "the device does not implement this function: set modbus.kind to a table it has (holding, input, coil, discrete)".to_owned(),
-        0x02 => "nothing is mapped at this address on this unit: set modbus.register to an address the device has (0-based: register 40001 is holding address 0)".to_owned(),
-        0x03 => "the device refused the request's values: check modbus.register".to_owned(),
-        0x04 => format!("the device failed to serve the read, or has no unit {}: check modbus.unit and the device's state", s.unit),
-        0x05 | 0x06 => "the device is busy with a long operation: check again later (portproof never retries faster than once a second)".to_owned(),
-        0x0A => format!("the gateway has no path to unit {}: check its routing table and modbus.unit", s.unit),
-        0x0B => format!("the gateway got no answer from the device behind it (unit {}): check that device, its serial line and its unit id", s.unit),
-        _ => "see the device's documentation for this exception code".to_owned(),
+        0x01 => Some("the device does not implement this function: set modbus.kind to a table it has (holding, input, coil, discrete)".to_owned()),
+        0x02 => Some("nothing is mapped at this address on this unit: set modbus.register to an address the device has (0-based: register 40001 is holding address 0)".to_owned()),
+        0x03 => Some("the device refused the request's values: check modbus.register".to_owned()),
+        0x04 => Some(format!("the device failed to serve the read, or has no unit {}: check modbus.unit and the device's state", s.unit)),
+        0x05 | 0x06 => Some("the device is busy with a long operation: check again later (portproof never retries faster than once a second)".to_owned()),
+        0x0A => Some(format!("the gateway has no path to unit {}: check its routing table and modbus.unit", s.unit)),
+        0x0B => Some(format!("the gateway got no answer from the device behind it (unit {}): check that device, its serial line and its unit id", s.unit)),
+        _ => None,
     };
-    Failure::new(format!("modbus.exception.{name}"), phase, message).hint(hint)
+    let f = codes::EXCEPTION.failure_with(name, phase, message);
+    match hint {
+        Some(h) => f.hint(h),
+        None => f,
+    }
 }
 
 /// Closes with a FIN, then reads what the device still sends until it closes too (briefly,
@@ -707,6 +710,27 @@ mod tests {
         let f = exception_failure(&s, Phase::Query);
         assert_eq!(f.code, "modbus.exception.gateway_target_failed");
         assert!(f.hint.unwrap().contains("unit 255"));
+    }
+
+    #[test]
+    fn every_code_the_tests_know_is_in_a_table() {
+        for c in [
+            "modbus.exception.gateway_target_failed",
+            "modbus.exception.illegal_data_address",
+            "modbus.exception.illegal_function",
+            "modbus.exception.server_device_busy",
+            "modbus.exception.server_device_failure",
+            "modbus.identification_unanswered",
+            "modbus.identity_any_unit",
+            "modbus.malformed",
+            "modbus.no_response",
+            "modbus.unit_mismatch",
+            "request.timeout",
+            "proto.mismatch",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        assert!(Modbus.codes().iter().any(|c| std::ptr::eq(*c, &codes::EXCEPTION)));
     }
 
     #[test]

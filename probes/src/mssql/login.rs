@@ -18,6 +18,7 @@ use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 
+use super::codes;
 use super::prelogin_tls::PreloginTls;
 use super::wire::{self, Encryption};
 use crate::mssql::MssqlEncrypt;
@@ -104,7 +105,7 @@ pub(super) async fn login_and_query(
         }
         Ok(Err((phase, e))) => Err(failure(cx, e, phase)),
         Err(_) => Err(Failure::new(
-            "mssql.malformed",
+            &codes::MALFORMED,
             Phase::Auth,
             "the TDS client crashed on what the server sent during the login",
         )
@@ -135,7 +136,7 @@ async fn relay(
     cx.phase(Phase::Auth);
     let (kind, mut prelogin) = read_message(&mut tib).await.map_err(|e| relay_failure(&e))?;
     if kind != wire::PRELOGIN || !wire::set_encryption(&mut prelogin, ask) {
-        return Err(Failure::new("mssql.error", Phase::Auth, "the TDS client did not start with a PRELOGIN"));
+        return Err(Failure::new(&codes::ERROR, Phase::Auth, "the TDS client did not start with a PRELOGIN"));
     }
     server
         .write_all(&wire::packet(wire::PRELOGIN, &prelogin))
@@ -144,7 +145,7 @@ async fn relay(
     let mut answer = read_answer(&mut server).await?;
     let p = wire::prelogin(&answer).map_err(|e| {
         Failure::new(
-            "mssql.malformed",
+            &codes::MALFORMED,
             Phase::Auth,
             format!("the login connection's PRELOGIN answer does not decode: {e}"),
         )
@@ -153,15 +154,14 @@ async fn relay(
     let tls7 = !strict && ask != Encryption::NotSupported;
     if tls7 && !chosen.uses_tls() {
         return Err(Failure::new(
-            "mssql.encryption_downgraded",
+            &codes::ENCRYPTION_DOWNGRADED,
             Phase::Tls,
             "the server offered encryption on the first connection and refuses it on the login connection: no password was sent",
-        )
-        .hint("something between here and the server strips encryption, or another server answers: investigate before logging in"));
+        ));
     }
     if ask == Encryption::NotSupported && chosen == Encryption::Required {
         return Err(Failure::new(
-            "mssql.encryption_required",
+            &codes::ENCRYPTION_REQUIRED,
             Phase::Tls,
             "the server forces encryption (Force Encryption), and mssql.encrypt is disable",
         ));
@@ -210,7 +210,7 @@ async fn send(tib: &mut DuplexStream, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn relay_failure(e: &std::io::Error) -> Failure {
-    Failure::new("mssql.error", Phase::Auth, format!("the TDS client stopped: {e}"))
+    Failure::new(&codes::ERROR, Phase::Auth, format!("the TDS client stopped: {e}"))
 }
 
 /// Reads one TDS message (packets up to the end-of-message bit): its type and joined bodies.
@@ -237,7 +237,7 @@ async fn read_answer(server: &mut BoxIo) -> Result<Vec<u8>, Failure> {
     let (kind, body) = read_message(server).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidData {
             Failure::new(
-                "mssql.malformed",
+                &codes::MALFORMED,
                 Phase::Auth,
                 format!("the login connection's PRELOGIN answer is broken: {e}"),
             )
@@ -247,7 +247,7 @@ async fn read_answer(server: &mut BoxIo) -> Result<Vec<u8>, Failure> {
     })?;
     if kind != wire::TABULAR {
         return Err(Failure::new(
-            "mssql.malformed",
+            &codes::MALFORMED,
             Phase::Auth,
             format!("the login connection's PRELOGIN answer has packet type 0x{kind:02x}, not 0x04"),
         ));
@@ -262,59 +262,65 @@ fn failure(cx: &mut ProbeCx, e: tiberius::error::Error, phase: Phase) -> Failure
         Error::Server(t) => {
             cx.fact("mssql_error", serde_json::json!({"number": t.code(), "state": t.state(), "class": t.class()}));
             let message: String = t.message().chars().take(512).collect();
-            let (code, hint) = server_error(t.code());
-            Failure::new(
-                code,
+            server_error(
+                t.code(),
                 phase,
                 format!("the server refused: error {} (state {}): {message}", t.code(), t.state()),
             )
-            .hint(hint)
         }
         Error::Routing { host, port } => {
             cx.fact("mssql_routing", format!("{host}:{port}"));
-            Failure::new("mssql.routed", phase, format!("the server routes the session to {host}:{port}"))
-                .hint("Azure SQL (redirect policy) or an availability group listener sends clients elsewhere: check that address too")
+            Failure::new(&codes::ROUTED, phase, format!("the server routes the session to {host}:{port}"))
         }
         Error::Io { kind, message } => {
-            Failure::new("mssql.io", phase, format!("the connection failed during the login: {message} ({kind:?})"))
+            Failure::new(&codes::IO, phase, format!("the connection failed during the login: {message} ({kind:?})"))
         }
-        other => Failure::new("mssql.error", phase, format!("the login failed: {other}"))
-            .hint("see the SQL Server error log for the reason"),
+        other => Failure::new(&codes::ERROR, phase, format!("the login failed: {other}")),
     }
 }
 
-/// Failure code and hint of a server error number.
-fn server_error(number: u32) -> (String, &'static str) {
-    let (code, hint) = match number {
-        18456 => (
-            "auth.rejected",
-            "login failed; the client always sees state 1, the error log has the real state: 2 or 5 no such login, 6 a Windows login used with SQL authentication, 7 login disabled, 8 wrong password, 11 or 12 no CONNECT SQL permission, 18 password must change, 38 or 40 default or named database cannot be opened, 58 the server accepts Windows authentication only",
-        ),
-        18452 => (
-            "mssql.windows_auth_only",
-            "the server accepts Windows authentication only: switch it to SQL Server and Windows Authentication mode and restart the service",
-        ),
-        18470 => ("mssql.login_disabled", "the login is disabled: ALTER LOGIN ... ENABLE"),
-        18486 => (
-            "mssql.login_locked",
-            "the login is locked out by the password policy: ALTER LOGIN ... WITH PASSWORD ... UNLOCK",
-        ),
-        18487 | 18488 => ("mssql.password_expired", "the password has expired or must be changed before first use"),
-        4060 => (
-            "mssql.database_unavailable",
-            "the database does not exist, is offline, or the login has no user in it: fix mssql.database or map the login",
-        ),
-        4064 => (
-            "mssql.default_database_unavailable",
-            "the login's default database cannot be opened: ALTER LOGIN ... WITH DEFAULT_DATABASE",
-        ),
-        17809 | 17810 => ("mssql.too_many_connections", "the server's user connection limit is reached"),
-        40615 => ("mssql.firewall", "the Azure SQL firewall does not allow this client address"),
-        40532 => (
-            "mssql.server_unknown",
-            "Azure SQL: the server name in the login does not match; use the full name or user@server",
-        ),
-        _ => return (format!("mssql.error.{number}"), "see the SQL Server error log for the reason"),
+/// A server error as a failure: the code its number has (with the table's hint), or
+/// `mssql.error.<number>`.
+fn server_error(number: u32, phase: Phase, message: String) -> Failure {
+    let code = match number {
+        18456 => {
+            return Failure::new(&crate::codes::core::AUTH_REJECTED, phase, message).hint(
+                "login failed; the client always sees state 1, the error log has the real state: 2 or 5 no such login, 6 a Windows login used with SQL authentication, 7 login disabled, 8 wrong password, 11 or 12 no CONNECT SQL permission, 18 password must change, 38 or 40 default or named database cannot be opened, 58 the server accepts Windows authentication only",
+            );
+        }
+        18452 => &codes::WINDOWS_AUTH_ONLY,
+        18470 => &codes::LOGIN_DISABLED,
+        18486 => &codes::LOGIN_LOCKED,
+        18487 | 18488 => &codes::PASSWORD_EXPIRED,
+        4060 => &codes::DATABASE_UNAVAILABLE,
+        4064 => &codes::DEFAULT_DATABASE_UNAVAILABLE,
+        17809 | 17810 => &codes::TOO_MANY_CONNECTIONS,
+        40615 => &codes::FIREWALL,
+        40532 => &codes::SERVER_UNKNOWN,
+        _ => return codes::SERVER_ERROR.failure_with(number, phase, message),
     };
-    (code.to_owned(), hint)
+    Failure::new(code, phase, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_by_number() {
+        for (n, code) in [
+            (18456, "auth.rejected"),
+            (18452, "mssql.windows_auth_only"),
+            (18470, "mssql.login_disabled"),
+            (18488, "mssql.password_expired"),
+            (4060, "mssql.database_unavailable"),
+            (17810, "mssql.too_many_connections"),
+            (50000, "mssql.error.50000"),
+        ] {
+            let f = server_error(n, Phase::Auth, "x".into());
+            assert_eq!(f.code, code);
+            assert!(f.hint.is_some(), "{code}");
+        }
+        assert!(server_error(18456, Phase::Auth, "x".into()).hint.unwrap().contains("state 1"));
+    }
 }

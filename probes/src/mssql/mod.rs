@@ -15,6 +15,7 @@
 //! (or with `insecure: true`), or without TLS when `mssql.encrypt: disable` says so. Login errors are
 //! decoded by number; 18456 comes with the causes its (server-side) states stand for.
 
+pub mod codes;
 mod login;
 pub mod options;
 mod prelogin_tls;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::codes::core::{AUTH_NO_CREDENTIALS, PROTO_MISMATCH};
 use crate::net::{Conn, dial, read_available, read_failure, read_head};
 use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use prelogin_tls::PreloginTls;
@@ -38,6 +40,9 @@ pub struct Mssql;
 impl Probe for Mssql {
     fn name(&self) -> &'static str {
         "mssql"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "MS SQL Server: PRELOGIN version and encryption, TLS inside TDS or TDS 8.0 strict, SQL Browser, tiberius login"
@@ -89,7 +94,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let login = t.login.as_ref().filter(|l| l.has_password());
     let Some(login) = login else {
         return Err(Failure::new(
-            "auth.no_credentials",
+            &AUTH_NO_CREDENTIALS,
             Phase::Auth,
             "the server answered PRELOGIN as SQL Server; without credentials the probe sends no LOGIN7",
         )
@@ -101,21 +106,20 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let plain_allowed = encrypt == MssqlEncrypt::Disable;
     if id.encryption == Some(Encryption::NotSupported) && !plain_allowed {
         return Err(Failure::new(
-            "mssql.plaintext_login_refused",
+            &codes::PLAINTEXT_LOGIN_REFUSED,
             Phase::Auth,
             "the server does not support encryption, and the probe sends no password outside TLS",
-        )
-        .hint("install a certificate on the server (SQL Server Configuration Manager), or allow a plain-text login explicitly with mssql.encrypt: disable"));
+        ));
     }
-    if let Some(f) = id.unverified.filter(|_| !t.tls.insecure) {
-        return Err(Failure::new(
-            f.code,
-            Phase::Tls,
-            format!("{}; the probe sends no password over a certificate that does not verify", f.message),
-        )
-        .hint(f.hint.unwrap_or_else(|| {
-            "name the CA that signed the server certificate with tls.ca, or accept it with insecure: true".into()
-        })));
+    // The TLS engine's verdict on the certificate, kept with its code, now the reason no
+    // password is sent.
+    if let Some(mut f) = id.unverified.filter(|_| !t.tls.insecure) {
+        f.phase = Phase::Tls;
+        f.message = format!("{}; the probe sends no password over a certificate that does not verify", f.message);
+        f.hint = f.hint.or_else(|| {
+            Some("name the CA that signed the server certificate with tls.ca, or accept it with insecure: true".into())
+        });
+        return Err(f);
     }
     login::login_and_query(t, cx, login, &password, id.encryption).await
 }
@@ -151,15 +155,14 @@ async fn identify(t: &Target, cx: &mut ProbeCx) -> Result<Identity, Failure> {
         Err(Answer::Failed(f)) if cx.identified() == Some("tls") => {
             // A TLS alert to a clear-text PRELOGIN: strict, or another TLS service.
             cx.fact("mssql_plain_prelogin", "answered with TLS");
-            return strict(t, cx, &instance, true).await.map_err(|e| if e.code == "proto.mismatch" { f } else { e });
+            return strict(t, cx, &instance, true).await.map_err(|e| if e.is(&PROTO_MISMATCH) { f } else { e });
         }
         Err(Answer::Closed) => {
             return Err(Failure::new(
-                "mssql.no_response",
+                &codes::NO_RESPONSE,
                 Phase::Greeting,
                 "the peer closed the connection without answering PRELOGIN",
-            )
-            .hint("the port accepts connections but does not speak TDS: check the port number, and whether the instance listens on TCP"));
+            ));
         }
         Err(Answer::Failed(f)) => return Err(f),
     };
@@ -167,19 +170,17 @@ async fn identify(t: &Target, cx: &mut ProbeCx) -> Result<Identity, Failure> {
     record(cx, &p, "TDS 7.x", &instance)?;
     if encrypt == MssqlEncrypt::Mandatory && encryption == Encryption::NotSupported {
         return Err(Failure::new(
-            "mssql.encryption_refused",
+            &codes::ENCRYPTION_REFUSED,
             Phase::Tls,
             "the server does not support encryption, and mssql.encrypt is mandatory",
-        )
-        .hint("install a certificate for SQL Server (Configuration Manager, Protocols, Certificate), or relax mssql.encrypt"));
+        ));
     }
     if encrypt == MssqlEncrypt::Disable && encryption == Encryption::Required {
         return Err(Failure::new(
-            "mssql.encryption_required",
+            &codes::ENCRYPTION_REQUIRED,
             Phase::Tls,
             "the server forces encryption (Force Encryption), and mssql.encrypt is disable",
-        )
-        .hint("drop mssql.encrypt: disable; the server accepts only encrypted sessions"));
+        ));
     }
     if !encryption.uses_tls() || encrypt == MssqlEncrypt::Disable {
         let _ = conn.shutdown().await;
@@ -190,7 +191,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx) -> Result<Identity, Failure> {
     let wrapped = Conn::new(PreloginTls::new(conn), cx.limits.max_read);
     let done = tls::handshake_recorded(cx, wrapped, &t.host, &t.tls, true, &[]).await.map_err(|e| e.failure)?;
     if let Some(f) = &done.unverified {
-        cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+        cx.warn(&crate::tls::codes::UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
     }
     let mut stream = done.stream;
     // No LOGIN7 follows: close the TDS session (a FIN, not a reset).
@@ -208,7 +209,7 @@ async fn strict(t: &Target, cx: &mut ProbeCx, instance: &str, guessed: bool) -> 
     let done =
         tls::handshake_recorded(cx, conn, &t.host, &t.tls, true, &[wire::TDS8_ALPN]).await.map_err(|e| e.failure)?;
     if let Some(f) = &done.unverified {
-        cx.warn("tls.unverified", format!("the server certificate does not verify: {}", f.message));
+        cx.warn(&crate::tls::codes::UNVERIFIED, format!("the server certificate does not verify: {}", f.message));
     }
     let mut conn = Conn::new(done.stream, cx.limits.max_read);
     let tape = conn.tape();
@@ -226,7 +227,7 @@ async fn strict(t: &Target, cx: &mut ProbeCx, instance: &str, guessed: bool) -> 
             Err(_) => {
                 cx.identify("tls");
                 return Err(Failure::new(
-                    "proto.mismatch",
+                    &PROTO_MISMATCH,
                     Phase::Greeting,
                     format!(
                         "the port speaks TLS but answers no PRELOGIN inside it within {} ms: not SQL Server",
@@ -244,7 +245,7 @@ async fn strict(t: &Target, cx: &mut ProbeCx, instance: &str, guessed: bool) -> 
         Err(Answer::Closed) => {
             cx.identify("tls");
             return Err(Failure::new(
-                "mssql.no_response",
+                &codes::NO_RESPONSE,
                 Phase::Greeting,
                 "the port completes a TLS handshake but closes on a PRELOGIN inside it: not TDS 8.0",
             )
@@ -296,10 +297,11 @@ async fn read_prelogin<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(|e| Answer::Failed(read_failure(&e, Phase::Greeting, "reading the PRELOGIN answer")))?;
     wire::prelogin(&body).map_err(|e| {
-        Answer::Failed(
-            Failure::new("mssql.malformed", Phase::Greeting, format!("the PRELOGIN answer does not decode: {e}"))
-                .hint("the peer frames like TDS but its PRELOGIN answer is broken: it is not a working SQL Server"),
-        )
+        Answer::Failed(Failure::new(
+            &codes::MALFORMED,
+            Phase::Greeting,
+            format!("the PRELOGIN answer does not decode: {e}"),
+        ))
     })
 }
 
@@ -328,7 +330,7 @@ fn record(cx: &mut ProbeCx, p: &wire::Prelogin, protocol: &str, instance: &str) 
     }
     if p.encryption() == Some(Encryption::NotSupported) {
         cx.warn(
-            "mssql.no_encryption",
+            &codes::NO_ENCRYPTION,
             "the server supports no encryption: logins cross the network in clear text (obfuscated, not encrypted)",
         );
     }
@@ -336,11 +338,10 @@ fn record(cx: &mut ProbeCx, p: &wire::Prelogin, protocol: &str, instance: &str) 
         cx.fact("mssql_instance", instance);
         if p.instance_ok == Some(false) {
             return Err(Failure::new(
-                "mssql.instance_mismatch",
+                &codes::INSTANCE_MISMATCH,
                 Phase::Greeting,
                 format!("the server on this port is not instance {instance:?}"),
-            )
-            .hint("named instances listen on their own (often dynamic) port: ask the SQL Server Browser with mssql.browser: true"));
+            ));
         }
     }
     cx.reach(Level::Speaks);
@@ -395,7 +396,7 @@ fn record_browser(
         Ok(b) => b,
         Err(e) if e == SILENT => {
             return cx.warn(
-                "mssql.browser_silent",
+                &codes::BROWSER_SILENT,
                 format!(
                     "no answer from the SQL Server Browser on UDP {port} within {} ms (stopped, or filtered)",
                     budget.as_millis()
@@ -404,14 +405,14 @@ fn record_browser(
         }
         Err(e) => {
             return cx
-                .warn("mssql.browser_unreachable", format!("the SQL Server Browser (UDP {port}) is unreachable: {e}"));
+                .warn(&codes::BROWSER_UNREACHABLE, format!("the SQL Server Browser (UDP {port}) is unreachable: {e}"));
         }
     };
     let list = match wire::browser_response(&bytes) {
         Ok(list) => list,
         Err(e) => {
             return cx.warn(
-                "mssql.browser_malformed",
+                &codes::BROWSER_MALFORMED,
                 format!("UDP {port} answered, but not as the SQL Server Browser: {e}"),
             );
         }
@@ -424,11 +425,11 @@ fn record_browser(
     let Some(name) = instance else { return };
     match list.iter().find(|i| i.instance.eq_ignore_ascii_case(name)) {
         Some(i) if i.tcp_port.is_some_and(|p| p != target_port) => cx.warn(
-            "mssql.instance_elsewhere",
+            &codes::INSTANCE_ELSEWHERE,
             format!("the Browser says instance {name} listens on TCP {}, not {target_port}", i.tcp_port.unwrap_or(0)),
         ),
         Some(_) => {}
-        None => cx.warn("mssql.instance_unlisted", format!("the Browser does not list instance {name}")),
+        None => cx.warn(&codes::INSTANCE_UNLISTED, format!("the Browser does not list instance {name}")),
     }
 }
 
@@ -438,9 +439,54 @@ fn mismatch(cx: &mut ProbeCx, head: &[u8]) -> Failure {
         return f;
     }
     Failure::new(
-        "mssql.malformed",
+        &codes::MALFORMED,
         Phase::Greeting,
         format!("the answer to PRELOGIN is not TDS: {}", sniff::describe(head)),
     )
     .hint("the port speaks something other than SQL Server's TDS: check the port number")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_code_the_tests_know_is_in_a_table() {
+        for c in [
+            "mssql.browser_malformed",
+            "mssql.browser_silent",
+            "mssql.browser_unreachable",
+            "mssql.database_unavailable",
+            "mssql.default_database_unavailable",
+            "mssql.encryption_downgraded",
+            "mssql.encryption_refused",
+            "mssql.encryption_required",
+            "mssql.error",
+            "mssql.error.50000",
+            "mssql.firewall",
+            "mssql.instance_elsewhere",
+            "mssql.instance_mismatch",
+            "mssql.instance_unlisted",
+            "mssql.io",
+            "mssql.login_disabled",
+            "mssql.login_locked",
+            "mssql.malformed",
+            "mssql.no_encryption",
+            "mssql.no_response",
+            "mssql.password_expired",
+            "mssql.plaintext_login_refused",
+            "mssql.routed",
+            "mssql.server_unknown",
+            "mssql.too_many_connections",
+            "mssql.windows_auth_only",
+            "auth.no_credentials",
+            "auth.rejected",
+            "greeting.timeout",
+            "request.timeout",
+            "proto.mismatch",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        // A failure without a number and a numbered server error are two entries of one name.
+        assert!(std::ptr::eq(crate::codes::lookup("mssql.error").unwrap(), &super::codes::ERROR));
+        assert!(std::ptr::eq(crate::codes::lookup("mssql.error.50000").unwrap(), &super::codes::SERVER_ERROR));
+    }
 }

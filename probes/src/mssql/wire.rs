@@ -307,7 +307,7 @@ pub fn release_name(major: u8, minor: u8) -> Option<&'static str> {
     })
 }
 
-/// CLNT_UCAST_EX ([MC-SQLR] 2.2.3): "list every instance on this machine".
+/// CLNT_UCAST_EX ([MC-SQLR] 2.2.2): "list every instance on this machine".
 pub const BROWSER_REQUEST: [u8; 1] = [0x03];
 
 /// One instance the SQL Server Browser lists.

@@ -15,6 +15,7 @@
 //! connection opens an anonymous session on a None endpoint and reads `Server_ServerStatus`
 //! (`healthy` means `Running`), its one read: no Browse, no Write, no Call.
 
+pub mod codes;
 pub mod options;
 pub mod wire;
 pub use options::*;
@@ -42,6 +43,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 
+use crate::codes::core::{PROTO_MISMATCH, TIMEOUT};
 use crate::net::{Conn, Tape, dial, read_available, read_failure, read_head};
 use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 
@@ -52,6 +54,9 @@ pub struct Opcua;
 impl Probe for Opcua {
     fn name(&self) -> &'static str {
         "opcua"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "OPC UA TCP: Hello/Acknowledge, GetEndpoints and FindServers over SecurityPolicy None, server certificate"
@@ -162,18 +167,17 @@ async fn hello(t: &Target, cx: &mut ProbeCx, url: &str) -> Result<Option<SocketA
         if sniff::answers_tls(peer, &t.host, cx.remaining()).await {
             cx.identify("tls");
             return Err(Failure::new(
-                "proto.mismatch",
+                &PROTO_MISMATCH,
                 Phase::Greeting,
                 "the peer closed on an OPC UA Hello but completes a TLS handshake: a TLS service, not opc.tcp",
             )
             .hint("this port speaks TLS (perhaps OPC UA over HTTPS or a web server): opc.tcp listens elsewhere"));
         }
         return Err(Failure::new(
-            "opcua.no_response",
+            &codes::NO_RESPONSE,
             Phase::Greeting,
             "the peer closed the connection without answering the Hello",
-        )
-        .hint("the port accepts connections but does not speak OPC UA TCP: check the port, and whether the server limits its clients"));
+        ));
     }
     let header = match wire::header(&h[..got]) {
         Ok(hd) if matches!(&hd.kind, b"ACK" | b"ERR") => hd,
@@ -186,7 +190,7 @@ async fn hello(t: &Target, cx: &mut ProbeCx, url: &str) -> Result<Option<SocketA
     if header.size as usize > wire::MAX_ANSWER {
         let _ = conn.shutdown().await;
         return Err(Failure::new(
-            "opcua.malformed",
+            &codes::MALFORMED,
             Phase::Greeting,
             format!(
                 "the {} claims {} bytes; an answer to Hello is at most {} (the smallest buffer a server may have)",
@@ -194,8 +198,7 @@ async fn hello(t: &Target, cx: &mut ProbeCx, url: &str) -> Result<Option<SocketA
                 header.size,
                 wire::MAX_ANSWER
             ),
-        )
-        .hint("the peer frames like OPC UA TCP but its answer is broken: it is not a working OPC UA server"));
+        ));
     }
     let mut m = vec![0u8; header.size as usize];
     m[..wire::HEADER_LEN].copy_from_slice(&h);
@@ -213,8 +216,7 @@ async fn hello(t: &Target, cx: &mut ProbeCx, url: &str) -> Result<Option<SocketA
     })
     .await;
     let answer = wire::answer(&m).map_err(|e| {
-        Failure::new("opcua.malformed", Phase::Greeting, format!("the answer to Hello does not decode: {e}"))
-            .hint("the peer frames like OPC UA TCP but its answer is broken: it is not a working OPC UA server")
+        Failure::new(&codes::MALFORMED, Phase::Greeting, format!("the answer to Hello does not decode: {e}"))
     })?;
     cx.reach(Level::Speaks);
     cx.fact("protocol", "OPC UA TCP (opc.tcp)");
@@ -227,18 +229,17 @@ async fn hello(t: &Target, cx: &mut ProbeCx, url: &str) -> Result<Option<SocketA
             cx.fact("opcua_max_chunk_count", l.max_chunks);
             for raised in wire::ack_raises(&l) {
                 cx.warn(
-                    "opcua.ack_limits_raised",
+                    &codes::ACK_LIMITS_RAISED,
                     format!("the Acknowledge raises a limit: {raised}; clients clamp it"),
                 );
             }
             let problems = wire::ack_problems(&l);
             if !problems.is_empty() {
                 return Err(Failure::new(
-                    "opcua.bad_acknowledge",
+                    &codes::BAD_ACKNOWLEDGE,
                     Phase::Greeting,
                     format!("the Acknowledge announces impossible limits: {}", problems.join("; ")),
-                )
-                .hint("the server's transport limits break OPC 10000-6 7.1.2.4; clients will fail on it: check its configuration or firmware"));
+                ));
             }
             Ok(peer)
         }
@@ -253,8 +254,7 @@ fn hello_error(cx: &mut ProbeCx, status: u32, reason: &str, what: &str, phase: P
     let name = wire::status_name(status);
     cx.fact("opcua_error", json!({"status": name, "code": format!("0x{status:08X}"), "reason": reason}));
     let said = if reason.is_empty() { String::new() } else { format!(": {reason:?}") };
-    Failure::new(format!("opcua.err.{name}"), phase, format!("{what} with Error {name}{said}"))
-        .hint(wire::status_hint(status))
+    codes::ERR.failure_with(&name, phase, format!("{what} with Error {name}{said}")).hint(wire::status_hint(status))
 }
 
 /// An `ERR` the server sent first on a connection async-opcua ran: async-opcua reports it only
@@ -289,7 +289,7 @@ fn mismatch(cx: &mut ProbeCx, head: &[u8], why: Option<wire::WireError>) -> Fail
     }
     let why = why.map(|e| format!(" ({e})")).unwrap_or_default();
     Failure::new(
-        "opcua.malformed",
+        &codes::MALFORMED,
         Phase::Greeting,
         format!("the answer to Hello is not OPC UA TCP{why}: {}", sniff::describe(head)),
     )
@@ -355,12 +355,11 @@ async fn discover(
             return Err(refused(cx, e.status(), &e.to_string(), "OpenSecureChannel with SecurityPolicy None"));
         }
         Err(_) => {
-            return Err(Failure::new(
-                "request.timeout",
-                Phase::Request,
-                "no answer to OpenSecureChannel (SecurityPolicy None) before the deadline",
-            )
-            .hint("the server acknowledged the Hello but does not open a secure channel: check its load and its log"));
+            return Err(TIMEOUT
+                .failure_in(Phase::Request, "no answer to OpenSecureChannel (SecurityPolicy None) before the deadline")
+                .hint(
+                    "the server acknowledged the Hello but does not open a secure channel: check its load and its log",
+                ));
         }
     };
     let timeout = cx.remaining().unwrap_or(Duration::from_secs(10)).saturating_sub(CLOSE_BUDGET);
@@ -383,8 +382,7 @@ async fn discover(
             let list = r.endpoints.unwrap_or_default();
             record_endpoints(t, cx, &list, peer, opts).await;
             if list.is_empty() {
-                Err(Failure::new("opcua.no_endpoints", Phase::Request, "GetEndpoints listed no endpoint")
-                    .hint("the server has no endpoint configured for this URL: check opcua.endpoint_url and its endpoint configuration"))
+                Err(Failure::new(&codes::NO_ENDPOINTS, Phase::Request, "GetEndpoints listed no endpoint"))
             } else {
                 Ok(list)
             }
@@ -406,11 +404,11 @@ async fn discover(
                 cx.fact("opcua_servers", servers);
             }
             Ok(other) => cx.warn(
-                "opcua.find_servers_failed",
+                &codes::FIND_SERVERS_FAILED,
                 format!("FindServers was refused: {}", wire::status_name(service_status(&other).bits())),
             ),
             Err(e) => cx.warn(
-                "opcua.find_servers_failed",
+                &codes::FIND_SERVERS_FAILED,
                 format!("FindServers failed: {} ({})", wire::status_name(e.status().bits()), e),
             ),
         }
@@ -441,11 +439,10 @@ async fn server_status(
     });
     let Some(endpoint) = anonymous_none else {
         return Err(Failure::new(
-            "opcua.status_unreadable",
+            &codes::STATUS_UNREADABLE,
             Phase::Query,
             "no endpoint offers anonymous access over SecurityPolicy None, so the probe opens no session to read ServerStatus",
-        )
-        .hint("the server is discoverable (its endpoints are in the facts); reading its status needs anonymous access, or drop opcua.read_status"));
+        ));
     };
     let mut endpoint = endpoint.clone();
     // The URL the client asked for, not the one advertised: the advertised host may be one this
@@ -534,12 +531,11 @@ async fn server_status(
         cx.fact("product_version", b.software_version.as_ref().to_owned());
     }
     if status.state != ServerState::Running {
-        return Err(Failure::new(
-            format!("opcua.server_state.{:?}", status.state),
+        return Err(codes::SERVER_STATE.failure_with(
+            format_args!("{:?}", status.state),
             Phase::Query,
             format!("Server_ServerStatus says the server is {:?}, not Running", status.state),
-        )
-        .hint("the server is up but not serving: see its log (Failed, NoConfiguration, Suspended, Shutdown, CommunicationFault)"));
+        ));
     }
     cx.reach(Level::Healthy);
     Ok(())
@@ -646,18 +642,22 @@ fn refused(cx: &mut ProbeCx, status: StatusCode, detail: &str, what: &str) -> Fa
     let name = wire::status_name(status.bits());
     cx.fact("opcua_discovery_status", name.clone());
     let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+    // What the StatusCode says about discovery; the table's hint covers the others.
     let hint = match status.bits() & 0xFFFF_0000 {
-        0x8055_0000 | 0x8054_0000 => {
-            "the server refuses SecurityPolicy None even for discovery: OPC UA proven, but its endpoints need a client certificate to list"
-        }
-        0x800A_0000 => "the server stopped answering during discovery: check its load and log",
-        0x80AE_0000 | 0x808A_0000 | 0x8086_0000 => {
-            "the server dropped the secure channel: it may refuse SecurityPolicy None for discovery, or limit its clients"
-        }
-        _ => "the server refused discovery; its log says why",
+        0x8055_0000 | 0x8054_0000 => Some(
+            "the server refuses SecurityPolicy None even for discovery: OPC UA proven, but its endpoints need a client certificate to list",
+        ),
+        0x800A_0000 => Some("the server stopped answering during discovery: check its load and log"),
+        0x80AE_0000 | 0x808A_0000 | 0x8086_0000 => Some(
+            "the server dropped the secure channel: it may refuse SecurityPolicy None for discovery, or limit its clients",
+        ),
+        _ => None,
     };
-    Failure::new(format!("opcua.status.{name}"), Phase::Request, format!("{what} failed with {name}{detail}"))
-        .hint(hint)
+    let f = codes::STATUS.failure_with(&name, Phase::Request, format!("{what} failed with {name}{detail}"));
+    match hint {
+        Some(h) => f.hint(h),
+        None => f,
+    }
 }
 
 /// The short name of a security policy URI (`http://opcfoundation.org/UA/SecurityPolicy#None`).
@@ -725,7 +725,7 @@ async fn record_endpoints(
     }
     if list.iter().all(|e| e.security_mode == MessageSecurityMode::None) && !list.is_empty() {
         cx.warn(
-            "opcua.security_none_only",
+            &codes::SECURITY_NONE_ONLY,
             "every endpoint uses SecurityPolicy None: no signed or encrypted endpoint is offered, so anyone on the network can read and alter the traffic",
         );
     }
@@ -739,7 +739,7 @@ async fn record_endpoints(
         let Some((host, port)) = url_host(u) else { continue };
         if port != t.port && !seen.iter().any(|(_, p)| *p == port) {
             cx.warn(
-                "opcua.endpoint_url_mismatch",
+                &codes::ENDPOINT_URL_MISMATCH,
                 format!(
                     "the endpoints advertise {u}, but the server was reached on port {}: clients that connect to the URL the server returns will fail after discovery (a NAT or container port mapping?)",
                     t.port
@@ -757,7 +757,7 @@ async fn record_endpoints(
         }
         if let Some(problem) = unusable_host(t, &host, peer, cx.remaining()).await {
             cx.warn(
-                "opcua.endpoint_url_mismatch",
+                &codes::ENDPOINT_URL_MISMATCH,
                 format!(
                     "the endpoints advertise {u}, but {problem}: clients that connect to the URL the server returns will fail after discovery"
                 ),
@@ -854,7 +854,7 @@ fn certificate(cx: &mut ProbeCx, der: &[u8], warn_days: u32) {
             );
             if c.days_left < 0 {
                 cx.warn(
-                    "opcua.cert_expiring",
+                    &codes::CERT_EXPIRING,
                     format!(
                         "the server certificate expired {} days ago ({}): secured connections fail",
                         -c.days_left, c.not_after
@@ -862,12 +862,12 @@ fn certificate(cx: &mut ProbeCx, der: &[u8], warn_days: u32) {
                 );
             } else if c.days_left < i64::from(warn_days) {
                 cx.warn(
-                    "opcua.cert_expiring",
+                    &codes::CERT_EXPIRING,
                     format!("the server certificate expires in {} days ({})", c.days_left, c.not_after),
                 );
             }
         }
-        Err(e) => cx.warn("opcua.cert_unparsable", format!("the server certificate does not parse: {e}")),
+        Err(e) => cx.warn(&codes::CERT_UNPARSABLE, format!("the server certificate does not parse: {e}")),
     }
 }
 
@@ -969,6 +969,36 @@ mod tests {
         assert_eq!(Opcua.default_require(&t), Level::Speaks);
         t.set_options(OpcuaOptions { read_status: true, ..Default::default() });
         assert_eq!(Opcua.default_require(&t), Level::Healthy, "a stated health criterion can fail");
+    }
+
+    #[test]
+    fn every_code_the_tests_know_is_in_a_table() {
+        for c in [
+            "opcua.ack_limits_raised",
+            "opcua.bad_acknowledge",
+            "opcua.cert_expiring",
+            "opcua.cert_unparsable",
+            "opcua.endpoint_url_mismatch",
+            "opcua.err.Bad_TcpEndpointUrlInvalid",
+            "opcua.err.Bad_TcpServerTooBusy",
+            "opcua.err.0x12340000",
+            "opcua.find_servers_failed",
+            "opcua.malformed",
+            "opcua.no_endpoints",
+            "opcua.no_response",
+            "opcua.security_none_only",
+            "opcua.server_state.Suspended",
+            "opcua.status.Bad_SecurityPolicyRejected",
+            "opcua.status_unreadable",
+            "greeting.timeout",
+            "request.timeout",
+            "proto.mismatch",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        // The family `opcua.status.<StatusCode>` and the exact `opcua.status_unreadable` stay apart.
+        assert!(std::ptr::eq(crate::codes::lookup("opcua.status_unreadable").unwrap(), &codes::STATUS_UNREADABLE));
+        assert!(std::ptr::eq(crate::codes::lookup("opcua.status.Bad_Timeout").unwrap(), &codes::STATUS));
     }
 
     #[test]

@@ -33,6 +33,7 @@
 //! Every packet is read against a cap (the SDU the probe announces): a length beyond it is
 //! `oracle.malformed`, never an allocation of what the peer claims.
 
+pub mod codes;
 pub mod options;
 pub mod wire;
 pub use options::*;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::codes::core::{PROTO_MISMATCH, TIMEOUT};
 use crate::net::{BoxIo, Conn, Tape, dial, read_available, read_failure, read_head};
 use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{Header, ListenerAnswer, ptype};
@@ -53,6 +55,9 @@ pub struct Oracle;
 impl Probe for Oracle {
     fn name(&self) -> &'static str {
         "oracle"
+    }
+    fn codes(&self) -> &'static [&'static crate::codes::Code] {
+        codes::CODES
     }
     fn summary(&self) -> &'static str {
         "Oracle TNS listener: its version (VSNNUM), a service name or SID accepted, refused (ORA code) or redirected"
@@ -138,11 +143,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         (None, Some(s)) => Asked { key: "SID", name: s.clone() },
         (None, None) => {
             return Err(Failure::new(
-                "oracle.no_service",
+                &codes::NO_SERVICE,
                 Phase::Request,
                 "the listener was identified; no service name or SID was given, so no service was asked for",
-            )
-            .hint("give oracle.service_name (--service-name) to check that the listener knows the database service"));
+            ));
         }
     };
     service_connect(t, cx, &asked).await
@@ -234,7 +238,7 @@ async fn first_packet(cx: &mut ProbeCx, link: &mut Link) -> Result<Packet, Failu
     if got == 0 {
         if link.redirected {
             return Err(Failure::new(
-                "oracle.no_response",
+                &codes::NO_RESPONSE,
                 Phase::Request,
                 "the peer closed the connection without answering the CONNECT",
             ));
@@ -451,11 +455,7 @@ async fn service_connect(t: &Target, cx: &mut ProbeCx, asked: &Asked) -> Result<
                 let asking = service_answer(cx, &mut link, &request);
                 let answered = match remaining {
                     Some(r) => tokio::time::timeout(r.saturating_sub(margin(r)), asking).await.unwrap_or_else(|_| {
-                        Err(Failure::new(
-                            "request.timeout",
-                            Phase::Request,
-                            "no answer to the CONNECT within the deadline",
-                        ))
+                        Err(TIMEOUT.failure_in(Phase::Request, "no answer to the CONNECT within the deadline"))
                     }),
                     None => asking.await,
                 };
@@ -503,11 +503,10 @@ async fn service_connect(t: &Target, cx: &mut ProbeCx, asked: &Asked) -> Result<
         }
     }
     Err(Failure::new(
-        "oracle.redirect_loop",
+        &codes::REDIRECT_LOOP,
         Phase::Request,
         format!("the listener redirected more than {MAX_REDIRECTS} times"),
-    )
-    .hint("the listeners redirect to each other: check REMOTE_LISTENER and the dispatchers' addresses"))
+    ))
 }
 
 /// Sends the service CONNECT on `link` and reads what the listener decided.
@@ -553,12 +552,9 @@ fn at_redirect_target(f: Failure, addr: &str) -> Failure {
         Some(w) if !w.is_empty() => w.to_owned(),
         _ => "failed".to_owned(),
     };
-    Failure::new(
-        format!("oracle.redirect_target.{what}"),
-        f.phase,
-        format!("at {addr}, where the listener redirected the client: {}", f.message),
-    )
-    .hint(format!("the checked port speaks TNS and redirected the CONNECT to {addr}, which failed: check the dispatcher or listener at that address (`lsnrctl services` lists each handler's address), or why the listener hands out this one"))
+    codes::REDIRECT_TARGET
+        .failure_with(what, f.phase, format!("at {addr}, where the listener redirected the client: {}", f.message))
+        .hint(format!("the checked port speaks TNS and redirected the CONNECT to {addr}, which failed: check the dispatcher or listener at that address (`lsnrctl services` lists each handler's address), or why the listener hands out this one"))
 }
 
 /// Connects where a REDIRECT points, if the probe may go there; says why not otherwise.
@@ -591,11 +587,11 @@ async fn follow(
             Some(a) if !a.is_empty() => a,
             _ => {
                 cx.warn(
-                    "oracle.redirect_unresolvable",
+                    &codes::REDIRECT_UNRESOLVABLE,
                     format!("the listener redirects clients to {addr}, a name this machine cannot resolve"),
                 );
                 let f = Failure::new(
-                    "oracle.redirect_unreachable",
+                    &codes::REDIRECT_UNREACHABLE,
                     Phase::Resolve,
                     format!("the listener redirects to {addr}, and this machine cannot resolve that name"),
                 )
@@ -673,7 +669,7 @@ async fn connect_there(
     let dialed = match remaining {
         Some(r) => tokio::time::timeout(r.saturating_sub(margin(r)), dialing)
             .await
-            .unwrap_or_else(|_| Err(Failure::new("connect.timeout", Phase::Connect, "no answer within the deadline"))),
+            .unwrap_or_else(|_| Err(TIMEOUT.failure_in(Phase::Connect, "no answer within the deadline"))),
         None => dialing.await,
     };
     cx.phase(Phase::Request);
@@ -683,11 +679,10 @@ async fn connect_there(
             Ok(link)
         }
         Err(f) => Err(Failure::new(
-            "oracle.redirect_unreachable",
+            &codes::REDIRECT_UNREACHABLE,
             f.phase,
             format!("the listener redirects to {addr}, which does not answer from here: {}", f.message),
-        )
-        .hint("the listener hands clients an address (a dispatcher's, another node's, the host's own name) that they must reach too: check the dispatchers' and LOCAL_LISTENER addresses, DNS, and the firewall")),
+        )),
     }
 }
 
@@ -699,7 +694,7 @@ fn margin(r: Duration) -> Duration {
 
 /// `oracle.redirected`: a REDIRECT the probe does not follow.
 fn redirected(message: String, hint: String) -> Failure {
-    Failure::new("oracle.redirected", Phase::Request, message).hint(hint)
+    Failure::new(&codes::REDIRECTED, Phase::Request, message).hint(hint)
 }
 
 /// The addresses `host` resolves to, within [`RESOLVE_WAIT`] and a third of what is left;
@@ -802,36 +797,25 @@ fn refusal(cx: &mut ProbeCx, a: &ListenerAnswer, asked: &Asked) -> Failure {
         cx.fact("oracle_error_stack", a.stack.clone());
     }
     let what = asked.describe();
-    let (code, hint): (String, String) = match n {
-        12514 => (
-            "oracle.service_unknown".into(),
-            "the listener does not know this service: `lsnrctl services` on the database host lists the ones it knows; check the instance's service_names (SHOW PARAMETER service_names, a PDB's name), that the instance registers with this listener (LOCAL_LISTENER, ALTER SYSTEM REGISTER), and that the database is open; an instance just started registers within a minute".into(),
-        ),
-        12505 => (
-            "oracle.sid_unknown".into(),
-            "the listener knows no instance by this SID: `lsnrctl status` lists the instances; connect by service name instead (oracle.service_name), or register the SID statically (SID_LIST_LISTENER in listener.ora)".into(),
-        ),
-        12516 | 12519 | 12520 => (
-            "oracle.no_handler".into(),
-            "the listener knows the service but has no handler free for it: the instance may have reached its processes or sessions limit (SHOW PARAMETER processes; v$resource_limit), be blocked while starting, or, for shared server, have no dispatcher for this protocol; `lsnrctl services` shows each handler's state".into(),
-        ),
-        12526 => (
-            "oracle.restricted".into(),
-            "the instance is in restricted mode (maintenance, or started with STARTUP RESTRICT): ALTER SYSTEM DISABLE RESTRICTED SESSION when it is over; only users with RESTRICTED SESSION may connect meanwhile".into(),
-        ),
-        0 => ("oracle.refused".into(), "the listener gave no error number: see its log (listener.log)".into()),
-        other => (
-            format!("oracle.refused.{other}"),
-            format!("see TNS-{other:05} in Oracle's error messages, `lsnrctl status`, and the listener's log (listener.log)"),
-        ),
-    };
     let words = wire::error_text(n).map(|w| format!(" ({w})")).unwrap_or_default();
-    Failure::new(code, Phase::Request, format!("the listener refused {what}: TNS-{n:05}{words}")).hint(hint)
+    let message = format!("the listener refused {what}: TNS-{n:05}{words}");
+    let code = match n {
+        12514 => &codes::SERVICE_UNKNOWN,
+        12505 => &codes::SID_UNKNOWN,
+        12516 | 12519 | 12520 => &codes::NO_HANDLER,
+        12526 => &codes::RESTRICTED,
+        0 => &codes::REFUSED,
+        other => {
+            return codes::REFUSED_WITH.failure_with(other, Phase::Request, message).hint(format!(
+                "see TNS-{other:05} in Oracle's error messages, `lsnrctl status`, and the listener's log (listener.log)"
+            ));
+        }
+    };
+    Failure::new(code, Phase::Request, message)
 }
 
 fn malformed(message: String) -> Failure {
-    Failure::new("oracle.malformed", Phase::Request, message)
-        .hint("the peer frames like TNS but its packets are broken: it is not a working Oracle listener")
+    Failure::new(&codes::MALFORMED, Phase::Request, message)
 }
 
 /// The answer is not TNS: another protocol by name, or malformed.
@@ -844,7 +828,7 @@ fn not_tns(cx: &mut ProbeCx, head: &[u8], why: &wire::WireError) -> Failure {
         return f;
     }
     Failure::new(
-        "oracle.malformed",
+        &codes::MALFORMED,
         Phase::Request,
         format!("the answer to the CONNECT is not TNS ({why}): {}", sniff::describe(head)),
     )
@@ -856,12 +840,12 @@ fn not_tns(cx: &mut ProbeCx, head: &[u8], why: &wire::WireError) -> Failure {
 fn not_tns_there(head: &[u8], why: &wire::WireError) -> Failure {
     match sniff::identify(head).filter(|h| h.protocol != "oracle") {
         Some(h) => Failure::new(
-            "proto.mismatch",
+            &PROTO_MISMATCH,
             Phase::Request,
             format!("the answer to the CONNECT is {}, not TNS: {}", h.protocol, h.detail),
         ),
         None => Failure::new(
-            "oracle.malformed",
+            &codes::MALFORMED,
             Phase::Request,
             format!("the answer to the CONNECT is not TNS ({why}): {}", sniff::describe(head)),
         ),
@@ -873,14 +857,13 @@ async fn no_answer(cx: &mut ProbeCx, peer: Option<SocketAddr>, host: &str) -> Fa
     if sniff::answers_tls(peer, host, cx.remaining()).await {
         cx.identify("tls");
         return Failure::new(
-            "proto.mismatch",
+            &PROTO_MISMATCH,
             Phase::Request,
             "the port closed on the CONNECT but completes a TLS ClientHello: a TCPS listener",
         )
         .hint("use over: tls for an Oracle TCPS port (2484 by convention)");
     }
-    Failure::new("oracle.no_response", Phase::Request, "the peer closed the connection without answering the CONNECT")
-        .hint("a listener answers every CONNECT: this port is not an Oracle listener, or valid node checking (tcp.validnode_checking, tcp.invited_nodes in sqlnet.ora) or a firewall drops this client")
+    Failure::new(&codes::NO_RESPONSE, Phase::Request, "the peer closed the connection without answering the CONNECT")
 }
 
 #[cfg(test)]
@@ -961,7 +944,8 @@ mod tests {
 
     #[test]
     fn failures_at_a_redirect_target_name_it() {
-        let f = Failure::new("proto.mismatch", Phase::Request, "the answer is ssh").hint("check the port number");
+        let f = Failure::new(&crate::codes::core::PROTO_MISMATCH, Phase::Request, "the answer is ssh")
+            .hint("check the port number");
         let f = at_redirect_target(f, "10.0.0.9:1522");
         assert_eq!(f.code, "oracle.redirect_target.mismatch");
         assert!(f.message.starts_with("at 10.0.0.9:1522") && f.message.contains("ssh"), "{f:?}");
@@ -973,6 +957,36 @@ mod tests {
             connect_data: None,
         };
         assert_eq!(address(&t), "dbSET x:1");
+    }
+
+    #[test]
+    fn every_code_the_tests_know_is_in_a_table() {
+        for c in [
+            "oracle.malformed",
+            "oracle.no_handler",
+            "oracle.no_response",
+            "oracle.no_service",
+            "oracle.redirect_loop",
+            "oracle.redirect_target.mismatch",
+            "oracle.redirect_target.no_response",
+            "oracle.redirect_target.timeout",
+            "oracle.redirect_unreachable",
+            "oracle.redirect_unresolvable",
+            "oracle.redirected",
+            "oracle.refused",
+            "oracle.refused.12528",
+            "oracle.restricted",
+            "oracle.service_unknown",
+            "oracle.sid_unknown",
+            "proto.mismatch",
+            "request.timeout",
+            "tcp.refused",
+        ] {
+            assert!(crate::codes::lookup(c).is_some(), "{c}");
+        }
+        // A refusal without a number and one with a number are two entries of one name.
+        assert!(std::ptr::eq(crate::codes::lookup("oracle.refused").unwrap(), &codes::REFUSED));
+        assert!(std::ptr::eq(crate::codes::lookup("oracle.refused.12528").unwrap(), &codes::REFUSED_WITH));
     }
 
     #[test]

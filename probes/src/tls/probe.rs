@@ -285,7 +285,7 @@ mod tests {
     }
 
     fn required_failure() -> After {
-        After::Alert(Failure::new("tls.client_cert_required", Phase::Tls, "x"))
+        After::Alert(Failure::new(&crate::tls::codes::CLIENT_CERT_REQUIRED, Phase::Tls, "x"))
     }
 
     #[test]
@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn with_an_identity_acceptance_is_what_counts() {
-        let rejected = After::Alert(Failure::new("tls.client_cert_rejected", Phase::Tls, "x"));
+        let rejected = After::Alert(Failure::new(&crate::tls::codes::CLIENT_CERT_REJECTED, Phase::Tls, "x"));
         let mut s = seen(true);
         s.sent = true;
         assert_eq!(
