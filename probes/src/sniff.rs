@@ -282,6 +282,52 @@ pub struct Expected<'a> {
     pub over_tls: Option<&'a str>,
 }
 
+/// The answer to what a probe sent (`sent`: "CONNECT") is not its protocol: read a little more
+/// so the sniffer can name it (`proto.mismatch`), else `malformed` naming what came.
+pub async fn not_expected(
+    cx: &mut crate::ProbeCx,
+    conn: &mut crate::net::Conn<crate::net::BoxIo>,
+    tape: &crate::net::Tape,
+    expected: &Expected<'_>,
+    sent: &str,
+    malformed: &'static crate::codes::Code,
+) -> crate::Failure {
+    let _ = read_available(conn, 512, Duration::from_millis(100)).await;
+    let head = tape.head();
+    if let Some(f) = mismatch(cx, &head, expected, crate::Phase::Request) {
+        return f;
+    }
+    crate::Failure::new(
+        malformed,
+        crate::Phase::Request,
+        format!("the answer to {sent} is not {}: {}", expected.label, describe(&head)),
+    )
+    .hint(format!("the port speaks something other than {}: check the port number", expected.label))
+}
+
+/// Silence then close on what a probe sent: a TLS port waiting for a ClientHello does exactly
+/// that, so ask on a side connection; `f` stands when it is not TLS either.
+pub async fn silent_then_closed(
+    cx: &mut crate::ProbeCx,
+    t: &crate::Target,
+    peer: Option<SocketAddr>,
+    expected: &Expected<'_>,
+    sent: &str,
+    f: crate::Failure,
+) -> crate::Failure {
+    if t.over == crate::Over::Tcp && answers_tls(peer, &t.host, cx.remaining()).await {
+        cx.identify("tls");
+        let tls = expected.over_tls.unwrap_or("tls");
+        return crate::Failure::new(
+            &crate::codes::core::PROTO_MISMATCH,
+            crate::Phase::Request,
+            format!("the port closed on {sent} but completes a TLS ClientHello: it is an {tls} port"),
+        )
+        .hint(format!("use expect: {tls} (or over: tls)"));
+    }
+    f
+}
+
 /// `proto.mismatch` when `head` is another protocol the sniffer knows, which goes into
 /// `identified`; `None` when it is unknown or the expected one (then the probe says malformed).
 pub fn mismatch(

@@ -28,7 +28,7 @@ use lapin::{Connection, ConnectionProperties, ErrorKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::codes::core;
-use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
+use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_failure};
 use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, Secret, Target, sniff, tls};
 use wire::{FRAME_END, FRAME_HEADER_LEN, FRAME_METHOD, MAX_UNTUNED_FRAME, Method, Opening, Start};
 
@@ -237,34 +237,16 @@ fn version_mismatch(cx: &mut ProbeCx, h: wire::HeaderReply) -> Failure {
     f
 }
 
-/// The answer is not AMQP: read a little more so the sniffer can name it.
+const EXPECTED: sniff::Expected<'static> = sniff::Expected { name: "amqp", label: "AMQP", over_tls: Some("amqps") };
+
+/// The answer is not AMQP: the sniffer names it, or it is malformed.
 async fn not_amqp(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Failure {
-    let _ = read_available(conn, 512, std::time::Duration::from_millis(100)).await;
-    let head = tape.head();
-    let expected = sniff::Expected { name: "amqp", label: "AMQP", over_tls: Some("amqps") };
-    if let Some(f) = sniff::mismatch(cx, &head, &expected, Phase::Request) {
-        return f;
-    }
-    Failure::new(
-        &codes::MALFORMED,
-        Phase::Request,
-        format!("the answer to the AMQP protocol header is not AMQP: {}", sniff::describe(&head)),
-    )
-    .hint("the port speaks something other than AMQP 0-9-1: check the port number")
+    sniff::not_expected(cx, conn, tape, &EXPECTED, "the AMQP protocol header", &codes::MALFORMED).await
 }
 
 /// Silence then close: a TLS port waiting for a ClientHello does exactly that. Ask on the side.
 async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failure) -> Failure {
-    if t.over == Over::Tcp && sniff::answers_tls(peer, &t.host, cx.remaining()).await {
-        cx.identify("tls");
-        return Failure::new(
-            &core::PROTO_MISMATCH,
-            Phase::Request,
-            "the port closed on the AMQP protocol header but completes a TLS ClientHello: it is an amqps port",
-        )
-        .hint("use expect: amqps (or over: tls)");
-    }
-    f
+    sniff::silent_then_closed(cx, t, peer, &EXPECTED, "the AMQP protocol header", f).await
 }
 
 fn record_start(cx: &mut ProbeCx, s: &Start) {

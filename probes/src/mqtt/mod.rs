@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::codes::core;
-use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
+use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_failure};
 use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use wire::{ConnAck, FixedHeader};
 
@@ -290,34 +290,16 @@ async fn read_connack(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>) -> Result<ConnAc
         .map_err(|e| Unheard::Failure(malformed(format!("CONNACK does not decode: {e}"), Phase::Request)))
 }
 
-/// The answer is not MQTT: read a little more so the sniffer can name it.
+const EXPECTED: sniff::Expected<'static> = sniff::Expected { name: "mqtt", label: "MQTT", over_tls: Some("mqtts") };
+
+/// The answer is not MQTT: the sniffer names it, or it is malformed.
 async fn not_mqtt(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, tape: &Tape) -> Failure {
-    let _ = read_available(conn, 512, Duration::from_millis(100)).await;
-    let head = tape.head();
-    let expected = sniff::Expected { name: "mqtt", label: "MQTT", over_tls: Some("mqtts") };
-    if let Some(f) = sniff::mismatch(cx, &head, &expected, Phase::Request) {
-        return f;
-    }
-    Failure::new(
-        &codes::MALFORMED,
-        Phase::Request,
-        format!("the answer to CONNECT is not MQTT: {}", sniff::describe(&head)),
-    )
-    .hint("the port speaks something other than MQTT: check the port number")
+    sniff::not_expected(cx, conn, tape, &EXPECTED, "CONNECT", &codes::MALFORMED).await
 }
 
 /// Silence then close: a TLS port waiting for a ClientHello does exactly that. Ask on the side.
 async fn silent(cx: &mut ProbeCx, t: &Target, peer: Option<SocketAddr>, f: Failure) -> Failure {
-    if t.over == Over::Tcp && sniff::answers_tls(peer, &t.host, cx.remaining()).await {
-        cx.identify("tls");
-        return Failure::new(
-            &core::PROTO_MISMATCH,
-            Phase::Request,
-            "the port closed on CONNECT but completes a TLS ClientHello: it is an mqtts port",
-        )
-        .hint("use expect: mqtts (or over: tls)");
-    }
-    f
+    sniff::silent_then_closed(cx, t, peer, &EXPECTED, "CONNECT", f).await
 }
 
 fn record(cx: &mut ProbeCx, v: MqttVersion, ack: &ConnAck, id: &str) {
