@@ -89,7 +89,8 @@ pub struct RawCheck {
     /// (`https`).
     #[schemars(extend("enum" = portproof_probes::expect_names()))]
     pub expect: String,
-    /// Run the protocol directly on TCP, inside TLS, or over UDP.
+    /// Run the protocol directly on TCP, inside TLS, or in UDP datagrams: one of the probe's
+    /// transports (`portproof probes`), by default its first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over: Option<Over>,
     /// Level needed to pass: `open`, `speaks` (default) or `healthy` (default when the check
@@ -292,7 +293,7 @@ impl CheckSpec {
     /// The probe and whether TLS is on, after `expect` aliases and `over`.
     pub fn probe(&self) -> (&'static dyn Probe, Over) {
         let (probe, implied) = portproof_probes::resolve_expect(&self.raw.expect).expect("validated on parse");
-        let over = if implied { Over::Tls } else { self.raw.over.unwrap_or_default() };
+        let over = if implied { Over::Tls } else { self.raw.over.unwrap_or_else(|| default_over(probe)) };
         (probe, over)
     }
 
@@ -317,6 +318,16 @@ impl CheckSpec {
             return Err(format!(
                 "over: expect {} runs over tls; over: tcp contradicts it (check {:?})",
                 r.expect, r.name
+            ));
+        }
+        let over = if implied { Over::Tls } else { r.over.unwrap_or_else(|| default_over(probe)) };
+        if !probe.transports().contains(&over) {
+            let can: Vec<String> = probe.transports().iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "over: the {} probe runs over {}, not {over} (check {:?})",
+                probe.name(),
+                can.join(" or "),
+                r.name
             ));
         }
         if let Some(p) = &r.planned
@@ -351,6 +362,11 @@ impl CheckSpec {
         }
         Ok(())
     }
+}
+
+/// The transport of a check that names none: its probe's first (a UDP probe's is `udp`).
+fn default_over(probe: &dyn Probe) -> Over {
+    probe.transports().first().copied().unwrap_or_default()
 }
 
 mod humantime_opt {
@@ -785,6 +801,19 @@ checks:
         let m = Manifest::parse(src, "m.yaml").unwrap();
         let checks = plan(&m, src, "m.yaml", &Overrides::default()).unwrap();
         assert_eq!((checks[0].require, checks[1].require), (Level::Open, Level::Healthy));
+    }
+
+    #[test]
+    fn a_transport_the_probe_does_not_list_is_refused() {
+        // Nothing runs HTTP over UDP: silently running it over TCP would report a pass for a
+        // transport that was never tried.
+        let e = err("checks:\n  - name: a\n    host: h\n    port: 80\n    expect: http\n    over: udp\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("over:") && e.message.contains("udp") && e.message.contains("tcp or tls"), "{e}");
+        let src = "checks:\n  - {name: a, host: h, port: 80, expect: http}\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let checks = plan(&m, src, "m.yaml", &Overrides::default()).unwrap();
+        assert_eq!(checks[0].target.over, Over::Tcp, "the probe's first transport");
     }
 
     #[test]

@@ -483,7 +483,8 @@ async fn no_answer(
         return f;
     }
     if e.is_parse_too_large() {
-        cx.reach(Level::Speaks);
+        // No `speaks`: a head that never ends is no HTTP answer, whatever its first line says
+        // (a peer sending `HTTP/1.1 200 OK` and then one endless header passed before).
         return Failure::new(
             &codes::OVERSIZED_HEAD,
             Phase::Request,
