@@ -46,12 +46,7 @@ pub static SECTION: Section = Section::of::<MssqlOptions>("mssql", FLAGS);
 
 const FLAGS: &[Flag] = &[
     Flag::value("instance", "instance", "NAME", "MS SQL: named instance the port must belong to"),
-    Flag::value(
-        "database",
-        "database",
-        "NAME",
-        "Database: named in PostgreSQL's start-up [default: the user name], opened by a MySQL or SQL Server login",
-    ),
+    crate::tls::sslmode::DATABASE_FLAG,
     Flag::value(
         "encrypt",
         "encrypt",

@@ -22,18 +22,4 @@ pub struct PostgresOptions {
 /// The `postgres` section and its command-line flags.
 pub static SECTION: Section = Section::of::<PostgresOptions>("postgres", FLAGS);
 
-const FLAGS: &[Flag] = &[
-    Flag::value(
-        "database",
-        "database",
-        "NAME",
-        "Database: named in PostgreSQL's start-up [default: the user name], opened by a MySQL or SQL Server login",
-    ),
-    Flag::value(
-        "sslmode",
-        "sslmode",
-        "MODE",
-        "Database TLS (postgres, mysql): disable, prefer or require [default: prefer]; SQL Server's is --encrypt",
-    )
-    .one_of(&["disable", "prefer", "require"]),
-];
+const FLAGS: &[Flag] = &[crate::tls::sslmode::DATABASE_FLAG, crate::tls::sslmode::SSLMODE_FLAG];

@@ -10,7 +10,7 @@ pub mod cert;
 pub mod codes;
 pub mod probe;
 pub mod scan;
-mod sslmode;
+pub mod sslmode;
 pub use sslmode::SslMode;
 
 use std::io;

@@ -16,3 +16,20 @@ pub enum SslMode {
     /// Ask for TLS; a server that answers N fails with `postgres.ssl_refused`.
     Require,
 }
+
+/// `--database`, offered by every database probe for its `database` key (one flag, one help).
+pub const DATABASE_FLAG: crate::Flag = crate::Flag::value(
+    "database",
+    "database",
+    "NAME",
+    "Database: named in PostgreSQL's start-up [default: the user name], opened by a MySQL or SQL Server login",
+);
+
+/// `--sslmode`, offered by the probes whose TLS starts inside their protocol.
+pub const SSLMODE_FLAG: crate::Flag = crate::Flag::value(
+    "sslmode",
+    "sslmode",
+    "MODE",
+    "Database TLS (postgres, mysql): disable, prefer or require [default: prefer]; SQL Server's is --encrypt",
+)
+.one_of(&["disable", "prefer", "require"]);
