@@ -220,15 +220,10 @@ impl<'de> Deserialize<'de> for RawCheck {
                     login: None,
                     sections: Vec::new(),
                 };
-                let (mut name, mut port, mut expect) = (false, false, false);
+                // Every key once: a second `require:` must not quietly replace the first.
+                let mut seen = std::collections::HashSet::new();
                 while let Some(key) = map.next_key_seed(KeySeed)? {
-                    let dup = match key.as_str() {
-                        "name" => std::mem::replace(&mut name, true),
-                        "port" => std::mem::replace(&mut port, true),
-                        "expect" => std::mem::replace(&mut expect, true),
-                        _ => false,
-                    };
-                    if dup || c.sections.iter().any(|(k, _)| *k == key) {
+                    if !seen.insert(key.clone()) {
                         return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
                     }
                     match key.as_str() {
@@ -253,14 +248,10 @@ impl<'de> Deserialize<'de> for RawCheck {
                         },
                     }
                 }
-                if !name {
-                    return Err(A::Error::missing_field("name"));
-                }
-                if !port {
-                    return Err(A::Error::missing_field("port"));
-                }
-                if !expect {
-                    return Err(A::Error::missing_field("expect"));
+                for required in ["name", "port", "expect"] {
+                    if !seen.contains(required) {
+                        return Err(A::Error::missing_field(required));
+                    }
                 }
                 Ok(c)
             }
@@ -761,6 +752,11 @@ checks:
             ("checks:\n  - name: a\n    port: 80\n    expect: http\n    http: { status: [700] }\n", 5, "700"),
             ("defaults: { host: h }\nchecks:\n  - name: a\n    port: 0\n    expect: tcp\n", 3, "port"),
             ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n  -: [\n", 5, "while parsing"),
+            (
+                "checks:\n  - name: a\n    port: 80\n    expect: http\n    require: healthy\n    require: open\n",
+                2,
+                "duplicate field `require`",
+            ),
         ];
         for (src, line, needle) in cases {
             let e = err(src);

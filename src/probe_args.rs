@@ -35,11 +35,7 @@ impl Args for ProbeArgs {
                 arg = arg.short(c);
             }
             arg = if f.kind.takes_value() {
-                let a = arg.value_name(f.value_name).action(if f.kind.repeats() {
-                    ArgAction::Append
-                } else {
-                    ArgAction::Set
-                });
+                let a = arg.value_name(f.value_name).action(if f.repeat { ArgAction::Append } else { ArgAction::Set });
                 if f.possible.is_empty() { a } else { a.value_parser(f.possible.to_vec()) }
             } else {
                 arg.action(ArgAction::SetTrue)

@@ -379,3 +379,18 @@ fn is_setting(name: &str) -> bool {
     };
     schema["properties"].get(key.split('.').next().unwrap()).is_some()
 }
+
+#[test]
+fn a_setting_given_twice_is_refused_not_replaced() {
+    // The second value silently replacing the first would drop a stated criterion: a false pass.
+    for args in [
+        &["check", "127.0.0.1:1", "-e", "http", "--json-field", "state=STOPPED", "--json-field", "n=1"][..],
+        &["check", "127.0.0.1:1", "-e", "http", "--method", "DELETE", "--method", "GET"][..],
+    ] {
+        let run = portproof(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: no report");
+    }
+    let run = portproof(&["check", "127.0.0.1:1", "-e", "http", "-H", "A:1", "-H", "B:2", "-f", "json"]);
+    assert_ne!(run.code, 2, "headers repeat: {}", run.stderr);
+}

@@ -107,9 +107,9 @@ impl FlagKind {
     pub fn takes_value(&self) -> bool {
         !matches!(self, FlagKind::Switch | FlagKind::SwitchOff | FlagKind::CustomSwitch(_))
     }
-    /// Whether the flag may be given more than once.
+    /// Whether the flag may be given more than once, by its kind alone (lists).
     pub fn repeats(&self) -> bool {
-        matches!(self, FlagKind::List | FlagKind::Custom(_))
+        matches!(self, FlagKind::List)
     }
 }
 
@@ -131,16 +131,19 @@ pub struct Flag {
     pub possible: &'static [&'static str],
     /// One line of help.
     pub help: &'static str,
+    /// May be given more than once (every value reaches `Custom`); otherwise a second use is an
+    /// error, never a silent replacement of the first.
+    pub repeat: bool,
 }
 
 impl Flag {
     /// A `--long VALUE` flag that sets `key`.
     pub const fn value(long: &'static str, key: &'static str, value_name: &'static str, help: &'static str) -> Self {
-        Flag { long, short: None, key, kind: FlagKind::Value, value_name, possible: &[], help }
+        Flag { long, short: None, key, kind: FlagKind::Value, value_name, possible: &[], help, repeat: false }
     }
     /// A `--long` switch that sets `key` to true.
     pub const fn switch(long: &'static str, key: &'static str, help: &'static str) -> Self {
-        Flag { long, short: None, key, kind: FlagKind::Switch, value_name: "", possible: &[], help }
+        Flag { long, short: None, key, kind: FlagKind::Switch, value_name: "", possible: &[], help, repeat: false }
     }
     /// The same flag, accepting only `possible`.
     pub const fn one_of(mut self, possible: &'static [&'static str]) -> Self {
@@ -150,6 +153,12 @@ impl Flag {
     /// The same flag, repeatable, appending to a list.
     pub const fn list(mut self) -> Self {
         self.kind = FlagKind::List;
+        self.repeat = true;
+        self
+    }
+    /// The same flag, repeatable (its `Custom` reading gets every value).
+    pub const fn repeatable(mut self) -> Self {
+        self.repeat = true;
         self
     }
     /// The same flag with a short letter.

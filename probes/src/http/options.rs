@@ -215,7 +215,7 @@ pub static SECTION: Section = Section::of::<HttpOptions>("http", FLAGS);
 const FLAGS: &[Flag] = &[
     Flag::value("method", "method", "METHOD", "HTTP: request method [default: GET]").custom(method),
     Flag::value("path", "path", "PATH", "HTTP: request path (Ignition: /StatusPing)"),
-    Flag::value("header", "headers", "NAME:VALUE", "HTTP: extra request header (repeatable)").short('H').custom(headers),
+    Flag::value("header", "headers", "NAME:VALUE", "HTTP: extra request header (repeatable)").short('H').custom(headers).repeatable(),
     Flag::value("status", "status", "CODE", "HTTP: healthy status, a code or a class like 2xx (repeatable)").list(),
     Flag::value("body-contains", "body_contains", "TEXT", "HTTP: text the body must contain"),
     Flag::value("body-regex", "body_regex", "REGEX", "HTTP: regular expression the body must match"),
@@ -234,6 +234,7 @@ const FLAGS: &[Flag] = &[
         value_name: "",
         possible: &[],
         help: "HTTP: do not follow same-host redirects",
+        repeat: false,
     },
     Flag::value("max-body", "max_body", "BYTES", "HTTP: most body bytes to read"),
 ];
