@@ -226,6 +226,12 @@ pub mod core {
             hint: "nothing listens on that UDP port: is the service running and bound to this address?",
             spec: "RFC 1122 §4.1.3.1",
         }
+        /// A UDP datagram drew an ICMP host or network unreachable.
+        UDP_UNREACHABLE = failure "udp.unreachable" at Unreachable {
+            about: "the datagram drew an ICMP host or network unreachable: there is no route to the host",
+            hint: "no route to the host: check the address, routing and VPN",
+            spec: "RFC 1122 §3.2.2.1",
+        }
         /// The UDP socket could not be made or used.
         UDP_ERROR = failure "udp.error" at Unreachable {
             about: "the UDP socket could not be opened or the datagram could not be sent",

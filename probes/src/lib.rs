@@ -294,6 +294,9 @@ pub struct ProbeCx {
     /// Limits on what may be read from peers.
     pub limits: Limits,
     deadline: Option<Instant>,
+    /// What it means if the deadline passes now: set while a probe waits for a datagram, whose
+    /// silence is its own code (`ntp.no_response`), not a phase timeout.
+    silence: Option<(&'static codes::Code, String)>,
 }
 
 impl Default for ProbeCx {
@@ -316,6 +319,7 @@ impl ProbeCx {
             last: Phase::Resolve,
             limits: Limits::default(),
             deadline,
+            silence: None,
         }
     }
 
@@ -405,8 +409,30 @@ impl ProbeCx {
         }
     }
 
-    /// The outcome of a probe cut off at its deadline: `<phase>.timeout` for the phase it was in.
+    /// Says that, until [`ProbeCx::answered`], a deadline reached is the peer's silence, reported
+    /// as `code` with `waiting_for` ("an NTP reply") in its message. UDP has no connection to
+    /// time out: no answer is the verdict itself.
+    pub fn await_answer(&mut self, code: &'static codes::Code, waiting_for: impl Into<String>) {
+        self.silence = Some((code, waiting_for.into()));
+    }
+
+    /// Ends what [`ProbeCx::await_answer`] began.
+    pub fn answered(&mut self) {
+        self.silence = None;
+    }
+
+    /// The failure for silence while [`ProbeCx::await_answer`] holds, if it does.
+    pub fn silence_failure(&self, after: Duration) -> Option<Failure> {
+        let (code, what) = self.silence.as_ref()?;
+        Some(code.failure(self.current_phase(), format!("no answer within {}: waited for {what}", humanize(after))))
+    }
+
+    /// The outcome of a probe cut off at its deadline: `<phase>.timeout` for the phase it was in,
+    /// or the probe's own code for silence (see [`ProbeCx::await_answer`]).
     pub fn timed_out(&mut self, after: Duration) -> Outcome {
+        if let Some(f) = self.silence_failure(after) {
+            return self.finish(Err(f));
+        }
         let phase = self.current_phase();
         let failure = codes::core::TIMEOUT
             .failure_in(phase, format!("no answer within {} (deadline reached during {phase})", humanize(after)))

@@ -152,6 +152,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
 /// Resolves `host` (phase `resolve`), recording the addresses in the facts.
 pub async fn resolve(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     cx.phase(Phase::Resolve);
+    let named = host.parse::<IpAddr>().is_err();
+    let addrs = lookup(host, port).await?;
+    if named {
+        cx.fact("addresses", addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>());
+    }
+    Ok(addrs)
+}
+
+/// Resolves `host` without a probe context, for side questions that run beside the probe (the
+/// SQL Server Browser): `dns.failed` when it has no address.
+pub async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -165,9 +176,195 @@ pub async fn resolve(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Vec<Sock
         return Err(Failure::new(&core::DNS_FAILED, Phase::Resolve, format!("{host:?} resolved to no address"))
             .hint("the name exists but has no A or AAAA record"));
     }
-    cx.fact("addresses", addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>());
     Ok(addrs)
 }
+
+/// Which datagrams count as the peer's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyFrom {
+    /// Only from the address and port asked, as most UDP services answer. The socket is
+    /// connected, so the kernel drops everything else and reports an ICMP port unreachable.
+    Target,
+    /// From the target's address, any port: WS-Discovery answers from an ephemeral port.
+    AnyPort,
+}
+
+/// One datagram the peer sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Its payload.
+    pub bytes: Vec<u8>,
+    /// Where it came from (the target's address; with [`ReplyFrom::AnyPort`], perhaps another port).
+    pub from: SocketAddr,
+}
+
+/// The largest UDP payload: a receive buffer this size never truncates a datagram.
+pub const MAX_DATAGRAM: usize = 65_535;
+
+/// A UDP socket aimed at one peer, with the same guarantees as [`Conn`]: the peer cannot make
+/// a probe read more than its limit, an ICMP port unreachable is `udp.refused`, and datagrams
+/// from anyone but the peer are dropped (counted in [`Datagrams::strays`]).
+#[derive(Debug)]
+pub struct Datagrams {
+    socket: tokio::net::UdpSocket,
+    peer: SocketAddr,
+    from: ReplyFrom,
+    limit: u64,
+    read: u64,
+    strays: u64,
+    buf: Vec<u8>,
+}
+
+/// Resolves `host` and opens a UDP socket to it (phase `resolve`; the first address is used,
+/// since UDP cannot tell a live address from a dead one until it answers). The level stays
+/// `unreachable`: UDP has no `open`, only an answer, which makes the probe's first level.
+pub async fn dial_udp(cx: &mut ProbeCx, host: &str, port: u16, from: ReplyFrom) -> Result<Datagrams, Failure> {
+    let addrs = resolve(cx, host, port).await?;
+    let d = Datagrams::open(addrs[0], from, cx.limits.max_read).await?;
+    cx.fact("peer", d.peer.to_string());
+    Ok(d)
+}
+
+impl Datagrams {
+    /// Opens a socket aimed at `peer`, reading at most `limit` bytes in all.
+    pub async fn open(peer: SocketAddr, from: ReplyFrom, limit: u64) -> Result<Self, Failure> {
+        let local: SocketAddr = if peer.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(local).await.map_err(|e| udp_failure(&e, peer, Phase::Connect))?;
+        match from {
+            ReplyFrom::Target => socket.connect(peer).await.map_err(|e| udp_failure(&e, peer, Phase::Connect))?,
+            ReplyFrom::AnyPort => receive_errors(&socket, peer.is_ipv4()),
+        }
+        Ok(Datagrams { socket, peer, from, limit, read: 0, strays: 0, buf: Vec::new() })
+    }
+
+    /// The address the datagrams go to.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// How many payload bytes the peer sent so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    /// How many datagrams came from someone other than the peer, and were dropped.
+    pub fn strays(&self) -> u64 {
+        self.strays
+    }
+
+    /// Sends one datagram (phase `request`).
+    pub async fn send(&mut self, cx: &mut ProbeCx, data: &[u8]) -> Result<(), Failure> {
+        cx.phase(Phase::Request);
+        self.send_raw(data).await
+    }
+
+    /// Sends one datagram, without a probe context.
+    pub async fn send_raw(&mut self, data: &[u8]) -> Result<(), Failure> {
+        let sent = match self.from {
+            ReplyFrom::Target => self.socket.send(data).await,
+            ReplyFrom::AnyPort => self.socket.send_to(data, self.peer).await,
+        };
+        sent.map(|_| ()).map_err(|e| udp_failure(&e, self.peer, Phase::Request))
+    }
+
+    /// Waits for the peer's next datagram until the deadline; silence is the probe's own `silence`
+    /// code ("`ntp.no_response`"), whoever notices it first: this wait or the runner's cut-off.
+    pub async fn recv(
+        &mut self,
+        cx: &mut ProbeCx,
+        silence: &'static crate::codes::Code,
+        waiting_for: &str,
+    ) -> Result<Datagram, Failure> {
+        cx.await_answer(silence, waiting_for);
+        let started = std::time::Instant::now();
+        let got = match cx.remaining() {
+            Some(left) => self.recv_within(left).await,
+            None => self.next().await.map(Some),
+        };
+        let result = match got {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => Err(cx.silence_failure(started.elapsed()).expect("awaiting an answer")),
+            Err(e) => Err(e),
+        };
+        cx.answered();
+        result
+    }
+
+    /// The peer's next datagram within `wait`, or `None` when it stays silent that long.
+    pub async fn recv_within(&mut self, wait: std::time::Duration) -> Result<Option<Datagram>, Failure> {
+        match tokio::time::timeout(wait, self.next()).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn next(&mut self) -> Result<Datagram, Failure> {
+        if self.buf.len() < MAX_DATAGRAM {
+            self.buf = vec![0u8; MAX_DATAGRAM];
+        }
+        loop {
+            let (n, from) =
+                self.socket.recv_from(&mut self.buf).await.map_err(|e| udp_failure(&e, self.peer, Phase::Request))?;
+            let ours = match self.from {
+                ReplyFrom::Target => from == self.peer,
+                ReplyFrom::AnyPort => from.ip() == self.peer.ip(),
+            };
+            if !ours {
+                self.strays += 1;
+                continue;
+            }
+            self.read += n as u64;
+            if self.read > self.limit {
+                return Err(core::OVERSIZED.failure_in(
+                    Phase::Request,
+                    format!("the peer sent more than {} bytes of datagrams, the most a probe reads", self.limit),
+                ));
+            }
+            return Ok(Datagram { bytes: self.buf[..n].to_vec(), from });
+        }
+    }
+}
+
+/// The failure for an error of a UDP socket: an ICMP port unreachable reported on it is
+/// `udp.refused`, an ICMP host or network unreachable `udp.unreachable`.
+fn udp_failure(e: &io::Error, peer: SocketAddr, phase: Phase) -> Failure {
+    let unreachable = matches!(e.raw_os_error(), Some(101 | 112 | 113))
+        || matches!(e.kind(), io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable);
+    let msg = format!("UDP {peer}: {}", plain_io(e));
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Failure::new(&core::UDP_REFUSED, phase, msg),
+        _ if unreachable => Failure::new(&core::UDP_UNREACHABLE, phase, msg),
+        _ => Failure::new(&core::UDP_ERROR, phase, msg),
+    }
+}
+
+/// Asks the kernel to report ICMP errors on an unconnected socket too (Linux `IP_RECVERR`), so
+/// a port that nothing listens on is `udp.refused` at once rather than silence until the deadline.
+#[cfg(target_os = "linux")]
+fn receive_errors(socket: &tokio::net::UdpSocket, v4: bool) {
+    use std::os::fd::AsRawFd;
+    let (level, name) =
+        if v4 { (libc::IPPROTO_IP, libc::IP_RECVERR) } else { (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) };
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor, and a c_int option value whose size is passed with it.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
+/// Elsewhere an unconnected socket learns of no ICMP error: silence until the deadline.
+#[cfg(not(target_os = "linux"))]
+fn receive_errors(_socket: &tokio::net::UdpSocket, _v4: bool) {}
 
 /// Resolves and connects (phases `resolve`, `connect`), trying each address in turn.
 /// On success the level is `open` and the address connected to is in the facts as `peer`.
@@ -418,6 +615,95 @@ mod tests {
         assert_eq!(got, b"SSH-2.0-OpenSSH_9.6\r\n");
     }
 
+    async fn udp_port_nobody_holds() -> u16 {
+        let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        s.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn udp_refused_whoever_may_answer() {
+        for from in [ReplyFrom::Target, ReplyFrom::AnyPort] {
+            let port = udp_port_nobody_holds().await;
+            let mut cx = ProbeCx::new(Some(std::time::Instant::now() + std::time::Duration::from_secs(5)));
+            let mut d = dial_udp(&mut cx, "127.0.0.1", port, from).await.unwrap();
+            d.send(&mut cx, b"hello?").await.unwrap();
+            let f = d.recv(&mut cx, &core::UDP_ERROR, "an answer").await.unwrap_err();
+            assert_eq!(f.code, "udp.refused", "{from:?}: {}", f.message);
+            assert_eq!(cx.level(), Level::Unreachable);
+        }
+    }
+
+    #[tokio::test]
+    async fn udp_reply_from_another_port_counts_only_when_allowed() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = server.local_addr().unwrap().port();
+        let other_port = other.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            while let Ok((n, from)) = server.recv_from(&mut buf).await {
+                let _ = other.send_to(&buf[..n], from).await;
+            }
+        });
+        let wait = std::time::Duration::from_millis(300);
+        let mut cx = ProbeCx::default();
+        let mut d = dial_udp(&mut cx, "127.0.0.1", port, ReplyFrom::AnyPort).await.unwrap();
+        d.send(&mut cx, b"ping").await.unwrap();
+        let got = d.recv_within(wait).await.unwrap().expect("the answer from the other port");
+        assert_eq!(got.bytes, b"ping");
+        assert_eq!(got.from.port(), other_port);
+
+        let mut d = dial_udp(&mut cx, "127.0.0.1", port, ReplyFrom::Target).await.unwrap();
+        d.send(&mut cx, b"ping").await.unwrap();
+        assert_eq!(d.recv_within(wait).await.unwrap(), None, "a connected socket hears only the target");
+    }
+
+    #[tokio::test]
+    async fn udp_silence_is_the_probes_own_code_and_strangers_are_dropped() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = server.local_addr().unwrap().port();
+        let stranger = tokio::net::UdpSocket::bind("127.0.0.2:0").await;
+        let mut cx = ProbeCx::new(Some(std::time::Instant::now() + std::time::Duration::from_millis(300)));
+        let mut d = dial_udp(&mut cx, "127.0.0.1", port, ReplyFrom::AnyPort).await.unwrap();
+        d.send(&mut cx, b"anyone?").await.unwrap();
+        let (_, me) = {
+            let mut buf = [0u8; 16];
+            server.recv_from(&mut buf).await.unwrap()
+        };
+        if let Ok(stranger) = stranger {
+            stranger.send_to(b"not the peer", me).await.unwrap();
+        }
+        let f = d.recv(&mut cx, &core::UDP_ERROR, "an answer").await.unwrap_err();
+        assert_eq!(f.code, "udp.error", "the probe's silence code, not a phase timeout");
+        assert!(f.message.contains("waited for an answer"), "{}", f.message);
+        // And the runner's cut-off says the same while the wait holds.
+        cx.await_answer(&core::UDP_ERROR, "an answer");
+        let o = cx.timed_out(std::time::Duration::from_millis(300));
+        assert_eq!(o.failure.unwrap().code, "udp.error");
+    }
+
+    #[tokio::test]
+    async fn udp_reads_stop_at_the_limit() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = server.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            let (_, from) = server.recv_from(&mut buf).await.unwrap();
+            for _ in 0..8 {
+                let _ = server.send_to(&[9u8; 1000], from).await;
+            }
+        });
+        let mut cx = ProbeCx::default();
+        cx.limits.max_read = 2500;
+        let mut d = dial_udp(&mut cx, "127.0.0.1", port, ReplyFrom::Target).await.unwrap();
+        d.send(&mut cx, b"go").await.unwrap();
+        let wait = std::time::Duration::from_secs(2);
+        assert_eq!(d.recv_within(wait).await.unwrap().unwrap().bytes.len(), 1000);
+        assert!(d.recv_within(wait).await.unwrap().is_some());
+        let f = d.recv_within(wait).await.unwrap_err();
+        assert_eq!(f.code, "request.oversized");
+    }
+
     #[test]
     fn every_code_the_net_tests_know_is_in_a_table() {
         for c in [
@@ -428,6 +714,9 @@ mod tests {
             "tcp.error",
             "dns.failed",
             "transfer.oversized",
+            "udp.refused",
+            "udp.unreachable",
+            "udp.error",
         ] {
             assert!(crate::codes::lookup(c).is_some(), "{c}");
         }

@@ -22,13 +22,12 @@ mod prelogin_tls;
 pub mod wire;
 pub use options::*;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::codes::core::{AUTH_NO_CREDENTIALS, PROTO_MISMATCH};
-use crate::net::{Conn, dial, read_available, read_failure, read_head};
+use crate::net::{self, Conn, Datagrams, ReplyFrom, dial, read_available, read_failure, read_head};
 use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
 use prelogin_tls::PreloginTls;
 use wire::Encryption;
@@ -351,33 +350,19 @@ fn record(cx: &mut ProbeCx, p: &wire::Prelogin, protocol: &str, instance: &str) 
 /// The SQL Server Browser's port.
 const BROWSER_PORT: u16 = 1434;
 
-/// Asks the SQL Server Browser for the host's instances (CLNT_UCAST_EX), within `budget`.
-async fn ask_browser(host: &str, port: u16, budget: Duration) -> Result<Vec<u8>, String> {
+/// Asks the SQL Server Browser for the host's instances (CLNT_UCAST_EX), within `budget`:
+/// `None` when it stays silent (stopped, or filtered: both common, hence only a warning).
+async fn ask_browser(host: &str, port: u16, budget: Duration) -> Result<Option<Vec<u8>>, Failure> {
     let ask = async {
-        let addr = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{host} has no address"))?;
-        let local: SocketAddr =
-            if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-        let socket = tokio::net::UdpSocket::bind(local).await.map_err(|e| e.to_string())?;
-        socket.connect(addr).await.map_err(|e| e.to_string())?;
-        socket.send(&wire::BROWSER_REQUEST).await.map_err(|e| e.to_string())?;
-        // SVR_RESP is at most 3 + 65535 bytes.
-        let mut buf = vec![0u8; 3 + u16::MAX as usize];
-        let n = socket.recv(&mut buf).await.map_err(|e| e.to_string())?;
-        buf.truncate(n);
-        Ok(buf)
+        let addr = net::lookup(host, port).await?[0];
+        // SVR_RESP is one datagram: 3 header bytes and at most 65 535 of data.
+        let mut d = Datagrams::open(addr, ReplyFrom::Target, net::MAX_DATAGRAM as u64).await?;
+        d.send_raw(&wire::BROWSER_REQUEST).await?;
+        Ok(d.recv_within(budget).await?.map(|g| g.bytes))
     };
-    match tokio::time::timeout(budget, ask).await {
-        Ok(r) => r,
-        Err(_) => Err(SILENT.to_owned()),
-    }
+    // The resolver counts against the budget too.
+    tokio::time::timeout(budget, ask).await.unwrap_or(Ok(None))
 }
-
-/// What [`ask_browser`] says when the time ran out.
-const SILENT: &str = "silent";
 
 /// Most Browser instances kept in the facts; the search for the target's instance sees all.
 const MAX_LISTED: usize = 64;
@@ -386,15 +371,15 @@ const MAX_LISTED: usize = 64;
 /// Browser only a lead.
 fn record_browser(
     cx: &mut ProbeCx,
-    found: Result<Vec<u8>, String>,
+    found: Result<Option<Vec<u8>>, Failure>,
     instance: Option<&str>,
     target_port: u16,
     port: u16,
     budget: Duration,
 ) {
     let bytes = match found {
-        Ok(b) => b,
-        Err(e) if e == SILENT => {
+        Ok(Some(b)) => b,
+        Ok(None) => {
             return cx.warn(
                 &codes::BROWSER_SILENT,
                 format!(
@@ -403,9 +388,11 @@ fn record_browser(
                 ),
             );
         }
-        Err(e) => {
-            return cx
-                .warn(&codes::BROWSER_UNREACHABLE, format!("the SQL Server Browser (UDP {port}) is unreachable: {e}"));
+        Err(f) => {
+            return cx.warn(
+                &codes::BROWSER_UNREACHABLE,
+                format!("the SQL Server Browser (UDP {port}) is unreachable ({}): {}", f.code, f.message),
+            );
         }
     };
     let list = match wire::browser_response(&bytes) {
