@@ -64,7 +64,7 @@ pub enum Command {
     /// Run an embedded product profile (`portproof profiles` lists them).
     #[command(after_help = "Examples:
   portproof profile ignition --host 10.0.0.5
-  portproof profile ignition --host 127.0.0.1 --offset 20000 --format json")]
+  portproof profile ignition --host 127.0.0.1 --offset 11000 --format json")]
     Profile(ProfileArgs),
     /// List the embedded product profiles.
     #[command(after_help = "Examples:
@@ -74,8 +74,9 @@ pub enum Command {
     /// List the probes with their default ports.
     #[command(after_help = "Examples:
   portproof probes
+  portproof probes --markdown     # the README's probe table
   portproof check 10.0.0.5:8088 --expect http")]
-    Probes,
+    Probes(ProbesArgs),
     /// List every failure and warning code, with the level it leaves a check at and its hint.
     #[command(after_help = "Examples:
   portproof codes
@@ -93,8 +94,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Serve the in-process Ignition-like testbed on loopback until Ctrl-C.
     #[command(after_help = "Examples:
-  portproof testbed --offset 20000        # then, in another shell:
-  portproof profile ignition --host 127.0.0.1 --offset 20000")]
+  portproof testbed --offset 11000        # then, in another shell:
+  portproof profile ignition --host 127.0.0.1 --offset 11000")]
     Testbed(TestbedArgs),
     /// Start the testbed in-process and run the Ignition profile against it.
     #[command(after_help = "Examples:
@@ -335,6 +336,14 @@ pub struct CodesArgs {
     pub markdown: bool,
 }
 
+/// `portproof probes`.
+#[derive(Debug, Args)]
+pub struct ProbesArgs {
+    /// The README's probe table, as Markdown (what each probe proves and its codes).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
 /// `portproof explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -481,7 +490,11 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             print!("{out}");
             Ok(0)
         }
-        Command::Probes => {
+        Command::Probes(ProbesArgs { markdown: true }) => {
+            print!("{}", crate::codes::render_probes_markdown());
+            Ok(0)
+        }
+        Command::Probes(ProbesArgs { markdown: false }) => {
             let mut out = String::from("PROBE         BEST      OVER         DEFAULT PORTS                SUMMARY\n");
             for p in portproof_probes::registry() {
                 let ports = p.default_ports().iter().map(u16::to_string).collect::<Vec<_>>().join(",");
@@ -772,12 +785,13 @@ fn product(name: &str) -> Result<Product, UsageError> {
     })
 }
 
-/// Starts `product`'s site at `offset`, or at the next free offset (steps of 3000) when a port
-/// is taken by another demo or a real service.
+/// Starts `product`'s site at `offset`, or at the next free offset (steps of 1000, each kept
+/// below the ephemeral range and off real services' ports) when a port is taken by another demo
+/// or a real service.
 async fn start_site(product: Product, offset: u16) -> Result<Gateway, UsageError> {
     let mut last = None;
-    for step in 0..8u16 {
-        let at = offset.saturating_add(step * 3000);
+    let steps = (0..16u16).map(|k| offset.saturating_add(k * 1000));
+    for at in steps.filter(|&at| at == offset || gateway::offset_fits(product, at).is_ok()).take(8) {
         match Gateway::start_product(product, IpAddr::V4(Ipv4Addr::LOCALHOST), at).await {
             Ok(g) => {
                 if at != offset {
@@ -801,6 +815,7 @@ async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {
     for p in &gw.ports {
         println!("  {:>5} -> {:<15} {}", p.base, p.server.addr, p.role);
     }
+    portproof_testbeds::sweep_stale(&std::env::temp_dir(), "portproof-testbed-");
     let dir = std::env::temp_dir().join(format!("portproof-testbed-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let files = gw.pki.write_to(&dir)?;
@@ -830,6 +845,7 @@ async fn demo(a: DemoArgs) -> Result<u8, UsageError> {
     } else {
         a.profiles.iter().map(|n| product(n)).collect::<Result<Vec<_>, _>>()?
     };
+    portproof_testbeds::sweep_stale(&std::env::temp_dir(), "portproof-demo-");
     let dir = std::env::temp_dir().join(format!("portproof-demo-{}", std::process::id()));
     let result = demo_in(&a, &products, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -108,3 +108,30 @@ pub fn render_explain(asked: &str, c: &Code) -> String {
     }
     out
 }
+
+/// The README's probe table: one row a probe, what it proves (its `About::proves`) and the codes
+/// of its own table, so the README cannot drift from the registry (a test compares them).
+pub fn render_probes_markdown() -> String {
+    let mut out = String::from("| probe | proves | its codes (warnings last) |\n|---|---|---|\n");
+    for p in portproof_probes::registry() {
+        let a = p.about();
+        let name = match a.tls_alias {
+            Some(alias) => format!("`{}` / `{alias}`", a.name),
+            None => format!("`{}`", a.name),
+        };
+        let proves = if a.proves.is_empty() { a.summary } else { a.proves };
+        let names = |kind: Kind| {
+            a.codes.iter().filter(|c| c.kind == kind).map(|c| format!("`{}`", c.display_name())).collect::<Vec<_>>()
+        };
+        let (failures, warnings) = (names(Kind::Failure), names(Kind::Warning));
+        let mut codes = failures.join(", ");
+        if !warnings.is_empty() {
+            if !codes.is_empty() {
+                codes.push_str("; ");
+            }
+            codes.push_str(&format!("warning{} {}", if warnings.len() > 1 { "s" } else { "" }, warnings.join(", ")));
+        }
+        out.push_str(&format!("| {name} | {proves} | {codes} |\n").replace("|  |", "| |"));
+    }
+    out
+}

@@ -377,7 +377,7 @@ async fn acquire(l: &Limits) -> Vec<tokio::sync::OwnedSemaphorePermit> {
 mod tests {
     use super::*;
     use crate::manifest::Check;
-    use portproof_probes::{Probe, ProbeFuture, Target};
+    use portproof_probes::{Probe, RunFuture, Target};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A probe that records how many run at once, sleeps, then reaches `speaks`.
@@ -386,22 +386,17 @@ mod tests {
     static PEAK: AtomicUsize = AtomicUsize::new(0);
 
     impl Probe for Sleepy {
-        fn name(&self) -> &'static str {
-            "sleepy"
+        fn about(&self) -> &'static portproof_probes::About {
+            static ABOUT: portproof_probes::About = portproof_probes::About {
+                name: "sleepy",
+                summary: "test",
+                per_host_limit: Some(1),
+                per_host_group: Some("drowsy-and-sleepy"),
+                ..portproof_probes::About::DEFAULT
+            };
+            &ABOUT
         }
-        fn summary(&self) -> &'static str {
-            "test"
-        }
-        fn default_ports(&self) -> &'static [u16] {
-            &[]
-        }
-        fn per_host_limit(&self) -> Option<usize> {
-            Some(1)
-        }
-        fn per_host_group(&self) -> &'static str {
-            "drowsy-and-sleepy"
-        }
-        fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> RunFuture<'a> {
             Box::pin(async move {
                 // Only the host of the limit test counts: other tests run in parallel.
                 let counted = t.host.eq_ignore_ascii_case("plc");
@@ -418,7 +413,7 @@ mod tests {
                     RUNNING.fetch_sub(1, Ordering::SeqCst);
                 }
                 cx.reach(Level::Speaks);
-                cx.finish(Ok(()))
+                Ok(())
             })
         }
     }
@@ -429,20 +424,17 @@ mod tests {
     static SLEEPY: Sleepy = Sleepy;
 
     impl Probe for Drowsy {
-        fn name(&self) -> &'static str {
-            "drowsy"
+        fn about(&self) -> &'static portproof_probes::About {
+            static ABOUT: portproof_probes::About = portproof_probes::About {
+                name: "drowsy",
+                summary: "test",
+                per_host_group: Some("drowsy-and-sleepy"),
+                ..portproof_probes::About::DEFAULT
+            };
+            &ABOUT
         }
-        fn summary(&self) -> &'static str {
-            "test"
-        }
-        fn default_ports(&self) -> &'static [u16] {
-            &[]
-        }
-        fn per_host_group(&self) -> &'static str {
-            "drowsy-and-sleepy"
-        }
-        fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-            SLEEPY.probe(t, cx)
+        fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> RunFuture<'a> {
+            SLEEPY.run(t, cx)
         }
     }
 

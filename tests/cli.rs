@@ -367,6 +367,27 @@ fn every_code_and_probe_the_readme_names_is_in_the_registry() {
     }
 }
 
+#[test]
+fn the_readme_probe_table_is_the_registrys() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let begin = "<!-- generated: portproof probes --markdown -->\n";
+    let start = readme.find(begin).expect("the README marks its generated probe table") + begin.len();
+    let end = start + readme[start..].find("<!-- end of generated table -->").expect("and where it ends");
+    let run = portproof(&["probes", "--markdown"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        &readme[start..end],
+        run.stdout,
+        "the README's probe table is stale: replace it with `portproof probes --markdown`"
+    );
+    for p in portproof_probes::registry() {
+        assert!(!p.about().proves.is_empty(), "{} says what it proves (About::proves), for the README", p.name());
+        for c in p.codes() {
+            assert!(run.stdout.contains(&format!("`{}`", c.display_name())), "{} is missing from the table", c);
+        }
+    }
+}
+
 /// Whether `a.b` is a manifest setting (`modbus.unit`, `tls.ca`) rather than a code.
 fn is_setting(name: &str) -> bool {
     let Some((section, key)) = name.split_once('.') else { return false };

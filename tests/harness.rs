@@ -126,9 +126,24 @@ pub fn real_peer(what: &str, addr: &str, how_to_start: &str) -> bool {
     if !ok {
         let msg = format!("{what} is not reachable at {addr}; start it with {how_to_start}");
         assert!(!require_real(), "PORTPROOF_REQUIRE_REAL=1: {msg}");
-        eprintln!("SKIPPED: {msg}");
+        skipped(&msg);
     }
     ok
+}
+
+/// Where skipped tests are noted for the run's last test binary (`tests/skipped.rs`) to list:
+/// a skip must be seen without `--nocapture`, or a run that skipped half looks all green.
+pub const SKIPPED_FILE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/portproof-skipped.txt");
+
+/// Notes a skipped test and why, for the summary at the end of the run.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    eprintln!("SKIPPED: {why}");
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let line = format!("{test}: {why}\n");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(SKIPPED_FILE) {
+        let _ = f.write_all(line.as_bytes());
+    }
 }
 
 /// The failure code of a result, or "" when it has none.
@@ -140,8 +155,10 @@ pub fn code(result: &Value) -> String {
 /// Ignition's own ports, or any fixed offset, are free).
 pub fn gateway() -> portproof_testbeds::gateway::Gateway {
     serve(async {
-        for offset in (30000..40000).step_by(337) {
-            if let Ok(gw) = portproof_testbeds::gateway::Gateway::start(offset).await {
+        use portproof_testbeds::gateway::{Gateway, Product, offset_fits};
+        // Below the ephemeral range and off real services' ports, away from the demo's 11000.
+        for offset in (12000..24000).step_by(337).filter(|&o| offset_fits(Product::Ignition, o).is_ok()) {
+            if let Ok(gw) = Gateway::start(offset).await {
                 return gw;
             }
         }

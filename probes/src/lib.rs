@@ -475,24 +475,100 @@ pub fn humanize(d: Duration) -> String {
 /// The boxed future every probe returns, so probes can live in one registry.
 pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
+/// The boxed future of [`Probe::run`]: why the probe stopped, if it did.
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
+
 /// The [`Probe::per_host_group`] of the industrial protocols: one connection at a time per
 /// host across all of them, as the design's politeness rule asks.
 pub const INDUSTRIAL: &str = "industrial";
 
-/// One protocol's deep check. Unit structs in a registry; per-target settings live in [`Target`].
-pub trait Probe: Send + Sync + 'static {
+/// What a probe is, as data: its name, ports, transports, settings and codes. The registry,
+/// every command and the generated documentation read it, so a probe states each once, in
+/// its own folder (`static ABOUT: About = About { name: "x", ..About::DEFAULT }`).
+#[derive(Debug)]
+pub struct About {
     /// Stable name used on the command line, in manifests, JSON and metrics.
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
+    /// One line for `portproof probes`.
+    pub summary: &'static str,
+    /// What each level means for this protocol and what else it reports, in Markdown: the
+    /// README's probe table is generated from it (`portproof probes --markdown`).
+    pub proves: &'static str,
+    /// The ports this protocol usually listens on.
+    pub default_ports: &'static [u16],
+    /// The best level this probe can reach; `tcp` stops at `open`.
+    pub best_level: Level,
+    /// The transports this probe runs over; the first is its default. A check with another
+    /// `over` is refused before any I/O, and the registry's conformance test runs the probe
+    /// against hostile peers over each of them.
+    pub transports: &'static [Over],
+    /// How many connections at once this probe may hold to one host; `None` leaves it to the
+    /// runner's per-host limit. Industrial protocols say 1: a PLC may allow only a few.
+    pub per_host_limit: Option<usize>,
+    /// The probes that share `per_host_limit` on one host: `None` for this probe alone. Modbus
+    /// and OPC UA both name [`INDUSTRIAL`], because the PLC that serves both counts their
+    /// connections together.
+    pub per_host_group: Option<&'static str>,
+    /// The probe's manifest section (its settings type, schema and flags), if it takes any.
+    pub options: Option<&'static Section>,
+    /// Another name that means this probe over TLS (`https` for `http`).
+    pub tls_alias: Option<&'static str>,
+    /// URL schemes that name this probe on the command line (`http://host/path`).
+    pub url_schemes: &'static [UrlScheme],
+    /// The libraries under this probe whose logs stay off.
+    pub quiet_logs: &'static [Quiet],
+    /// The codes this probe's module defines (its `codes!` table), for `portproof codes`.
+    pub codes: &'static [&'static codes::Code],
+    /// Whether this probe uses `login:` credentials; a login given to any other probe is a
+    /// configuration error rather than silently ignored.
+    pub logs_in: bool,
+}
+
+impl About {
+    /// The defaults a probe's `About` starts from: TCP and TLS, best level `healthy`, no
+    /// settings, no login.
+    pub const DEFAULT: About = About {
+        name: "",
+        summary: "",
+        proves: "",
+        default_ports: &[],
+        best_level: Level::Healthy,
+        transports: &[Over::Tcp, Over::Tls],
+        per_host_limit: None,
+        per_host_group: None,
+        options: None,
+        tls_alias: None,
+        url_schemes: &[],
+        quiet_logs: &[],
+        codes: &[],
+        logs_in: false,
+    };
+}
+
+/// One protocol's deep check. Unit structs in a registry; per-target settings live in [`Target`].
+/// What a probe is lives in its [`About`]; the trait's other methods are its behaviour.
+pub trait Probe: Send + Sync + 'static {
+    /// What the probe is (see [`About`]).
+    fn about(&self) -> &'static About;
+
+    /// Stable name used on the command line, in manifests, JSON and metrics.
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
 
     /// One line for `portproof probes`.
-    fn summary(&self) -> &'static str;
+    fn summary(&self) -> &'static str {
+        self.about().summary
+    }
 
     /// The ports this protocol usually listens on.
-    fn default_ports(&self) -> &'static [u16];
+    fn default_ports(&self) -> &'static [u16] {
+        self.about().default_ports
+    }
 
     /// The best level this probe can reach; `tcp` stops at `open`.
     fn best_level(&self) -> Level {
-        Level::Healthy
+        self.about().best_level
     }
 
     /// The level a check requires when its manifest does not say. A probe whose target states
@@ -504,36 +580,36 @@ pub trait Probe: Send + Sync + 'static {
     /// How many connections at once this probe may hold to one host; `None` leaves it to the
     /// runner's per-host limit. Industrial protocols say 1: a PLC may allow only a few.
     fn per_host_limit(&self) -> Option<usize> {
-        None
+        self.about().per_host_limit
     }
 
     /// The probes that share [`Probe::per_host_limit`] on one host: by default each probe
     /// alone. Modbus and OPC UA both name [`INDUSTRIAL`], because the PLC that serves both
     /// counts their connections together.
     fn per_host_group(&self) -> &'static str {
-        self.name()
+        self.about().per_host_group.unwrap_or(self.about().name)
     }
 
     /// The transports this probe runs over; the first is its default. A check with another
     /// `over` is refused before any I/O, and the registry's conformance test runs the probe
     /// against hostile peers over each of them.
     fn transports(&self) -> &'static [Over] {
-        &[Over::Tcp, Over::Tls]
+        self.about().transports
     }
 
     /// The probe's manifest section (its settings type, schema and flags), if it takes any.
     fn options(&self) -> Option<&'static Section> {
-        None
+        self.about().options
     }
 
     /// Another name that means this probe over TLS (`https` for `http`).
     fn tls_alias(&self) -> Option<&'static str> {
-        None
+        self.about().tls_alias
     }
 
     /// URL schemes that name this probe on the command line (`http://host/path`).
     fn url_schemes(&self) -> &'static [UrlScheme] {
-        &[]
+        self.about().url_schemes
     }
 
     /// The one-line summary of a result: `generic` holds the facts every probe shares (product,
@@ -544,18 +620,18 @@ pub trait Probe: Send + Sync + 'static {
 
     /// The libraries under this probe whose logs stay off.
     fn quiet_logs(&self) -> &'static [Quiet] {
-        &[]
+        self.about().quiet_logs
     }
 
     /// The codes this probe's module defines (its `codes!` table), for `portproof codes`.
     fn codes(&self) -> &'static [&'static codes::Code] {
-        &[]
+        self.about().codes
     }
 
     /// Whether this probe uses `login:` credentials; a login given to any other probe is a
     /// configuration error rather than silently ignored.
     fn logs_in(&self) -> bool {
-        false
+        self.about().logs_in
     }
 
     /// Checks the target's settings before any I/O.
@@ -563,9 +639,18 @@ pub trait Probe: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Runs the probe. Cancel-safe: the runner drops the future at the deadline and builds the
-    /// outcome from `cx` with [`ProbeCx::timed_out`].
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a>;
+    /// The probe's work: `Ok` when it reached all it set out to, `Err` with why it stopped. What
+    /// it learned along the way is in `cx`. Cancel-safe: the runner drops the future at the
+    /// deadline and builds the outcome from `cx` with [`ProbeCx::timed_out`].
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> RunFuture<'a>;
+
+    /// Runs the probe to its outcome: [`Probe::run`], then what `cx` gathered.
+    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let r = self.run(t, &mut *cx).await;
+            cx.finish(r)
+        })
+    }
 }
 
 impl fmt::Debug for dyn Probe {

@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::codes::core;
-use crate::target::authority;
-use crate::{Failure, Level, Phase, ProbeCx};
+use crate::target::{TlsOptions, authority};
+use crate::{Failure, Level, Over, Phase, ProbeCx, Target};
 
 /// Any byte stream a probe can speak over: TCP, TLS over TCP, or a test double.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -402,6 +402,50 @@ pub async fn dial(cx: &mut ProbeCx, host: &str, port: u16) -> Result<Conn, Failu
         f.message.push_str(&format!(" (tried all {} addresses, this was the last)", addrs.len()));
     }
     Err(f)
+}
+
+/// The TLS layer a connection opens with: the name the certificate must carry, the check's TLS
+/// settings, and the ALPN protocols offered.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsLayer<'a> {
+    /// The name verified against the certificate (and sent as SNI).
+    pub name: &'a str,
+    /// The check's TLS settings.
+    pub tls: &'a TlsOptions,
+    /// The ALPN protocols offered, most preferred first; empty for none.
+    pub alpn: &'a [&'a [u8]],
+}
+
+/// A connection ready for a protocol's first message, whatever it runs over.
+pub struct Opened {
+    /// The byte stream: plain TCP, or TLS over it; reads bounded by the probe's limit.
+    pub conn: Conn<BoxIo>,
+    /// What the peer sent on `conn`, for the sniffer.
+    pub tape: Tape,
+    /// The address connected to.
+    pub peer: Option<SocketAddr>,
+}
+
+/// Opens the check's connection (phases `resolve`, `connect`, and `tls` when the check goes
+/// over TLS): the one opening every stream probe shares, so that a TLS port behaves the same
+/// for every protocol on it.
+pub async fn open(cx: &mut ProbeCx, t: &Target, alpn: &[&[u8]]) -> Result<Opened, Failure> {
+    let layer = (t.over == Over::Tls).then_some(TlsLayer { name: &t.host, tls: &t.tls, alpn });
+    open_to(cx, &t.host, t.port, layer).await
+}
+
+/// Like [`open`], to another address than the target's (a redirect, a listener's referral,
+/// an address already resolved): the TLS layer, if any, names what the certificate must say.
+pub async fn open_to(cx: &mut ProbeCx, host: &str, port: u16, layer: Option<TlsLayer<'_>>) -> Result<Opened, Failure> {
+    let tcp = dial(cx, host, port).await?;
+    let peer = tcp.peer();
+    let io: BoxIo = match layer {
+        Some(l) => Box::new(crate::tls::handshake(cx, tcp, l.name, l.tls, l.alpn).await?),
+        None => Box::new(tcp),
+    };
+    let conn = Conn::new(io, cx.limits.max_read);
+    let tape = conn.tape();
+    Ok(Opened { conn, tape, peer })
 }
 
 /// The failure for an error of `connect(2)`, one code per cause.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::net::{dial, read_available};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff};
 
 /// How long `tcp` waits for a greeting after connecting. Servers that speak first do so at
 /// once; waiting longer would only slow every check of a silent port.
@@ -16,21 +16,20 @@ const GREETING_WAIT: Duration = Duration::from_millis(150);
 #[derive(Debug, Clone, Copy)]
 pub struct Tcp;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "tcp",
+    summary: "connects only (best level: open); names a service that greets first",
+    proves: "connect only (best level `open`); names a service that greets first (SSH, MySQL, SMTP, ...)",
+    default_ports: &[],
+    best_level: Level::Open,
+    transports: &[Over::Tcp],
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Tcp {
-    fn name(&self) -> &'static str {
-        "tcp"
-    }
-    fn summary(&self) -> &'static str {
-        "connects only (best level: open); names a service that greets first"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[]
-    }
-    fn best_level(&self) -> Level {
-        Level::Open
-    }
-    fn transports(&self) -> &'static [Over] {
-        &[Over::Tcp]
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
@@ -40,11 +39,8 @@ impl Probe for Tcp {
         }
         Ok(())
     }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 

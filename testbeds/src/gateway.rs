@@ -17,8 +17,42 @@ use crate::http::GatewayState;
 use crate::pki::Pki;
 use crate::{Server, amqp, hostile, http, modbus, mqtt, mssql, mysql, opcua, oracle, postgres};
 
-/// The offset `portproof testbed` and `portproof demo` use by default: 8088 becomes 28088.
-pub const DEFAULT_OFFSET: u16 = 20000;
+/// The offset `portproof testbed` and `portproof demo` use by default: 8088 becomes 19088.
+/// Every product's ports stay below Linux's ephemeral range with it (see [`offset_fits`]).
+pub const DEFAULT_OFFSET: u16 = 11000;
+
+/// Where Linux hands out ephemeral ports (`net.ipv4.ip_local_port_range`, 32768–60999 by
+/// default): a testbed port there may be taken by any outgoing connection at any moment.
+pub const EPHEMERAL_START: u16 = 32768;
+
+/// Ports that real services on a test or product host hold, which a testbed must never take:
+/// RabbitMQ (AMQP, management, Erlang distribution, epmd), Mosquitto, PostgreSQL, MariaDB,
+/// Redis, Prometheus and its exporters, and the fixed ports of `testbeds/scripts/`.
+pub const NEIGHBOURS: &[u16] = &[
+    1883, 3306, 4369, 5432, 5671, 5672, 6379, 9090, 9100, 9115, 15672, 25672, 13306, 14840, 14841, 15020, 15432, 18080,
+    18443, 18444, 18445, 18446, 18447, 18448, 18449, 18883, 18884,
+];
+
+/// Whether `product`'s site fits at `offset`: every port below [`EPHEMERAL_START`] and none on
+/// a [`NEIGHBOURS`] port. Says which port does not, and why.
+pub fn offset_fits(product: Product, offset: u16) -> Result<(), String> {
+    for &(base, role) in product.layout() {
+        let port = u32::from(base) + u32::from(offset);
+        if port >= u32::from(EPHEMERAL_START) {
+            return Err(format!(
+                "{}'s {base} ({role}) + offset {offset} = {port} is in the ephemeral port range (from {EPHEMERAL_START})",
+                product.label()
+            ));
+        }
+        if NEIGHBOURS.contains(&(port as u16)) {
+            return Err(format!(
+                "{}'s {base} ({role}) + offset {offset} = {port} is a port real services hold",
+                product.label()
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// One port the gateway serves.
 #[derive(Debug)]
@@ -157,7 +191,10 @@ impl Gateway {
                 )
             })?;
             let listener = TcpListener::bind(SocketAddr::new(ip, port)).await.map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot bind {ip}:{port} for Ignition's {base} ({role}): {e}"))
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot bind {ip}:{port} for {}'s {base} ({role}): {e}", product.label()),
+                )
             })?;
             let broker = || amqp::AmqpMode::Broker(amqp::BrokerConfig::default());
             let mqtt_broker = || mqtt::MqttMode::Broker(mqtt::MqttConfig::default());
@@ -214,5 +251,21 @@ impl Gateway {
     /// The port serving Ignition's `base` port.
     pub fn port(&self, base: u16) -> Option<u16> {
         self.ports.iter().find(|p| p.base == base).map(|p| p.server.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_offsets_keep_every_site_off_ephemeral_and_neighbouring_ports() {
+        // The demo puts each next product 1000 higher.
+        for (i, p) in [Product::Ignition, Product::Pads4, Product::Wso2Mb].into_iter().enumerate() {
+            offset_fits(p, DEFAULT_OFFSET + 1000 * i as u16).unwrap();
+        }
+        assert!(offset_fits(Product::Wso2Mb, 24000).unwrap_err().contains("ephemeral"), "9443 + 24000");
+        assert!(offset_fits(Product::Pads4, 20000).unwrap_err().contains("real services"), "5672 + 20000");
+        assert!(offset_fits(Product::Ignition, 0).unwrap_err().contains("real services"), "3306 + 0");
     }
 }

@@ -56,3 +56,44 @@ impl Drop for Server {
 pub async fn bind_any() -> std::io::Result<TcpListener> {
     TcpListener::bind("127.0.0.1:0").await
 }
+
+/// Removes `<tmp>/<prefix><pid>` folders whose process is gone (Linux: no `/proc/<pid>`).
+/// A demo or testbed interrupted by Ctrl-C, or an OPC UA testbed's PKI (see `opcua`), leaves
+/// its folder: the next run clears those of processes that ended.
+pub fn sweep_stale(tmp: &std::path::Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id()
+            && std::path::Path::new("/proc/self").exists()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    #[test]
+    fn only_folders_of_ended_processes_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // PID 4194304 is above Linux's pid_max limit: never a running process.
+        for name in
+            [format!("pp-x-{me}"), "pp-x-4194304".to_owned(), "pp-x-notapid".to_owned(), "other-4194304".to_owned()]
+        {
+            std::fs::create_dir(tmp.path().join(name)).unwrap();
+        }
+        super::sweep_stale(tmp.path(), "pp-x-");
+        let mut left: Vec<String> =
+            std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        let mut want = vec![format!("pp-x-{me}"), "pp-x-notapid".to_owned(), "other-4194304".to_owned()];
+        want.sort();
+        assert_eq!(left, want);
+    }
+}

@@ -172,9 +172,18 @@ async fn peer(mut s: TcpStream, mode: OpcuaMode) {
 /// PKI directory, and the first one writes the key pair the others read.
 static PKI: Mutex<()> = Mutex::new(());
 
+/// The PKI folder of this process's OPC UA servers. async-opcua wants a folder that outlives
+/// each server, so the folder of a process is left when it ends; the first server of the next
+/// process removes those of processes no longer running, so they never pile up.
 fn pki_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("portproof-opcua-testbed-{}", std::process::id()))
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let tmp = std::env::temp_dir();
+    SWEPT.call_once(|| crate::sweep_stale(&tmp, PKI_PREFIX));
+    tmp.join(format!("{PKI_PREFIX}{}", std::process::id()))
 }
+
+/// The name of a PKI folder, before the process id.
+const PKI_PREFIX: &str = "portproof-opcua-testbed-";
 
 fn server(listener: TcpListener, config: OpcuaConfig) -> Server {
     let addr = listener.local_addr().expect("bound listener");

@@ -28,29 +28,33 @@ use lapin::{Connection, ConnectionProperties, ErrorKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::codes::core;
-use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_failure};
-use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, ProbeFuture, Secret, Target, sniff, tls};
+use crate::net::{self, BoxIo, Conn, Tape, is_reset, read_failure};
+use crate::{Failure, Level, Login, Over, Phase, Probe, ProbeCx, Secret, Target, sniff, tls};
 use wire::{FRAME_END, FRAME_HEADER_LEN, FRAME_METHOD, MAX_UNTUNED_FRAME, Method, Opening, Start};
 
 /// The `amqp` probe.
 #[derive(Debug, Clone, Copy)]
 pub struct Amqp;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "amqp",
+    summary: "AMQP 0-9-1 (RabbitMQ): Connection.Start names the broker; with login: vhost and queue (amqps: over TLS)",
+    proves: "AMQP 0-9-1: `Connection.Start` decoded without a login (`speaks`): product, version, platform, cluster name, capabilities, mechanisms; with `login:` a lapin login, the vhost, a channel and a passive declare of `amqp.queue` (`healthy`)",
+    default_ports: &[5672, 5671],
+    options: Some(&SECTION),
+    tls_alias: Some("amqps"),
+    // lapin at trace level prints the frames it writes, the login's password among them, and
+    // it logs a refused login as an error, which the report already explains.
+    quiet_logs: &[crate::Quiet::Always("lapin"), crate::Quiet::Always("amq_protocol")],
+    codes: codes::CODES,
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Amqp {
-    fn name(&self) -> &'static str {
-        "amqp"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "AMQP 0-9-1 (RabbitMQ): Connection.Start names the broker; with login: vhost and queue (amqps: over TLS)"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[5672, 5671]
-    }
-    fn logs_in(&self) -> bool {
-        true
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         if t.login.is_some() { Level::Healthy } else { Level::Speaks }
@@ -77,32 +81,13 @@ impl Probe for Amqp {
         }
         Ok(())
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn tls_alias(&self) -> Option<&'static str> {
-        Some("amqps")
-    }
-    /// lapin at trace level prints the frames it writes, the login's password among them, and
-    /// it logs a refused login as an error, which the report already explains.
-    fn quiet_logs(&self) -> &'static [crate::Quiet] {
-        &[crate::Quiet::Always("lapin"), crate::Quiet::Always("amq_protocol")]
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    let tcp = dial(cx, &t.host, t.port).await?;
-    let peer = tcp.peer();
-    let tls = t.over == Over::Tls;
-    let io: BoxIo = if tls { Box::new(tls::handshake(cx, tcp, &t.host, &t.tls, &[]).await?) } else { Box::new(tcp) };
-    let mut conn = Conn::new(io, cx.limits.max_read);
-    let tape = conn.tape();
+    let net::Opened { mut conn, tape, peer } = net::open(cx, t, &[]).await?;
     cx.phase(Phase::Request);
     conn.write_all(&wire::PROTOCOL_HEADER)
         .await

@@ -18,9 +18,9 @@ pub mod options;
 pub use options::*;
 
 use crate::codes::core;
-use crate::net::{BoxIo, Conn, Tape, dial};
+use crate::net::{self, Tape};
 use crate::target::authority;
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff, tls};
 
 /// Most redirects followed on the same host before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -34,49 +34,38 @@ pub const MAX_MAX_BODY: u64 = 8 << 20;
 #[derive(Debug, Clone, Copy)]
 pub struct Http;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "http",
+    summary: "HTTP request; status, body text or regex, JSON field (Ignition /StatusPing); https = over TLS",
+    proves: "an HTTP answer (`speaks`); status (default 2xx), body text or regex, a JSON field (`healthy`); same-host redirects followed and recorded; Basic auth from `login:`; JSON fields copied into the facts (`http.facts`)",
+    default_ports: &[80, 443, 8080, 8088, 8043],
+    options: Some(&SECTION),
+    tls_alias: Some("https"),
+    url_schemes: &[
+        crate::UrlScheme { scheme: "http", default_port: 80, tls: false, path_key: Some("path") },
+        crate::UrlScheme { scheme: "https", default_port: 443, tls: true, path_key: Some("path") },
+    ],
+    codes: codes::CODES,
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Http {
-    fn name(&self) -> &'static str {
-        "http"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "HTTP request; status, body text or regex, JSON field (Ignition /StatusPing); https = over TLS"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[80, 443, 8080, 8088, 8043]
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         if t.options::<HttpOptions>().is_some_and(HttpOptions::has_criteria) { Level::Healthy } else { Level::Speaks }
     }
-    fn logs_in(&self) -> bool {
-        true
-    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         validate_options(t, &t.options_or_default::<HttpOptions>())
-    }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn tls_alias(&self) -> Option<&'static str> {
-        Some("https")
-    }
-    fn url_schemes(&self) -> &'static [crate::UrlScheme] {
-        &[
-            crate::UrlScheme { scheme: "http", default_port: 80, tls: false, path_key: Some("path") },
-            crate::UrlScheme { scheme: "https", default_port: 443, tls: true, path_key: Some("path") },
-        ]
     }
     fn key_facts(&self, facts: &crate::Facts, generic: Vec<String>) -> Vec<String> {
         key_facts(facts, generic)
     }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let opts = t.options_or_default::<HttpOptions>();
-            let r = check(t, cx, &opts, Level::Healthy).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(async move { check(t, cx, &t.options_or_default::<HttpOptions>(), Level::Healthy).await })
     }
 }
 
@@ -288,15 +277,8 @@ fn same_host_hop(next: &Url, host: &str) -> Option<Hop> {
 
 /// Dials, runs TLS when the hop asks for it, sends the request and reads the answer.
 async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -> Result<Answer, Failure> {
-    let tcp = dial(cx, &hop.host, hop.port).await?;
-    let peer = tcp.peer();
-    let io: BoxIo = if hop.tls {
-        Box::new(tls::handshake(cx, tcp, &hop.host, &t.tls, &[b"http/1.1"]).await?)
-    } else {
-        Box::new(tcp)
-    };
-    let conn = Conn::new(io, cx.limits.max_read);
-    let tape = conn.tape();
+    let layer = hop.tls.then_some(net::TlsLayer { name: &hop.host, tls: &t.tls, alpn: &[b"http/1.1"] });
+    let net::Opened { conn, tape, peer } = net::open_to(cx, &hop.host, hop.port, layer).await?;
     let conn = RequestFirst::new(conn);
     cx.phase(Phase::Request);
     let (mut sender, connection) = hyper::client::conn::http1::Builder::new()

@@ -50,8 +50,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_available, read_failure};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::net::{self, BoxIo, Conn, Tape, is_reset, read_available, read_failure};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff, tls};
 use wire::{Answer, Data, DeviceId, DeviceIdCode, MBAP_LEN, Mbap, Request};
 
 /// How many Read Device Identification requests a device that splits its answer ("more
@@ -69,18 +69,23 @@ pub const MODBUS_SECURITY_PORT: u16 = 802;
 #[derive(Debug, Clone, Copy)]
 pub struct Modbus;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "modbus",
+    summary: "Modbus TCP, read-only: device identification (vendor, product, revision), else one register; exceptions by name",
+    proves: "Modbus TCP, read-only by construction (the probe can emit only functions 0x01–0x04 and 0x2B): Read Device Identification (0x2B / MEI 0x0E, basic objects: vendor, product code, revision; objects outside that category are not reported), given at most 1 s (or a third of the time left), else one holding register, then one input register (`modbus.unit`, default 1; `modbus.register`, default address 0; `modbus.kind`); a device that ignores the identification is asked for the register on the same connection (a late answer is told apart by its transaction id); a normal answer to either is `healthy` (the device served a read of its own data), an exception is `speaks` (it proves Modbus); with `modbus.register`, `modbus.kind` or `modbus.unit` stated the register read is the health criterion and is made after any identification exception but acknowledge, busy and the gateway ones. A stated unit needs it because gateways and servers answer the identification for any unit id, and its answer must name that unit. One connection per host at a time, counted together with the OPC UA checks of that host (a PLC counts its clients, not their protocols), no retries faster than 1 s, closed with a FIN; the TLS side question after a silent close (a ClientHello on a second connection, which a Modbus device would read as a request) is asked only on port 802",
+    default_ports: &[502],
+    // A PLC may accept only a few clients: one connection per host at a time.
+    per_host_limit: Some(1),
+    per_host_group: Some(crate::INDUSTRIAL),
+    options: Some(&SECTION),
+    codes: codes::CODES,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Modbus {
-    fn name(&self) -> &'static str {
-        "modbus"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "Modbus TCP, read-only: device identification (vendor, product, revision), else one register; exceptions by name"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[502]
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     /// A stated register or unit is a health criterion; otherwise an exception, which proves
     /// Modbus, passes as `speaks`.
@@ -91,27 +96,14 @@ impl Probe for Modbus {
             Level::Speaks
         }
     }
-    /// A PLC may accept only a few clients: one connection per host at a time.
-    fn per_host_limit(&self) -> Option<usize> {
-        Some(1)
-    }
-    fn per_host_group(&self) -> &'static str {
-        crate::INDUSTRIAL
-    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
             tls::validate(&t.tls)?;
         }
         Ok(())
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 
@@ -162,15 +154,7 @@ enum Identification {
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let opts = t.options_or_default::<ModbusOptions>();
-    let tcp = dial(cx, &t.host, t.port).await?;
-    let peer = tcp.peer();
-    let io: BoxIo = if t.over == Over::Tls {
-        Box::new(tls::handshake(cx, tcp, &t.host, &t.tls, &[]).await?)
-    } else {
-        Box::new(tcp)
-    };
-    let conn = Conn::new(io, cx.limits.max_read);
-    let tape = conn.tape();
+    let net::Opened { conn, tape, peer } = net::open(cx, t, &[]).await?;
     let unit = opts.unit();
     let mut s = Session {
         conn,

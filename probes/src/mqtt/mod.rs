@@ -22,8 +22,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::codes::core;
-use crate::net::{BoxIo, Conn, Tape, dial, is_reset, read_failure};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::net::{self, BoxIo, Conn, Tape, is_reset, read_failure};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff, tls};
 use wire::{ConnAck, FixedHeader};
 
 /// Keep-alive announced in CONNECT; the probe is gone long before it matters.
@@ -42,21 +42,22 @@ const SYS_VERSION: &str = "$SYS/broker/version";
 #[derive(Debug, Clone, Copy)]
 pub struct Mqtt;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "mqtt",
+    summary: "MQTT 5 / 3.1.1: CONNACK decoded (accepted = healthy); optional publish round trip (mqtts: over TLS)",
+    proves: "CONNECT with a random client id, MQTT 5 then 3.1.1 (or `mqtt.version`); any CONNACK is `speaks`, accepted is `healthy`; with `roundtrip`, a message published to a probe topic must come back; `$SYS/broker/version` names the broker",
+    default_ports: &[1883, 8883],
+    options: Some(&SECTION),
+    tls_alias: Some("mqtts"),
+    codes: codes::CODES,
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Mqtt {
-    fn name(&self) -> &'static str {
-        "mqtt"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "MQTT 5 / 3.1.1: CONNACK decoded (accepted = healthy); optional publish round trip (mqtts: over TLS)"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[1883, 8883]
-    }
-    fn logs_in(&self) -> bool {
-        true
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         if t.login.is_some() || t.options::<MqttOptions>().is_some_and(|m| m.roundtrip) {
@@ -89,17 +90,8 @@ impl Probe for Mqtt {
         }
         Ok(())
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn tls_alias(&self) -> Option<&'static str> {
-        Some("mqtts")
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 
@@ -174,16 +166,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
 }
 
 async fn open(cx: &mut ProbeCx, t: &Target) -> Result<(Conn<BoxIo>, Option<SocketAddr>), Failure> {
-    let tcp = dial(cx, &t.host, t.port).await?;
-    let peer = tcp.peer();
-    let io: BoxIo = if t.over == Over::Tls {
-        // No ALPN: most MQTT clients offer none, and a server with an ALPN list refuses a
-        // protocol name it does not know (no_application_protocol).
-        Box::new(tls::handshake(cx, tcp, &t.host, &t.tls, &[]).await?)
-    } else {
-        Box::new(tcp)
-    };
-    Ok((Conn::new(io, cx.limits.max_read), peer))
+    // No ALPN: most MQTT clients offer none, and a server with an ALPN list refuses a
+    // protocol name it does not know (no_application_protocol).
+    let o = net::open(cx, t, &[]).await?;
+    Ok((o.conn, o.peer))
 }
 
 enum Unheard {

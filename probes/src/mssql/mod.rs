@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::codes::core::{AUTH_NO_CREDENTIALS, PROTO_MISMATCH};
 use crate::net::{self, Conn, Datagrams, ReplyFrom, dial, read_available, read_failure, read_head};
-use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Phase, Probe, ProbeCx, Target, sniff, tls};
 use prelogin_tls::PreloginTls;
 use wire::Encryption;
 
@@ -36,21 +36,21 @@ use wire::Encryption;
 #[derive(Debug, Clone, Copy)]
 pub struct Mssql;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "mssql",
+    summary: "MS SQL Server: PRELOGIN version and encryption, TLS inside TDS or TDS 8.0 strict, SQL Browser, tiberius login",
+    proves: "PRELOGIN (server version and release name, encryption: off / on / not supported / required, whether the port is the named instance, MARS, federated authentication) is `speaks`; the TLS handshake TDS 7.x carries inside PRELOGIN packets, through the engine (an unverified certificate is a warning); a port that hangs up on clear-text PRELOGIN but speaks TLS is tried as TDS 8.0 strict (ALPN `tds/8.0`, PRELOGIN inside TLS); with `mssql.browser` the SQL Server Browser (UDP 1434) lists instances and ports; with `login:` tiberius logs in and runs `SELECT @@VERSION` (`healthy`), over a relay in which the probe does the TLS through the engine, with the target's trust alone (tiberius would add the system store to `tls.ca`): a password goes only inside TLS whose certificate verified (or `insecure`), without TLS only under `encrypt: disable`; a named instance that is not this port fails at `open`",
+    default_ports: &[1433],
+    options: Some(&SECTION),
+    codes: codes::CODES,
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Mssql {
-    fn name(&self) -> &'static str {
-        "mssql"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "MS SQL Server: PRELOGIN version and encryption, TLS inside TDS or TDS 8.0 strict, SQL Browser, tiberius login"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[1433]
-    }
-    fn logs_in(&self) -> bool {
-        true
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         t.login_require()
@@ -58,14 +58,8 @@ impl Probe for Mssql {
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         t.validate_in_band_tls("expect: mssql negotiates TLS itself (inside PRELOGIN, or first with mssql.encrypt: strict); drop over: tls")
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 

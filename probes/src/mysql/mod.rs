@@ -32,28 +32,28 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use crate::codes::core;
 use crate::net::{BoxIo, Conn, dial, read_available, read_failure, read_head};
 use crate::tls::SslMode;
-use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Login, Phase, Probe, ProbeCx, Target, sniff, tls};
 use wire::{ErrPacket, MAX_HANDSHAKE_PACKET};
 
 /// The `mysql` probe.
 #[derive(Debug, Clone, Copy)]
 pub struct Mysql;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "mysql",
+    summary: "MySQL / MariaDB: the greeting (product, version, plugin, TLS), TLS diagnosis, refusals by error code",
+    proves: "the greeting (HandshakeV10: MySQL or MariaDB, version with the `5.5.5-` prefix unwrapped, connection id, capabilities, charset, auth plugin) is `speaks`; TLS through the engine when offered; a password-less HandshakeResponse41 (so the server never counts a handshake error against the host) whose refusal shows how the server sees the client; with `login:` and a password, mysql_async logs in (only where the first connection's certificate verified) and runs `SELECT VERSION()` (`healthy`): over TLS it talks to a relay on a private Unix socket, and the relay dials the server itself and does the TLS through the engine (the login connection's certificate checked again, its HandshakeResponse41 sent only inside that TLS)",
+    default_ports: &[3306],
+    options: Some(&SECTION),
+    codes: codes::CODES,
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Mysql {
-    fn name(&self) -> &'static str {
-        "mysql"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "MySQL / MariaDB: the greeting (product, version, plugin, TLS), TLS diagnosis, refusals by error code"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[3306]
-    }
-    fn logs_in(&self) -> bool {
-        true
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     /// A user name alone only says whom the refusal names; a password source asks for a login.
     fn default_require(&self, t: &Target) -> Level {
@@ -62,14 +62,8 @@ impl Probe for Mysql {
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         t.validate_in_band_tls("expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode")
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 

@@ -45,36 +45,44 @@ use tokio_util::codec::FramedRead;
 
 use crate::codes::core::{PROTO_MISMATCH, TIMEOUT};
 use crate::net::{Conn, Tape, dial, read_available, read_failure, read_head};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff, tls};
 
 /// The `opcua` probe.
 #[derive(Debug, Clone, Copy)]
 pub struct Opcua;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "opcua",
+    summary: "OPC UA TCP: Hello/Acknowledge, GetEndpoints and FindServers over SecurityPolicy None, server certificate",
+    proves: "OPC UA TCP (4840, 4096): a hand-written Hello; the Acknowledge (protocol version, buffer sizes, limits) is `speaks`; then, on a second connection, async-opcua opens a secure channel with SecurityPolicy None and calls GetEndpoints (every endpoint: URL, security mode and policy, user-token types; the server certificate through the TLS engine's analysis: subject, application URI, SHA-1 thumbprint, validity, days left) = `healthy`, and FindServers (application names, URIs, discovery URLs); with `opcua.read_status` (`--read-status`) an anonymous None session reads `Server_ServerStatus` (state, product, manufacturer, version) and `healthy` means `Running`. One connection at a time, at most one per host counted together with its Modbus checks, no retry, CloseSecureChannel then FIN; discovery and that one read only",
+    // 4840: the IANA port and the Local Discovery Server; 4096: Ignition's OPC UA server.
+    default_ports: &[4840, 4096],
+    // A PLC or embedded server may accept only a handful of clients: never take two.
+    per_host_limit: Some(1),
+    per_host_group: Some(crate::INDUSTRIAL),
+    options: Some(&SECTION),
+    // async-opcua logs every discovery without a client certificate, and every refusal the
+    // report explains, as an error: only when asked for.
+    quiet_logs: &[
+        crate::Quiet::UnlessNamed("opcua_core", "opcua"),
+        crate::Quiet::UnlessNamed("opcua_client", "opcua"),
+        crate::Quiet::UnlessNamed("opcua_server", "opcua"),
+        crate::Quiet::UnlessNamed("opcua_crypto", "opcua"),
+        crate::Quiet::UnlessNamed("opcua_types", "opcua"),
+        crate::Quiet::UnlessNamed("opcua_nodes", "opcua"),
+    ],
+    codes: codes::CODES,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Opcua {
-    fn name(&self) -> &'static str {
-        "opcua"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "OPC UA TCP: Hello/Acknowledge, GetEndpoints and FindServers over SecurityPolicy None, server certificate"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        // 4840: the IANA port and the Local Discovery Server; 4096: Ignition's OPC UA server.
-        &[4840, 4096]
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         // Asking for the status read states a health criterion, which must be able to fail.
         if t.options::<OpcuaOptions>().is_some_and(|o| o.read_status) { Level::Healthy } else { Level::Speaks }
-    }
-    fn per_host_limit(&self) -> Option<usize> {
-        // A PLC or embedded server may accept only a handful of clients: never take two.
-        Some(1)
-    }
-    fn per_host_group(&self) -> &'static str {
-        crate::INDUSTRIAL
     }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
@@ -92,9 +100,6 @@ impl Probe for Opcua {
         }
         Ok(())
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
     fn key_facts(&self, facts: &crate::Facts, mut generic: Vec<String>) -> Vec<String> {
         if let Some(e) = facts.get("opcua_endpoints").and_then(|v| v.as_array()) {
             let mut policies: Vec<&str> = e.iter().filter_map(|e| e["security_policy"].as_str()).collect();
@@ -108,24 +113,8 @@ impl Probe for Opcua {
         }
         generic
     }
-    /// async-opcua logs every discovery without a client certificate, and every refusal the
-    /// report explains, as an error: only when asked for.
-    fn quiet_logs(&self) -> &'static [crate::Quiet] {
-        use crate::Quiet::UnlessNamed;
-        &[
-            UnlessNamed("opcua_core", "opcua"),
-            UnlessNamed("opcua_client", "opcua"),
-            UnlessNamed("opcua_server", "opcua"),
-            UnlessNamed("opcua_crypto", "opcua"),
-            UnlessNamed("opcua_types", "opcua"),
-            UnlessNamed("opcua_nodes", "opcua"),
-        ]
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 

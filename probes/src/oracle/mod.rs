@@ -44,26 +44,28 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::codes::core::{PROTO_MISMATCH, TIMEOUT};
-use crate::net::{BoxIo, Conn, Tape, dial, read_available, read_failure, read_head};
-use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::net::{self, BoxIo, Conn, Tape, read_available, read_failure, read_head};
+use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff, tls};
 use wire::{Header, ListenerAnswer, ptype};
 
 /// The `oracle` probe.
 #[derive(Debug, Clone, Copy)]
 pub struct Oracle;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "oracle",
+    summary: "Oracle TNS listener: its version (VSNNUM), a service name or SID accepted, refused (ORA code) or redirected",
+    proves: "the listener's answer to the `version` command (ACCEPT with its VSNNUM and banner, or a REFUSE that still names the VSNNUM) is `speaks`: version in the facts; with `oracle.service_name` or `oracle.sid`, a CONNECT for it as a client sends it: ACCEPT (the listener handed the connection to a server that took it) is `healthy`, the session is closed without a login; REFUSE by TNS number with a hint; REDIRECT recorded (`oracle_redirect`, with `followed`) and followed to the checked host itself (its name, or an address it resolves to) with the probe's own CONNECT, never the connect data the REDIRECT carried; elsewhere only with `oracle.follow_redirects` (`--follow-redirects`), and never to loopback, unspecified, link-local, multicast or broadcast addresses unless the checked host is one; failures at a redirect target name its address; RESEND answered once; with a service set, a listener silent on `version` is recorded (`oracle_version_command: unanswered`) after at most 1.5 s and the service still asked for",
+    default_ports: &[1521],
+    options: Some(&SECTION),
+    codes: codes::CODES,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Oracle {
-    fn name(&self) -> &'static str {
-        "oracle"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "Oracle TNS listener: its version (VSNNUM), a service name or SID accepted, refused (ORA code) or redirected"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[1521]
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     /// A service name or SID is a stated criterion: the check then requires that the listener
     /// accepts it. Without one the listener's own answer is all there is to prove.
@@ -95,14 +97,8 @@ impl Probe for Oracle {
         }
         Ok(())
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 
@@ -187,12 +183,8 @@ async fn open(t: &Target, cx: &mut ProbeCx, host: &str, port: u16) -> Result<Lin
 /// Dials `dial_host:port` (a name, or an address already resolved and checked) and, with
 /// `over: tls`, runs the TLS handshake verifying the certificate against `name`.
 async fn open_at(t: &Target, cx: &mut ProbeCx, dial_host: &str, name: &str, port: u16) -> Result<Link, Failure> {
-    let tcp = dial(cx, dial_host, port).await?;
-    let peer = tcp.peer();
-    let io: BoxIo =
-        if t.over == Over::Tls { Box::new(tls::handshake(cx, tcp, name, &t.tls, &[]).await?) } else { Box::new(tcp) };
-    let conn = Conn::new(io, cx.limits.max_read);
-    let tape = conn.tape();
+    let layer = (t.over == Over::Tls).then_some(net::TlsLayer { name, tls: &t.tls, alpn: &[] });
+    let net::Opened { conn, tape, peer } = net::open_to(cx, dial_host, port, layer).await?;
     Ok(Link { conn, tape, peer, host: name.to_owned(), redirected: false })
 }
 

@@ -25,28 +25,28 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::codes::core;
 use crate::net::{BoxIo, Conn, dial, is_reset, read_available, read_failure};
 use crate::tls::SslMode;
-use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target, sniff, tls};
+use crate::{Failure, Level, Phase, Probe, ProbeCx, Target, sniff, tls};
 
 /// The `postgres` probe.
 #[derive(Debug, Clone, Copy)]
 pub struct Postgres;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "postgres",
+    summary: "PostgreSQL: SSLRequest and TLS diagnosis, the authentication asked for, errors by SQLSTATE",
+    proves: "SSLRequest (`S`: the TLS engine's diagnosis of the certificate; an unverified one is a warning, as no password is sent), then a StartupMessage: the authentication asked for (trust, password, md5, SCRAM-SHA-256) is `speaks`; under trust the server's `server_version` and parameters; errors by SQLSTATE; with `login:` tokio-postgres logs in over the same TLS engine (no password over an unverified certificate) and runs `SELECT version()` (`healthy`)",
+    default_ports: &[5432],
+    options: Some(&SECTION),
+    codes: codes::CODES,
+    // Only the user name is used so far: it selects the pg_hba.conf line and the method.
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Postgres {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "PostgreSQL: SSLRequest and TLS diagnosis, the authentication asked for, errors by SQLSTATE"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[5432]
-    }
-    fn logs_in(&self) -> bool {
-        // Only the user name is used so far: it selects the pg_hba.conf line and the method.
-        true
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     /// A user name alone only says whom to identify as; a password source asks for a login.
     fn default_require(&self, t: &Target) -> Level {
@@ -57,14 +57,8 @@ impl Probe for Postgres {
             "expect: postgres negotiates TLS itself (SSLRequest); drop over: tls and set postgres.sslmode",
         )
     }
-    fn options(&self) -> Option<&'static crate::Section> {
-        Some(&SECTION)
-    }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 

@@ -11,7 +11,7 @@ pub mod codes;
 
 use crate::codes::core;
 use crate::http::{self, HttpOptions, JsonCheck, StatusPattern, check, validate_options};
-use crate::{Failure, Level, Phase, Probe, ProbeCx, ProbeFuture, Target};
+use crate::{Failure, Level, Phase, Probe, ProbeCx, Target};
 
 /// The `rabbitmq-api` probe.
 #[derive(Debug, Clone, Copy)]
@@ -49,21 +49,20 @@ fn alarms() -> HttpOptions {
     }
 }
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "rabbitmq-api",
+    summary: "RabbitMQ management API: /api/overview (product, version, cluster), alarms health check",
+    proves: "an `http` preset for RabbitMQ's management API (15672, 15671 with `over: tls`): `/api/overview` names product, version, Erlang and cluster; `/api/health/checks/alarms` is `healthy`",
+    default_ports: &[15672, 15671],
+    codes: codes::CODES,
+    logs_in: true,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for RabbitmqApi {
-    fn name(&self) -> &'static str {
-        "rabbitmq-api"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "RabbitMQ management API: /api/overview (product, version, cluster), alarms health check"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[15672, 15671]
-    }
-    fn logs_in(&self) -> bool {
-        true
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         if t.login.is_some() { Level::Healthy } else { Level::Speaks }
@@ -74,11 +73,8 @@ impl Probe for RabbitmqApi {
     fn key_facts(&self, facts: &crate::Facts, generic: Vec<String>) -> Vec<String> {
         crate::http::key_facts(facts, generic)
     }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 

@@ -13,7 +13,7 @@ use super::scan::{self, Depth};
 use super::{ClientAuthSeen, codes, diagnose_rustls, handshake_recorded};
 use crate::codes::{Code, core};
 use crate::net::dial;
-use crate::{ClientAuth, Failure, Level, Over, Phase, Probe, ProbeCx, ProbeFuture, Target};
+use crate::{ClientAuth, Failure, Level, Over, Phase, Probe, ProbeCx, Target};
 
 /// How long to listen after the handshake for a late alert. A server that judged the client
 /// certificate sends its alert at once; waiting longer only slows every healthy check.
@@ -23,18 +23,19 @@ const LATE_ALERT_WAIT: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, Copy)]
 pub struct Tls;
 
+/// What this probe is.
+static ABOUT: crate::About = crate::About {
+    name: "tls",
+    summary: "TLS handshake: version, cipher, chain, client-certificate request; healthy = verified (and mutual TLS as expected)",
+    proves: "the handshake (`speaks`); chain verified for the name and client authentication as stated (`healthy`); with `scan`, every version and suite in the server's order",
+    default_ports: &[443, 8443, 8043, 8060, 636, 993, 995, 5671, 8883],
+    codes: codes::CODES,
+    ..crate::About::DEFAULT
+};
+
 impl Probe for Tls {
-    fn name(&self) -> &'static str {
-        "tls"
-    }
-    fn codes(&self) -> &'static [&'static crate::codes::Code] {
-        codes::CODES
-    }
-    fn summary(&self) -> &'static str {
-        "TLS handshake: version, cipher, chain, client-certificate request; healthy = verified (and mutual TLS as expected)"
-    }
-    fn default_ports(&self) -> &'static [u16] {
-        &[443, 8443, 8043, 8060, 636, 993, 995, 5671, 8883]
+    fn about(&self) -> &'static crate::About {
+        &ABOUT
     }
     fn default_require(&self, t: &Target) -> Level {
         if t.tls.client_auth.is_some() { Level::Healthy } else { Level::Speaks }
@@ -45,11 +46,8 @@ impl Probe for Tls {
         }
         super::validate(&t.tls)
     }
-    fn probe<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> ProbeFuture<'a> {
-        Box::pin(async move {
-            let r = run(t, cx).await;
-            cx.finish(r)
-        })
+    fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
+        Box::pin(run(t, cx))
     }
 }
 
