@@ -26,6 +26,7 @@ pub mod options;
 pub mod oracle;
 pub mod postgres;
 pub mod rabbitmq_api;
+pub mod rmi;
 pub mod sniff;
 pub mod tcp;
 pub mod tls;
@@ -674,6 +675,8 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &modbus::Modbus,
         &oracle::Oracle,
         &opcua::Opcua,
+        &rmi::Rmi,
+        &rmi::Jmx,
     ]
 }
 
