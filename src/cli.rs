@@ -89,7 +89,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print a JSON Schema, so editors can complete and check manifests.
     #[command(after_help = "Examples:
-  portproof schema manifest > manifest.schema.json")]
+  portproof schema manifest > manifest.schema.json
+  portproof schema report > report.schema.json")]
     Schema(SchemaArgs),
     /// Serve the in-process Ignition-like testbed on loopback until Ctrl-C.
     #[command(after_help = "Examples:
@@ -347,6 +348,8 @@ pub struct ExplainArgs {
 pub enum SchemaKind {
     /// The manifest and profile format.
     Manifest,
+    /// The `--format json` report (each `jsonl` line is one of its `results`).
+    Report,
 }
 
 /// `portproof schema`.
@@ -429,6 +432,14 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::new(directives.join(","))
 }
 
+/// Writes `text` to standard output. A reader that went away (`portproof schema manifest | head
+/// -1`) is not an error: what it wanted it has, so the rest is dropped quietly, where `print!`
+/// would panic and exit 101.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Parses the command line, runs it, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -478,7 +489,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
                 let m = p.manifest()?;
                 out.push_str(&format!("{:<10} {:>6}  {}\n", p.name, m.checks.len(), m.product.unwrap_or_default()));
             }
-            print!("{out}");
+            emit(&out);
             Ok(0)
         }
         Command::Probes => {
@@ -504,13 +515,16 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
                     ));
                 }
             }
-            print!("{out}");
+            emit(&out);
             Ok(0)
         }
         Command::Schema(a) => {
             match a.kind {
                 SchemaKind::Manifest => {
-                    println!("{}", serde_json::to_string_pretty(&manifest::schema()).expect("schema serializes"))
+                    emit(&(serde_json::to_string_pretty(&manifest::schema()).expect("schema serializes") + "\n"))
+                }
+                SchemaKind::Report => {
+                    emit(&(serde_json::to_string_pretty(&report::json::schema()).expect("schema serializes") + "\n"))
                 }
             }
             Ok(0)
@@ -678,6 +692,19 @@ pub async fn run_and_report(
     out: &OutputArgs,
     r: &RunnerArgs,
 ) -> Result<u8, UsageError> {
+    run_and_render(checks, title, out, r, report::render).await
+}
+
+/// [`run_and_report`] with the command's own rendering of the finished report (`tls` shows its
+/// diagnosis as the table); every command goes through here, so every format is written on
+/// Ctrl-C too.
+async fn run_and_render(
+    checks: Vec<Check>,
+    title: Option<String>,
+    out: &OutputArgs,
+    r: &RunnerArgs,
+    render: impl Fn(&Report, Format, bool) -> String,
+) -> Result<u8, UsageError> {
     let format = out.format.unwrap_or(Format::Table);
     let mut sink: Box<dyn Write + Send> = match &out.output {
         Some(path) => Box::new(
@@ -688,8 +715,12 @@ pub async fn run_and_report(
     let color = out.color(format);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
+    // Registered here, before any check starts, rather than when a spawned task first polls
+    // `ctrl_c()`: a Ctrl-C in between would kill the process with no report at all.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| UsageError(format!("cannot watch for Ctrl-C: {e}")))?;
     let signal = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.recv().await.is_some() {
             eprintln!("portproof: interrupted; reporting what finished");
             on_signal.cancel();
         }
@@ -712,7 +743,7 @@ pub async fn run_and_report(
     .await;
     signal.abort();
     if format != Format::Jsonl {
-        let text = report::render(&report, format, color);
+        let text = render(&report, format, color);
         if let Err(e) = sink.write_all(text.as_bytes()).and_then(|_| sink.flush()) {
             write_error.get_or_insert(e);
         }
@@ -750,19 +781,11 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
         Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
     let o = Overrides { timeout: Some(a.timeout), ..Default::default() };
     let checks = manifest::plan(&m, "", "<command line>", &o)?;
-    let format = a.output.format.unwrap_or(Format::Table);
-    if format != Format::Table {
-        return run_and_report(checks, None, &a.output, &args.runner).await;
-    }
-    let report = runner::run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
-    let text = report::tls::render(&report.results[0], a.output.color(format));
-    match &a.output.output {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?
-        }
-        None => print!("{text}"),
-    }
-    Ok(exit_code(&report))
+    let render = |report: &Report, format: Format, color: bool| match (format, report.results.first()) {
+        (Format::Table, Some(r)) => report::tls::render(r, color),
+        _ => report::render(report, format, color),
+    };
+    run_and_render(checks, None, &a.output, &args.runner, render).await
 }
 
 fn product(name: &str) -> Result<Product, UsageError> {

@@ -394,3 +394,88 @@ fn a_setting_given_twice_is_refused_not_replaced() {
     let run = portproof(&["check", "127.0.0.1:1", "-e", "http", "-H", "A:1", "-H", "B:2", "-f", "json"]);
     assert_ne!(run.code, 2, "headers repeat: {}", run.stderr);
 }
+
+#[test]
+fn ctrl_c_on_tls_writes_the_diagnosis_in_table_mode() {
+    use std::io::Read;
+    // A peer that accepts and never answers: the diagnosis waits until Ctrl-C.
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let (accepted, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in peer.incoming().flatten() {
+            held.push(conn);
+            let _ = accepted.send(());
+        }
+    });
+    let mut child = std::process::Command::new(crate::harness::bin())
+        .args(["tls", &format!("127.0.0.1:{port}"), "--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once the probe is in flight (it has connected), not after a guessed pause.
+    seen.recv().expect("the tls command connects");
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "an interrupted check fails: {out}");
+    assert!(out.contains("run.interrupted"), "the table is written on Ctrl-C: {out:?}");
+}
+
+#[test]
+fn codes_of_a_probe_include_the_core_codes_it_spells() {
+    let run = portproof(&["codes", "tcp"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for code in ["tcp.refused", "tcp.unreachable", "tcp.reset", "<phase>.timeout"] {
+        assert!(run.stdout.lines().any(|l| l.starts_with(code)), "codes tcp lists {code}: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains("amqp."), "only what a tcp check can spell: {}", run.stdout);
+}
+
+#[test]
+fn phased_codes_are_explained_however_they_are_written() {
+    for (asked, spelled) in [
+        ("tcp.timeout", "tcp.timeout"),
+        ("connect.timeout", "tcp.timeout"),
+        ("resolve.timeout", "dns.timeout"),
+        ("request.timeout", "request.timeout"),
+        ("<phase>.timeout", "<phase>.timeout"),
+        ("transfer.closed", "transfer.closed"),
+    ] {
+        let run = portproof(&["explain", asked]);
+        assert_eq!(run.code, 0, "explain {asked}: {}", run.stderr);
+        assert!(run.stdout.starts_with(&format!("{spelled}\n")), "explain {asked} names {spelled}: {}", run.stdout);
+        assert!(run.stdout.contains("deadline") || run.stdout.contains("closed"), "{}", run.stdout);
+    }
+    let run = portproof(&["explain", "connect.nonsense"]);
+    assert_eq!(run.code, 2, "an unknown code is still an error");
+}
+
+#[test]
+fn a_closed_stdout_ends_every_listing_quietly() {
+    for args in [
+        &["schema", "manifest"][..],
+        &["schema", "report"],
+        &["codes"],
+        &["codes", "--markdown"],
+        &["explain", "tcp.refused"],
+        &["probes"],
+        &["profiles"],
+    ] {
+        // The reader is gone before the binary writes a byte, as with `| head -0`.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(crate::harness::bin())
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "portproof {args:?} ends quietly, not with a panic: {stderr}");
+        assert!(stderr.is_empty(), "nothing on stderr for {args:?}: {stderr}");
+    }
+}

@@ -98,7 +98,7 @@ impl std::str::FromStr for Level {
 }
 
 /// A step of a probe, timed separately and named in failures and timeouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Turning the host name into addresses.
@@ -172,7 +172,7 @@ impl fmt::Display for Phase {
 }
 
 /// Why the next level of the ladder was not reached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// Stable dotted name (`tcp.refused`, `http.unhealthy_state`, ...): safe to match on.
     pub code: String,
@@ -221,7 +221,7 @@ impl fmt::Display for Failure {
 }
 
 /// Reached the level, but something is wrong (a certificate about to expire, a truncated body).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Warning {
     /// Stable dotted name, like failure codes.
     pub code: String,
@@ -230,7 +230,7 @@ pub struct Warning {
 }
 
 /// How long one phase took.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhaseTime {
     /// Which phase.
     pub phase: Phase,
@@ -243,7 +243,7 @@ pub struct PhaseTime {
 pub type Facts = BTreeMap<String, serde_json::Value>;
 
 /// The result of one probe of one target.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// The highest level reached.
     pub level: Level,
