@@ -272,8 +272,8 @@ impl From<ClientAuthArg> for ClientAuth {
 /// line, where `ps` and shell history would show it.
 #[derive(Debug, Args, Default)]
 pub struct LoginArgs {
-    /// User name to log in with (amqp, mqtt).
-    #[arg(long)]
+    /// User name to log in with.
+    #[arg(long, help = user_help())]
     pub user: Option<String>,
     /// Environment variable that holds the password.
     #[arg(long, value_name = "VAR", requires = "user", conflicts_with = "password_file")]
@@ -281,6 +281,12 @@ pub struct LoginArgs {
     /// File that holds the password.
     #[arg(long, value_name = "FILE", requires = "user")]
     pub password_file: Option<PathBuf>,
+}
+
+/// `--user`'s help, naming the probes that log in, from the registry.
+fn user_help() -> String {
+    let names: Vec<&str> = portproof_probes::registry().iter().filter(|p| p.logs_in()).map(|p| p.name()).collect();
+    format!("User name to log in with ({})", names.join(", "))
 }
 
 /// `portproof run`.
@@ -409,12 +415,12 @@ impl From<std::io::Error> for UsageError {
     }
 }
 
-/// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else errors
-/// only. Each probe names the libraries whose logs stay off ([`portproof_probes::Quiet`]):
+/// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else
+/// `RUST_LOG` (the ecosystem's name for the same), else errors only. Each probe names the libraries whose logs stay off ([`portproof_probes::Quiet`]):
 /// some never log (they would print a password), others only when `PORTPROOF_LOG` names them.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     use portproof_probes::Quiet;
-    let user = std::env::var("PORTPROOF_LOG").unwrap_or_default();
+    let user = log_setting(std::env::var("PORTPROOF_LOG").ok(), std::env::var("RUST_LOG").ok());
     let quiet: Vec<Quiet> = portproof_probes::registry().iter().flat_map(|p| p.quiet_logs().iter().copied()).collect();
     let never = |d: &str| quiet.iter().any(|q| matches!(q, Quiet::Always(t) if d.starts_with(t)));
     let mut directives: Vec<String> =
@@ -440,13 +446,29 @@ pub fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
+/// The log setting: `PORTPROOF_LOG` first (it is portproof's own, and may differ from what the
+/// shell sets for other Rust programs), then `RUST_LOG`; an empty one counts as unset.
+fn log_setting(portproof_log: Option<String>, rust_log: Option<String>) -> String {
+    portproof_log.filter(|v| !v.trim().is_empty()).or(rust_log).unwrap_or_default()
+}
+
 /// Parses the command line, runs it, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // One style for every error, clap's and ours: `portproof: error: ...`.
+            let text = e.render().to_string();
+            eprint!(
+                "portproof: {}",
+                text.strip_prefix("error: ").map_or(text.clone(), |rest| format!("error: {rest}"))
+            );
+            return ExitCode::from(2);
+        }
         Err(e) => {
+            // --help and --version, on stdout.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
     let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).try_init();
@@ -473,7 +495,8 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             let (m, src) = Manifest::load(&a.manifest)?;
             let origin = a.manifest.display().to_string();
             let title = m.product.clone().or(m.description.clone()).unwrap_or_else(|| origin.clone());
-            run_manifest(&m, &src, &origin, a.host, title, &a.run).await
+            let base = a.manifest.parent().map(|p| if p.as_os_str().is_empty() { ".".into() } else { p.to_owned() });
+            run_manifest(&m, &src, &origin, a.host, title, &a.run, base).await
         }
         Command::Profile(a) => {
             let p = profile::find(&a.name).ok_or_else(|| {
@@ -481,7 +504,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             })?;
             let m = p.manifest()?;
             let title = profile_title(&m, &a.host, a.run.offset);
-            run_manifest(&m, p.yaml, &p.origin(), Some(a.host), title, &a.run).await
+            run_manifest(&m, p.yaml, &p.origin(), Some(a.host), title, &a.run, None).await
         }
         Command::Profiles => {
             let mut out = String::from("PROFILE    CHECKS  PRODUCT\n");
@@ -545,8 +568,19 @@ async fn run_manifest(
     host: Option<String>,
     title: String,
     a: &ManifestRunArgs,
+    base: Option<PathBuf>,
 ) -> Result<u8, UsageError> {
-    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout, ca: a.ca.clone() };
+    // The command line's own mistakes name the flag, not the manifest line they would
+    // otherwise surface at.
+    if let Some(h) = &host {
+        manifest::check_host(h).map_err(|e| UsageError(format!("--host: {e}")))?;
+    }
+    if let Some(ca) = &a.ca {
+        let opts = TlsOptions { ca: Some(ca.clone()), ..TlsOptions::default() };
+        portproof_probes::tls::validate(&opts)
+            .map_err(|f| UsageError(format!("--ca {}: {}", ca.display(), f.message)))?;
+    }
+    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout, ca: a.ca.clone(), base };
     let checks = manifest::plan(m, src, origin, &o)?;
     run_and_report(checks, Some(title), &a.output, &a.runner).await
 }
@@ -877,6 +911,7 @@ async fn demo_in(a: &DemoArgs, products: &[Product], dir: &std::path::Path) -> R
             offset: Some(i32::from(gw.offset)),
             timeout: None,
             ca: Some(files.ca),
+            base: None,
         };
         let mut planned = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
         if products.len() > 1 {
@@ -935,6 +970,14 @@ mod tests {
         let Command::Check(a) = a.command else { panic!("parsed as check") };
         let raw = check_spec(&a, &parse_target(&a.target).unwrap()).unwrap();
         assert_eq!(raw.sections[0].1.to_json()["json"]["equals"], serde_json::json!("RUNNING"));
+    }
+
+    #[test]
+    fn rust_log_is_read_when_portproof_log_is_not_set() {
+        assert_eq!(log_setting(None, Some("debug".into())), "debug");
+        assert_eq!(log_setting(Some("info".into()), Some("debug".into())), "info");
+        assert_eq!(log_setting(Some(" ".into()), Some("debug".into())), "debug");
+        assert_eq!(log_setting(None, None), "");
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn run_with(args: &[&str], data_limit: Option<u64>, env: &[(&str, &str)]) -> Run
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("PORTPROOF_LOG")
+        .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).expect("out"))

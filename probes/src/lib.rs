@@ -532,6 +532,14 @@ pub trait Probe: Send + Sync + 'static {
         false
     }
 
+    /// Whether this probe reads a check's `tls:` settings when it does not run over TLS: the
+    /// `tls` probe (the handshake is the check) and protocols that negotiate TLS inside their
+    /// own exchange (PostgreSQL's SSLRequest). For any other probe, `tls:` on a check that is
+    /// not over TLS would be ignored, so it is refused as a configuration error.
+    fn tls_in_band(&self) -> bool {
+        false
+    }
+
     /// Checks the target's settings before any I/O.
     fn validate(&self, _t: &Target) -> Result<(), Failure> {
         Ok(())

@@ -56,6 +56,9 @@ impl Probe for Mssql {
     fn default_require(&self, t: &Target) -> Level {
         t.login_require()
     }
+    fn tls_in_band(&self) -> bool {
+        true
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         t.validate_in_band_tls("expect: mssql negotiates TLS itself (inside PRELOGIN, or first with mssql.encrypt: strict); drop over: tls")
     }
@@ -84,7 +87,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     // must not eat the deadline of the check that matters.
     let ask = opts.browser || opts.browser_port.is_some();
     let budget = sniff::poke_budget(cx.remaining()).max(Duration::from_millis(100));
-    let port = opts.browser_port.unwrap_or(BROWSER_PORT);
+    let port = opts.browser_port.map_or(BROWSER_PORT, std::num::NonZeroU16::get);
     let browser = async { if ask { Some(ask_browser(&t.host, port, budget).await) } else { None } };
     let (found, id) = tokio::join!(browser, identify(t, cx));
     if let Some(found) = found {

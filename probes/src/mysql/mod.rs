@@ -59,6 +59,9 @@ impl Probe for Mysql {
     fn default_require(&self, t: &Target) -> Level {
         t.login_require()
     }
+    fn tls_in_band(&self) -> bool {
+        true
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         t.validate_in_band_tls("expect: mysql negotiates TLS itself (SSLRequest); drop over: tls and set mysql.sslmode")
     }

@@ -39,6 +39,9 @@ impl Probe for Tls {
     fn default_require(&self, t: &Target) -> Level {
         if t.tls.client_auth.is_some() { Level::Healthy } else { Level::Speaks }
     }
+    fn tls_in_band(&self) -> bool {
+        true
+    }
     fn validate(&self, t: &Target) -> Result<(), Failure> {
         if t.over == Over::Tls {
             return Err(Failure::config("expect: tls is the TLS handshake itself; over: tls would wrap TLS in TLS"));
