@@ -479,3 +479,49 @@ fn a_closed_stdout_ends_every_listing_quietly() {
         assert!(stderr.is_empty(), "nothing on stderr for {args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_table_of_one_check_reads_right() {
+    let refused = crate::harness::serve(portproof_testbeds::hostile::closed_port());
+    let target = format!("127.0.0.1:{refused}");
+    let run = portproof(&["check", &target, "-e", "tcp"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let head = run.stdout.lines().next().unwrap();
+    assert!(!head.contains("CHECK"), "a check named by its target has no CHECK column: {}", run.stdout);
+    assert!(!run.stdout.contains(&format!("{target}  {target}")), "the target once per line: {}", run.stdout);
+    let tail = run.stdout.lines().last().unwrap();
+    assert!(tail.contains(" 1 check: "), "one check, not '1 checks': {tail}");
+    // The run's time reads like the check's: `in 0.4 ms`, never `in 0 ms` beside `(0.3 ms)`.
+    let total = tail.rsplit_once(" in ").unwrap().1;
+    assert!(total.ends_with(" ms") && (total.contains('.') || total.len() > 5), "{tail}");
+    // An optional check that ran and failed says so.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.yaml");
+    std::fs::write(
+        &path,
+        format!("checks:\n  - {{ name: maybe, host: 127.0.0.1, port: {refused}, expect: tcp, optional: true }}\n"),
+    )
+    .unwrap();
+    let run = portproof(&["run", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "an optional failure does not fail the run: {}", run.stdout);
+    assert!(run.stdout.contains("fail (optional)") && !run.stdout.contains("skip"), "{}", run.stdout);
+    assert!(run.stdout.contains("CHECK"), "named checks keep their column: {}", run.stdout);
+}
+
+#[test]
+fn errors_have_one_style_whoever_finds_them() {
+    let clap = portproof(&["check"]);
+    let ours = portproof(&["check", "h:1"]);
+    for run in [&clap, &ours] {
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.starts_with("portproof: error: "), "{:?}", run.stderr);
+    }
+}
+
+#[test]
+fn user_help_names_every_probe_that_logs_in() {
+    let run = portproof(&["check", "--help"]);
+    let names: Vec<&str> = portproof_probes::registry().iter().filter(|p| p.logs_in()).map(|p| p.name()).collect();
+    assert!(names.len() > 2, "{names:?}");
+    assert!(run.stdout.contains(&format!("({})", names.join(", "))), "{}", run.stdout);
+}
