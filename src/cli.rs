@@ -715,7 +715,7 @@ async fn check(a: CheckArgs) -> Result<u8, UsageError> {
     let m =
         Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
     let o = Overrides { timeout: a.runner.timeout, ..Default::default() };
-    let checks = manifest::plan(&m, "", "<command line>", &o)?;
+    let checks = manifest::plan(&m, "", "<command line>", &o).map_err(command_line_error)?;
     run_and_report(checks, None, &a.output, &a.runner).await
 }
 
@@ -790,6 +790,12 @@ async fn run_and_render(
     Ok(exit_code(&report))
 }
 
+/// A planning error of the one check the command line describes: there is no file, line or
+/// `checks[0]` to point at, only the setting.
+fn command_line_error(e: ManifestError) -> UsageError {
+    UsageError(e.message.strip_prefix("checks[0].").unwrap_or(&e.message).to_owned())
+}
+
 /// 0 when every required check passed, else 1.
 pub fn exit_code(report: &Report) -> u8 {
     if report.summary.passed { 0 } else { 1 }
@@ -814,7 +820,7 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
     let m =
         Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
     let o = Overrides { timeout: Some(a.timeout), ..Default::default() };
-    let checks = manifest::plan(&m, "", "<command line>", &o)?;
+    let checks = manifest::plan(&m, "", "<command line>", &o).map_err(command_line_error)?;
     let render = |report: &Report, format: Format, color: bool| match (format, report.results.first()) {
         (Format::Table, Some(r)) => report::tls::render(r, color),
         _ => report::render(report, format, color),

@@ -215,3 +215,15 @@ fn an_empty_section_is_refused_however_it_is_written() {
         assert!(run.stderr.contains("http is empty"), "{section}: {}", run.stderr);
     }
 }
+
+#[test]
+fn check_errors_name_the_setting_not_a_manifest_position() {
+    let run = portproof(&["check", "127.0.0.1:1", "-e", "https", "--ca", "/nonexistent.pem"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.starts_with("portproof: error: tls: cannot read CA file /nonexistent.pem"), "{}", run.stderr);
+    assert!(!run.stderr.contains("checks[0]") && !run.stderr.contains("<command line>"), "{}", run.stderr);
+    // TLS settings on a check that does not run over TLS would be ignored: refused.
+    let run = portproof(&["check", "127.0.0.1:1", "-e", "tcp", "--ca", "/nonexistent.pem"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not used"), "{}", run.stderr);
+}

@@ -147,3 +147,52 @@ pub fn render(report: &Report, color: bool) -> String {
     let _ = writeln!(out, "{verdict}  {tail}");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portproof_probes::{Failure, Level, Outcome, Phase, Warning};
+
+    fn result(name: &str, failure: Option<Failure>, warnings: Vec<Warning>, ok: bool) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            target: "127.0.0.1:1".into(),
+            expect: "tls".into(),
+            probe: "tls".into(),
+            over: "tcp".into(),
+            require: Level::Healthy,
+            optional: false,
+            ok,
+            attempts: 1,
+            duration_ms: 0.25,
+            planned: None,
+            note: None,
+            outcome: Outcome {
+                level: Level::Speaks,
+                identified: None,
+                failure,
+                warnings,
+                phases: Vec::new(),
+                facts: Default::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_failure_is_not_repeated_as_a_warning() {
+        let failure = Failure {
+            code: "tls.unverified".into(),
+            phase: Phase::Tls,
+            message: "the chain does not verify".into(),
+            hint: None,
+        };
+        let same = Warning { code: "tls.unverified".into(), message: "the chain does not verify".into() };
+        let other = Warning { code: "tls.cert_expiring".into(), message: "12 days left".into() };
+        let r = result("a", Some(failure), vec![same, other], false);
+        let report = Report::new(None, std::time::SystemTime::now(), std::time::Duration::from_micros(300), vec![r]);
+        let t = render(&report, false);
+        assert_eq!(t.matches("tls.unverified").count(), 1, "once, as the failure: {t}");
+        assert!(t.contains("warning: tls.cert_expiring: 12 days left"), "other warnings stay: {t}");
+        assert!(t.contains("1 check: 0 ok, 1 failed in 0.3 ms"), "{t}");
+    }
+}
