@@ -90,7 +90,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print a JSON Schema, so editors can complete and check manifests.
     #[command(after_help = "Examples:
-  portproof schema manifest > manifest.schema.json")]
+  portproof schema manifest > manifest.schema.json
+  portproof schema report > report.schema.json")]
     Schema(SchemaArgs),
     /// Serve the in-process Ignition-like testbed on loopback until Ctrl-C.
     #[command(after_help = "Examples:
@@ -272,8 +273,8 @@ impl From<ClientAuthArg> for ClientAuth {
 /// line, where `ps` and shell history would show it.
 #[derive(Debug, Args, Default)]
 pub struct LoginArgs {
-    /// User name to log in with (amqp, mqtt).
-    #[arg(long)]
+    /// User name to log in with.
+    #[arg(long, help = user_help())]
     pub user: Option<String>,
     /// Environment variable that holds the password.
     #[arg(long, value_name = "VAR", requires = "user", conflicts_with = "password_file")]
@@ -281,6 +282,12 @@ pub struct LoginArgs {
     /// File that holds the password.
     #[arg(long, value_name = "FILE", requires = "user")]
     pub password_file: Option<PathBuf>,
+}
+
+/// `--user`'s help, naming the probes that log in, from the registry.
+fn user_help() -> String {
+    let names: Vec<&str> = portproof_probes::registry().iter().filter(|p| p.logs_in()).map(|p| p.name()).collect();
+    format!("User name to log in with ({})", names.join(", "))
 }
 
 /// `portproof run`.
@@ -356,6 +363,8 @@ pub struct ExplainArgs {
 pub enum SchemaKind {
     /// The manifest and profile format.
     Manifest,
+    /// The `--format json` report (each `jsonl` line is one of its `results`).
+    Report,
 }
 
 /// `portproof schema`.
@@ -415,12 +424,12 @@ impl From<std::io::Error> for UsageError {
     }
 }
 
-/// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else errors
-/// only. Each probe names the libraries whose logs stay off ([`portproof_probes::Quiet`]):
+/// What to log: `PORTPROOF_LOG` when set (`debug`, `portproof_probes=trace`, ...), else
+/// `RUST_LOG` (the ecosystem's name for the same), else errors only. Each probe names the libraries whose logs stay off ([`portproof_probes::Quiet`]):
 /// some never log (they would print a password), others only when `PORTPROOF_LOG` names them.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     use portproof_probes::Quiet;
-    let user = std::env::var("PORTPROOF_LOG").unwrap_or_default();
+    let user = log_setting(std::env::var("PORTPROOF_LOG").ok(), std::env::var("RUST_LOG").ok());
     let quiet: Vec<Quiet> = portproof_probes::registry().iter().flat_map(|p| p.quiet_logs().iter().copied()).collect();
     let never = |d: &str| quiet.iter().any(|q| matches!(q, Quiet::Always(t) if d.starts_with(t)));
     let mut directives: Vec<String> =
@@ -438,13 +447,37 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::new(directives.join(","))
 }
 
+/// Writes `text` to standard output. A reader that went away (`portproof schema manifest | head
+/// -1`) is not an error: what it wanted it has, so the rest is dropped quietly, where `print!`
+/// would panic and exit 101.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// The log setting: `PORTPROOF_LOG` first (it is portproof's own, and may differ from what the
+/// shell sets for other Rust programs), then `RUST_LOG`; an empty one counts as unset.
+fn log_setting(portproof_log: Option<String>, rust_log: Option<String>) -> String {
+    portproof_log.filter(|v| !v.trim().is_empty()).or(rust_log).unwrap_or_default()
+}
+
 /// Parses the command line, runs it, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // One style for every error, clap's and ours: `portproof: error: ...`.
+            let text = e.render().to_string();
+            eprint!(
+                "portproof: {}",
+                text.strip_prefix("error: ").map_or(text.clone(), |rest| format!("error: {rest}"))
+            );
+            return ExitCode::from(2);
+        }
         Err(e) => {
+            // --help and --version, on stdout.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(0);
         }
     };
     let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).try_init();
@@ -471,7 +504,8 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             let (m, src) = Manifest::load(&a.manifest)?;
             let origin = a.manifest.display().to_string();
             let title = m.product.clone().or(m.description.clone()).unwrap_or_else(|| origin.clone());
-            run_manifest(&m, &src, &origin, a.host, title, &a.run).await
+            let base = a.manifest.parent().map(|p| if p.as_os_str().is_empty() { ".".into() } else { p.to_owned() });
+            run_manifest(&m, &src, &origin, a.host, title, &a.run, base).await
         }
         Command::Profile(a) => {
             let p = profile::find(&a.name).ok_or_else(|| {
@@ -479,7 +513,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             })?;
             let m = p.manifest()?;
             let title = profile_title(&m, &a.host, a.run.offset);
-            run_manifest(&m, p.yaml, &p.origin(), Some(a.host), title, &a.run).await
+            run_manifest(&m, p.yaml, &p.origin(), Some(a.host), title, &a.run, None).await
         }
         Command::Profiles => {
             let mut out = String::from("PROFILE    CHECKS  PRODUCT\n");
@@ -487,7 +521,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
                 let m = p.manifest()?;
                 out.push_str(&format!("{:<10} {:>6}  {}\n", p.name, m.checks.len(), m.product.unwrap_or_default()));
             }
-            print!("{out}");
+            emit(&out);
             Ok(0)
         }
         Command::Probes(ProbesArgs { markdown: true }) => {
@@ -517,13 +551,16 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
                     ));
                 }
             }
-            print!("{out}");
+            emit(&out);
             Ok(0)
         }
         Command::Schema(a) => {
             match a.kind {
                 SchemaKind::Manifest => {
-                    println!("{}", serde_json::to_string_pretty(&manifest::schema()).expect("schema serializes"))
+                    emit(&(serde_json::to_string_pretty(&manifest::schema()).expect("schema serializes") + "\n"))
+                }
+                SchemaKind::Report => {
+                    emit(&(serde_json::to_string_pretty(&report::json::schema()).expect("schema serializes") + "\n"))
                 }
             }
             Ok(0)
@@ -544,8 +581,19 @@ async fn run_manifest(
     host: Option<String>,
     title: String,
     a: &ManifestRunArgs,
+    base: Option<PathBuf>,
 ) -> Result<u8, UsageError> {
-    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout, ca: a.ca.clone() };
+    // The command line's own mistakes name the flag, not the manifest line they would
+    // otherwise surface at.
+    if let Some(h) = &host {
+        manifest::check_host(h).map_err(|e| UsageError(format!("--host: {e}")))?;
+    }
+    if let Some(ca) = &a.ca {
+        let opts = TlsOptions { ca: Some(ca.clone()), ..TlsOptions::default() };
+        portproof_probes::tls::validate(&opts)
+            .map_err(|f| UsageError(format!("--ca {}: {}", ca.display(), f.message)))?;
+    }
+    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout, ca: a.ca.clone(), base };
     let checks = manifest::plan(m, src, origin, &o)?;
     run_and_report(checks, Some(title), &a.output, &a.runner).await
 }
@@ -680,7 +728,7 @@ async fn check(a: CheckArgs) -> Result<u8, UsageError> {
     let m =
         Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
     let o = Overrides { timeout: a.runner.timeout, ..Default::default() };
-    let checks = manifest::plan(&m, "", "<command line>", &o)?;
+    let checks = manifest::plan(&m, "", "<command line>", &o).map_err(command_line_error)?;
     run_and_report(checks, None, &a.output, &a.runner).await
 }
 
@@ -690,6 +738,19 @@ pub async fn run_and_report(
     title: Option<String>,
     out: &OutputArgs,
     r: &RunnerArgs,
+) -> Result<u8, UsageError> {
+    run_and_render(checks, title, out, r, report::render).await
+}
+
+/// [`run_and_report`] with the command's own rendering of the finished report (`tls` shows its
+/// diagnosis as the table); every command goes through here, so every format is written on
+/// Ctrl-C too.
+async fn run_and_render(
+    checks: Vec<Check>,
+    title: Option<String>,
+    out: &OutputArgs,
+    r: &RunnerArgs,
+    render: impl Fn(&Report, Format, bool) -> String,
 ) -> Result<u8, UsageError> {
     let format = out.format.unwrap_or(Format::Table);
     let mut sink: Box<dyn Write + Send> = match &out.output {
@@ -701,8 +762,12 @@ pub async fn run_and_report(
     let color = out.color(format);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
+    // Registered here, before any check starts, rather than when a spawned task first polls
+    // `ctrl_c()`: a Ctrl-C in between would kill the process with no report at all.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| UsageError(format!("cannot watch for Ctrl-C: {e}")))?;
     let signal = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.recv().await.is_some() {
             eprintln!("portproof: interrupted; reporting what finished");
             on_signal.cancel();
         }
@@ -725,7 +790,7 @@ pub async fn run_and_report(
     .await;
     signal.abort();
     if format != Format::Jsonl {
-        let text = report::render(&report, format, color);
+        let text = render(&report, format, color);
         if let Err(e) = sink.write_all(text.as_bytes()).and_then(|_| sink.flush()) {
             write_error.get_or_insert(e);
         }
@@ -736,6 +801,12 @@ pub async fn run_and_report(
         return Err(UsageError(format!("writing the report: {e}")));
     }
     Ok(exit_code(&report))
+}
+
+/// A planning error of the one check the command line describes: there is no file, line or
+/// `checks[0]` to point at, only the setting.
+fn command_line_error(e: ManifestError) -> UsageError {
+    UsageError(e.message.strip_prefix("checks[0].").unwrap_or(&e.message).to_owned())
 }
 
 /// 0 when every required check passed, else 1.
@@ -762,20 +833,12 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
     let m =
         Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
     let o = Overrides { timeout: Some(a.timeout), ..Default::default() };
-    let checks = manifest::plan(&m, "", "<command line>", &o)?;
-    let format = a.output.format.unwrap_or(Format::Table);
-    if format != Format::Table {
-        return run_and_report(checks, None, &a.output, &args.runner).await;
-    }
-    let report = runner::run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
-    let text = report::tls::render(&report.results[0], a.output.color(format));
-    match &a.output.output {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?
-        }
-        None => print!("{text}"),
-    }
-    Ok(exit_code(&report))
+    let checks = manifest::plan(&m, "", "<command line>", &o).map_err(command_line_error)?;
+    let render = |report: &Report, format: Format, color: bool| match (format, report.results.first()) {
+        (Format::Table, Some(r)) => report::tls::render(r, color),
+        _ => report::render(report, format, color),
+    };
+    run_and_render(checks, None, &a.output, &args.runner, render).await
 }
 
 fn product(name: &str) -> Result<Product, UsageError> {
@@ -870,6 +933,7 @@ async fn demo_in(a: &DemoArgs, products: &[Product], dir: &std::path::Path) -> R
             offset: Some(i32::from(gw.offset)),
             timeout: None,
             ca: Some(files.ca),
+            base: None,
         };
         let mut planned = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
         if products.len() > 1 {
@@ -928,6 +992,14 @@ mod tests {
         let Command::Check(a) = a.command else { panic!("parsed as check") };
         let raw = check_spec(&a, &parse_target(&a.target).unwrap()).unwrap();
         assert_eq!(raw.sections[0].1.to_json()["json"]["equals"], serde_json::json!("RUNNING"));
+    }
+
+    #[test]
+    fn rust_log_is_read_when_portproof_log_is_not_set() {
+        assert_eq!(log_setting(None, Some("debug".into())), "debug");
+        assert_eq!(log_setting(Some("info".into()), Some("debug".into())), "info");
+        assert_eq!(log_setting(Some(" ".into()), Some("debug".into())), "debug");
+        assert_eq!(log_setting(None, None), "");
     }
 
     #[test]

@@ -1,29 +1,46 @@
 //! `portproof codes` and `portproof explain`: the registry's code tables, for people.
 
-use portproof_probes::codes::{self, Code, Kind};
+use portproof_probes::Phase;
+use portproof_probes::codes::{self, Code, Kind, Shape};
 
 /// Prints every code (of one probe, or with one prefix), one line each; exit 0.
 pub fn list(filter: Option<&str>, markdown: bool) -> Result<u8, String> {
     if markdown {
-        print!("{}", render_markdown());
+        crate::cli::emit(&render_markdown());
         return Ok(0);
     }
     let chosen: Vec<&'static Code> = match filter {
         None => codes::all(),
-        Some(name) => match portproof_probes::find(name) {
-            Some(p) => p.codes().to_vec(),
-            None => {
-                let prefix = format!("{name}.");
-                let c: Vec<_> = codes::all().into_iter().filter(|c| c.name.starts_with(&prefix)).collect();
-                if c.is_empty() {
-                    return Err(format!("no probe or code prefix {name:?}; see `portproof probes`"));
-                }
-                c
+        Some(name) => {
+            let c = chosen(name);
+            if c.is_empty() {
+                return Err(format!("no probe or code prefix {name:?}; see `portproof probes`"));
             }
-        },
+            c
+        }
     };
-    print!("{}", render_list(&chosen));
+    crate::cli::emit(&render_list(&chosen));
     Ok(0)
+}
+
+/// The codes `portproof codes NAME` lists: the probe's own table when NAME is a probe, and every
+/// code a result can spell `NAME.…`: the core's (`tcp.refused` for `tcp`) and the phased ones
+/// when NAME is a phase's prefix (`tcp.timeout`). Without the core's, `codes tcp` listed nothing,
+/// since the tcp probe's failures are all the dialer's.
+pub fn chosen(name: &str) -> Vec<&'static Code> {
+    let mut out: Vec<&'static Code> = portproof_probes::find(name).map(|p| p.codes().to_vec()).unwrap_or_default();
+    let prefix = format!("{name}.");
+    let is_phase = Phase::ALL.iter().any(|p| p.code_prefix() == name);
+    for c in codes::all() {
+        let spelled = match c.shape {
+            Shape::Phased => is_phase,
+            Shape::Exact | Shape::Family => c.name.starts_with(&prefix),
+        };
+        if spelled && !out.iter().any(|o| std::ptr::eq(*o, c)) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The listing: code, kind, level, hint.
@@ -77,7 +94,7 @@ pub fn render_markdown() -> String {
 
 /// Prints what `code` means; an unknown code is an error naming the nearest ones.
 pub fn explain(code: &str) -> Result<u8, String> {
-    let Some(c) = codes::lookup(code) else {
+    let Some((c, spelled)) = find(code) else {
         let stem = code.split('.').next().unwrap_or(code);
         let near: Vec<String> =
             codes::all().iter().filter(|c| c.name.starts_with(stem)).map(|c| c.display_name()).take(12).collect();
@@ -87,8 +104,26 @@ pub fn explain(code: &str) -> Result<u8, String> {
             format!("no code {code:?}; codes that start alike: {}", near.join(", "))
         });
     };
-    print!("{}", render_explain(code, c));
+    crate::cli::emit(&render_explain(&spelled, c));
     Ok(0)
+}
+
+/// The table entry for what a person typed, and the code as results spell it. Besides what
+/// results spell (`tcp.timeout`), phased codes are found as the table shows them
+/// (`<phase>.timeout`) and with a phase's own name where its prefix differs
+/// (`connect.timeout` is `tcp.timeout`, `resolve.timeout` is `dns.timeout`).
+pub fn find(code: &str) -> Option<(&'static Code, String)> {
+    if let Some(c) = codes::lookup(code) {
+        return Some((c, code.to_owned()));
+    }
+    let (head, rest) = code.split_once('.')?;
+    let phased = || codes::all().into_iter().find(|c| c.shape == Shape::Phased && c.name == rest);
+    if head == "<phase>" {
+        return phased().map(|c| (c, c.display_name()));
+    }
+    let phase = Phase::ALL.iter().find(|p| p.as_str() == head)?;
+    let spelled = format!("{}.{rest}", phase.code_prefix());
+    codes::lookup(&spelled).map(|c| (c, spelled))
 }
 
 /// The explanation of one code.

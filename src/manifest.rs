@@ -163,8 +163,29 @@ struct SectionSeed(&'static portproof_probes::Section);
 impl<'de> serde::de::DeserializeSeed<'de> for SectionSeed {
     type Value = Options;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Options, D::Error> {
-        let mut erased = <dyn erased_serde::Deserializer>::erase(d);
-        self.0.deserialize(&mut erased).map_err(serde::de::Error::custom)
+        // `http: null` and a bare `http:` are the same to YAML: both are refused alike (the
+        // one was refused by the section's type, the other read as all defaults).
+        struct V(&'static portproof_probes::Section);
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Options;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "the {} probe's settings", self.0.name)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Options, E> {
+                Err(E::custom(format_args!(
+                    "{} is empty: give the {} probe's settings under it, or drop the key",
+                    self.0.name, self.0.name
+                )))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Options, A::Error> {
+                let d = serde::de::value::MapAccessDeserializer::new(map);
+                let mut erased = <dyn erased_serde::Deserializer>::erase(d);
+                self.0.deserialize(&mut erased).map_err(serde::de::Error::custom)
+            }
+        }
+        // Through `deserialize_any`, where the YAML parser gives an error the scalar's own
+        // position (an empty value reached `deserialize_option` with none).
+        d.deserialize_any(V(self.0))
     }
 }
 
@@ -264,7 +285,7 @@ impl TryFrom<RawCheck> for CheckSpec {
     type Error = String;
     fn try_from(raw: RawCheck) -> Result<Self, String> {
         let spec = CheckSpec { raw };
-        spec.check_shape()?;
+        spec.check_shape().map_err(|e| e.to_string())?;
         Ok(spec)
     }
 }
@@ -288,71 +309,131 @@ impl CheckSpec {
         (probe, over)
     }
 
-    /// Everything that can be checked from the check alone, before defaults and the command line.
-    fn check_shape(&self) -> Result<(), String> {
+    /// Everything that can be checked from the check alone, before defaults and the command
+    /// line; an error names the field at fault, so it can be shown at that field's line.
+    fn check_shape(&self) -> Result<(), ShapeError> {
         let r = &self.raw;
+        let err = |field: &str, message: String| Err(ShapeError { field: field.to_owned(), message });
         if r.name.trim().is_empty() {
-            return Err("name: must not be empty".into());
+            return err("name", "must not be empty".into());
         }
         if r.port == 0 {
-            return Err(format!("port: 0 is not a port (check {:?})", r.name));
+            return err("port", format!("0 is not a port: ports are 1..65535 (check {:?})", r.name));
         }
         let Some((probe, implied)) = portproof_probes::resolve_expect(&r.expect) else {
-            return Err(format!(
-                "expect: unknown protocol {:?} in check {:?}; known: {}",
-                r.expect,
-                r.name,
-                portproof_probes::expect_names().join(", ")
-            ));
+            return err(
+                "expect",
+                format!(
+                    "unknown protocol {:?} in check {:?}; known: {}",
+                    r.expect,
+                    r.name,
+                    portproof_probes::expect_names().join(", ")
+                ),
+            );
         };
         if implied && r.over == Some(Over::Tcp) {
-            return Err(format!(
-                "over: expect {} runs over tls; over: tcp contradicts it (check {:?})",
-                r.expect, r.name
-            ));
+            return err(
+                "over",
+                format!("expect {} runs over tls; over: tcp contradicts it (check {:?})", r.expect, r.name),
+            );
         }
         let over = if implied { Over::Tls } else { r.over.unwrap_or_else(|| default_over(probe)) };
         if !probe.transports().contains(&over) {
             let can: Vec<String> = probe.transports().iter().map(ToString::to_string).collect();
-            return Err(format!(
-                "over: the {} probe runs over {}, not {over} (check {:?})",
-                probe.name(),
-                can.join(" or "),
-                r.name
-            ));
+            return err(
+                "over",
+                format!("the {} probe runs over {}, not {over} (check {:?})", probe.name(), can.join(" or "), r.name),
+            );
+        }
+        if r.tls.is_some() && over != Over::Tls && !probe.tls_in_band() {
+            return err(
+                "tls",
+                format!(
+                    "check {:?} runs over {over}, where tls: settings are not used; run it over TLS (over: tls, or a TLS alias such as {}) or drop tls:",
+                    r.name,
+                    portproof_probes::registry()
+                        .iter()
+                        .filter_map(|p| p.tls_alias())
+                        .map(|a| format!("expect: {a}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
         }
         if let Some(p) = &r.planned
             && portproof_probes::resolve_expect(p).is_some_and(|(pl, _)| pl.name() == probe.name())
         {
-            return Err(format!("planned: {p:?} is already the probe in use; drop planned (check {:?})", r.name));
+            return err("planned", format!("{p:?} is already the probe in use; drop planned (check {:?})", r.name));
         }
         for (section, _) in &r.sections {
             if probe.options().is_none_or(|own| own.name != section) {
-                return Err(format!(
-                    "{section}: settings for the {section} probe, but check {:?} expects {}",
-                    r.name, r.expect
-                ));
+                return err(
+                    section,
+                    format!("settings for the {section} probe, but check {:?} expects {}", r.name, r.expect),
+                );
             }
         }
         if r.login.is_some() && !probe.logs_in() {
-            return Err(format!(
-                "login: the {} probe does not log in; drop login: from check {:?}",
-                probe.name(),
-                r.name
-            ));
+            return err(
+                "login",
+                format!("the {} probe does not log in; drop login: from check {:?}", probe.name(), r.name),
+            );
         }
         if let Some(req) = r.require
             && req > probe.best_level()
         {
-            return Err(format!(
-                "require: {req} is beyond what the {} probe can prove (at best {}) in check {:?}",
-                probe.name(),
-                probe.best_level(),
-                r.name
-            ));
+            return err(
+                "require",
+                format!(
+                    "{req} is beyond what the {} probe can prove (at best {}) in check {:?}",
+                    probe.name(),
+                    probe.best_level(),
+                    r.name
+                ),
+            );
+        }
+        if let Some(h) = &r.host {
+            check_host(h).map_err(|message| ShapeError { field: "host".into(), message })?;
         }
         Ok(())
     }
+}
+
+/// What is wrong with a check, and the field at fault.
+#[derive(Debug)]
+struct ShapeError {
+    field: String,
+    message: String,
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A host as a check or `--host` gives it: a name or an address, nothing more. A port or
+/// brackets written into it would otherwise reach the resolver and come back as `dns.failed`,
+/// blaming the network for a typo.
+pub fn check_host(h: &str) -> Result<(), String> {
+    if h.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if let Some(inner) = h.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        return Err(format!("{h:?}: write an IPv6 address without brackets ({inner})"));
+    }
+    if h.contains("://") || h.contains('/') {
+        return Err(format!("{h:?} is a URL or path, not a host name or address"));
+    }
+    if h.contains(':') && h.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(format!(
+            "{h:?} is not a host name or address (a port goes in port:, an IPv6 address without brackets)"
+        ));
+    }
+    if h.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{h:?} holds spaces or control characters"));
+    }
+    Ok(())
 }
 
 /// The transport of a check that names none: its probe's first (a UDP probe's is `udp`).
@@ -447,8 +528,26 @@ impl Manifest {
     }
 
     /// Parses manifest text; `origin` names it in errors.
+    ///
+    /// The checks are read as written first and validated after, one by one: validated while
+    /// deserializing, an error in any check surfaced at the list's own position (the first
+    /// check's line, path `checks`); here it is found at the offending key of its own check.
     pub fn parse(src: &str, origin: &str) -> Result<Manifest, ManifestError> {
-        let m: Manifest = yaml_serde::from_str(src).map_err(|e| {
+        /// [`Manifest`] before its checks are validated.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            #[serde(default)]
+            product: Option<String>,
+            #[serde(default)]
+            description: Option<String>,
+            #[serde(default)]
+            source: Option<String>,
+            #[serde(default)]
+            defaults: Defaults,
+            checks: Vec<RawCheck>,
+        }
+        let doc: Doc = yaml_serde::from_str(src).map_err(|e| {
             // A probe section's error crosses an erased deserializer as text: its own position,
             // the innermost, is the one that points at the mistake.
             let text = e.to_string();
@@ -461,7 +560,7 @@ impl Manifest {
                 message: collapse_paths(&strip_location(&text)),
             }
         })?;
-        if m.checks.is_empty() {
+        if doc.checks.is_empty() {
             return Err(ManifestError {
                 origin: origin.to_owned(),
                 line: None,
@@ -469,7 +568,41 @@ impl Manifest {
                 message: "checks: the manifest has no checks".into(),
             });
         }
-        Ok(m)
+        if let Some(h) = &doc.defaults.host {
+            check_host(h).map_err(|e| ManifestError {
+                origin: origin.to_owned(),
+                line: None,
+                column: None,
+                message: format!("defaults.host: {e}"),
+            })?;
+        }
+        let mut checks = Vec::with_capacity(doc.checks.len());
+        for (i, raw) in doc.checks.into_iter().enumerate() {
+            let spec = CheckSpec { raw };
+            if let Err(e) = spec.check_shape() {
+                return Err(at_field(src, origin, i, &e.field, e.message));
+            }
+            checks.push(spec);
+        }
+        Ok(Manifest {
+            product: doc.product,
+            description: doc.description,
+            source: doc.source,
+            defaults: doc.defaults,
+            checks,
+        })
+    }
+}
+
+/// An error about field `field` of check `index`: at that key's line and column (the check's
+/// own when it does not name the field), with the path `checks[index].field`.
+fn at_field(src: &str, origin: &str, index: usize, field: &str, message: String) -> ManifestError {
+    let loc = locate_field(src, index, Some(field)).or_else(|| locate_field(src, index, None));
+    ManifestError {
+        origin: origin.to_owned(),
+        line: loc.map(|l| l.0),
+        column: loc.map(|l| l.1),
+        message: format!("checks[{index}].{field}: {message}"),
     }
 }
 
@@ -511,17 +644,42 @@ fn strip_one_location(msg: &str) -> String {
     format!("{}{}", &msg[..i], &after[m..])
 }
 
-/// The line and column where check `index` starts in `src`, found by parsing again and
-/// stopping at that element: the YAML parser then reports the element's own position.
+/// The line and column where check `index` starts in `src`.
 pub fn locate_check(src: &str, index: usize) -> Option<(usize, usize)> {
+    locate_field(src, index, None)
+}
+
+/// The line and column of key `field` in check `index` (or of the check itself, for `None`),
+/// found by parsing again and stopping there: the YAML parser then reports that event's own
+/// position. `None` when the check does not write the field.
+pub fn locate_field(src: &str, index: usize, field: Option<&str>) -> Option<(usize, usize)> {
     use serde::de::{self, IgnoredAny, MapAccess, Visitor};
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
 
     thread_local! {
         static SEEN: Cell<usize> = const { Cell::new(0) };
         static WANTED: Cell<usize> = const { Cell::new(0) };
+        static FIELD: RefCell<Option<String>> = const { RefCell::new(None) };
     }
     const MARK: &str = "portproof-locate-check";
+
+    /// A key of the wanted check: stops the parse at the wanted one.
+    struct Key;
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Key;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a field name")
+                }
+                fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                    if FIELD.with(|f| f.borrow().as_deref() == Some(key)) { Err(E::custom(MARK)) } else { Ok(Key) }
+                }
+            }
+            d.deserialize_identifier(V)
+        }
+    }
 
     struct Marker;
     impl<'de> Deserialize<'de> for Marker {
@@ -538,10 +696,14 @@ pub fn locate_check(src: &str, index: usize) -> Option<(usize, usize)> {
                         s.set(i + 1);
                         i
                     });
-                    if i == WANTED.with(Cell::get) {
+                    if i != WANTED.with(Cell::get) {
+                        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                        return Ok(Marker);
+                    }
+                    if FIELD.with(|f| f.borrow().is_none()) {
                         return Err(de::Error::custom(MARK));
                     }
-                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    while map.next_entry::<Key, IgnoredAny>()?.is_some() {}
                     Ok(Marker)
                 }
             }
@@ -556,6 +718,7 @@ pub fn locate_check(src: &str, index: usize) -> Option<(usize, usize)> {
 
     SEEN.with(|s| s.set(0));
     WANTED.with(|w| w.set(index));
+    FIELD.with(|f| *f.borrow_mut() = field.map(str::to_owned));
     let err = yaml_serde::from_str::<Doc>(src).err()?;
     if !err.to_string().contains(MARK) {
         return None;
@@ -574,6 +737,9 @@ pub struct Overrides {
     pub timeout: Option<Duration>,
     /// CA file for TLS checks that name none (a private CA that signs every port of a site).
     pub ca: Option<std::path::PathBuf>,
+    /// The folder the manifest's relative file names (`tls.ca`, `login.password_file`) are
+    /// in: the manifest file's own; `None` for embedded profiles and the command line.
+    pub base: Option<std::path::PathBuf>,
 }
 
 /// A check ready to run: its target, probe and pass mark.
@@ -605,23 +771,18 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
     let mut out = Vec::with_capacity(m.checks.len());
     let mut names = std::collections::HashSet::new();
     for (i, spec) in m.checks.iter().enumerate() {
-        let at = |message: String| {
-            let loc = locate_check(src, i);
-            ManifestError { origin: origin.to_owned(), line: loc.map(|l| l.0), column: loc.map(|l| l.1), message }
-        };
+        // The key at fault when the check writes it, else the check's own line.
+        let at = |field: &str, message: String| at_field(src, origin, i, field, message);
         let r = spec.raw();
         if !names.insert(r.name.clone()) {
-            return Err(at(format!(
-                "checks[{i}].name: {:?} is used by an earlier check; names must be unique",
-                r.name
-            )));
+            return Err(at("name", format!("{:?} is used by an earlier check; names must be unique", r.name)));
         }
         let host = r.host.clone().or_else(|| o.host.clone()).or_else(|| m.defaults.host.clone()).ok_or_else(|| {
-            at(format!("checks[{i}].host: check {:?} has no host; give host:, defaults.host, or --host", r.name))
+            at("host", format!("check {:?} has no host; give host:, defaults.host, or --host", r.name))
         })?;
         let port = match o.offset {
             Some(off) => u16::try_from(i32::from(r.port) + off).ok().filter(|p| *p != 0).ok_or_else(|| {
-                at(format!("checks[{i}].port: {} with --offset {off} is outside 1..65535 (check {:?})", r.port, r.name))
+                at("port", format!("{} with --offset {off} is outside 1..65535 (check {:?})", r.port, r.name))
             })?,
             None => r.port,
         };
@@ -630,12 +791,35 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
         target.over = over;
         target.timeout = o.timeout.or(r.timeout).or(m.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
         target.tls = r.tls.clone().or_else(|| m.defaults.tls.clone()).unwrap_or_default();
+        // Files the manifest names are where the manifest is, wherever portproof runs from.
+        if let Some(base) = &o.base {
+            for file in [&mut target.tls.ca, &mut target.tls.client_cert, &mut target.tls.client_key] {
+                if let Some(f) = file.as_mut().filter(|f| f.is_relative()) {
+                    *f = base.join(&*f);
+                }
+            }
+        }
         if target.tls.ca.is_none() {
             target.tls.ca = o.ca.clone();
         }
         target.login = r.login.clone();
+        if let (Some(base), Some(login)) = (&o.base, target.login.as_mut())
+            && let Some(f) = login.password_file.as_mut().filter(|f| f.is_relative())
+        {
+            *f = base.join(&*f);
+        }
         target.options = r.sections.first().map(|(_, o)| o.clone());
-        probe.validate(&target).map_err(|f| at(format!("checks[{i}] ({:?}): {}", r.name, f.message)))?;
+        if let Err(f) = probe.validate(&target) {
+            // The probe says what is wrong, not where: its own section is the likeliest place,
+            // then the check's TLS and login settings.
+            let transport = r.over.filter(|_| f.message.contains("over:")).map(|_| "over");
+            let field = transport
+                .or(r.sections.first().map(|(name, _)| name.as_str()))
+                .or(r.tls.as_ref().map(|_| "tls"))
+                .or(r.login.as_ref().map(|_| "login"))
+                .unwrap_or("expect");
+            return Err(at(field, format!("{} (check {:?})", f.message, r.name)));
+        }
         // A check's own `require` is held to what its probe can prove (an error below); the
         // manifest-wide default applies as far as each probe can go.
         let require = r
@@ -643,11 +827,14 @@ pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<
             .or(m.defaults.require.map(|d| d.min(probe.best_level())))
             .unwrap_or_else(|| probe.default_require(&target));
         if require > probe.best_level() {
-            return Err(at(format!(
-                "checks[{i}].require: {require} is beyond what the {} probe can prove (at best {})",
-                probe.name(),
-                probe.best_level()
-            )));
+            return Err(at(
+                "require",
+                format!(
+                    "{require} is beyond what the {} probe can prove (at best {})",
+                    probe.name(),
+                    probe.best_level()
+                ),
+            ));
         }
         out.push(Check {
             name: r.name.clone(),
@@ -724,7 +911,7 @@ checks:
         assert_eq!(checks[2].target.host, "10.0.0.6", "an explicit host is kept");
         let o = Overrides { offset: Some(60000), ..Default::default() };
         let e = plan(&m, GOOD, "m.yaml", &o).unwrap_err();
-        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(e.line, Some(6), "at the port key: {e}");
         assert!(e.message.contains("checks[0].port") && e.message.contains("60000"), "{e}");
     }
 
@@ -742,15 +929,15 @@ checks:
     fn bad_input_names_file_line_and_field() {
         let cases: &[(&str, usize, &str)] = &[
             ("checks:\n  - name: a\n    port: 70000\n    expect: tcp\n", 3, "port"),
-            ("checks:\n  - name: a\n    port: 80\n    expect: gopher\n", 2, "gopher"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: gopher\n", 4, "gopher"),
             ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    prot: 1\n", 5, "prot"),
             ("checks:\n  - name: a\n    port: 80\n    expect: http\n    http: { pathh: / }\n", 5, "pathh"),
             ("checks:\n  - name: a\n    port: 80\n    expect: http\n    timeout: soon\n", 5, "soon"),
             ("checks:\n  - name: a\n    port: 80\n    expect: http\n    timeout: 5\n", 5, "5s"),
-            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    require: healthy\n", 2, "require"),
-            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    http: { path: / }\n", 2, "http"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    require: healthy\n", 5, "checks[0].require"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n    http: { path: / }\n", 5, "checks[0].http"),
             ("checks:\n  - name: a\n    port: 80\n    expect: http\n    http: { status: [700] }\n", 5, "700"),
-            ("defaults: { host: h }\nchecks:\n  - name: a\n    port: 0\n    expect: tcp\n", 3, "port"),
+            ("defaults: { host: h }\nchecks:\n  - name: a\n    port: 0\n    expect: tcp\n", 4, "checks[0].port"),
             ("checks:\n  - name: a\n    port: 80\n    expect: tcp\n  -: [\n", 5, "while parsing"),
             (
                 "checks:\n  - name: a\n    port: 80\n    expect: http\n    require: healthy\n    require: open\n",
@@ -787,8 +974,8 @@ checks:
         let src = "checks:\n  - name: a\n    host: h\n    port: 80\n    expect: http\n    http: { body_regex: '(' }\n";
         let m = Manifest::parse(src, "m.yaml").unwrap();
         let e = plan(&m, src, "m.yaml", &Overrides::default()).unwrap_err();
-        assert_eq!(e.line, Some(2));
-        assert!(e.message.contains("body_regex"), "{e}");
+        assert_eq!((e.line, e.column), (Some(6), Some(5)), "at the probe's section: {e}");
+        assert!(e.message.contains("checks[0].http") && e.message.contains("body_regex"), "{e}");
     }
 
     #[test]
@@ -804,8 +991,11 @@ checks:
         // Nothing runs HTTP over UDP: silently running it over TCP would report a pass for a
         // transport that was never tried.
         let e = err("checks:\n  - name: a\n    host: h\n    port: 80\n    expect: http\n    over: udp\n");
-        assert_eq!(e.line, Some(2), "{e}");
-        assert!(e.message.contains("over:") && e.message.contains("udp") && e.message.contains("tcp or tls"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(
+            e.message.contains("checks[0].over:") && e.message.contains("udp") && e.message.contains("tcp or tls"),
+            "{e}"
+        );
         let src = "checks:\n  - {name: a, host: h, port: 80, expect: http}\n";
         let m = Manifest::parse(src, "m.yaml").unwrap();
         let checks = plan(&m, src, "m.yaml", &Overrides::default()).unwrap();

@@ -121,6 +121,10 @@ impl ProbeArgs {
             };
             section.apply_flag(&mut map, flag, values)?;
         }
+        // `--set` items are gathered first and the section validated once: validated one by
+        // one, a setting that needs a companion (`http.json.pointer` and its `equals`) could
+        // never be given.
+        let mut sets: Vec<(&str, &str)> = Vec::new();
         for s in &self.set {
             let (path, value) = s
                 .split_once('=')
@@ -134,10 +138,73 @@ impl ProbeArgs {
                     section.name
                 ));
             }
-            section.set_scalar(&mut map, key, value).map_err(|e| format!("--set {path}: {e}"))?;
+            if sets.iter().any(|(k, _)| *k == key) {
+                return Err(format!("--set {path} is given twice; give each setting once"));
+            }
+            sets.push((key, value));
         }
-        let options =
-            section.from_json(serde_json::Value::Object(map)).map_err(|e| format!("{}: {e}", section.name))?;
+        let typed: Vec<serde_json::Value> = sets
+            .iter()
+            .map(|(key, value)| set_value(value).map_err(|e| format!("--set {}.{key}: {e}", section.name)))
+            .collect::<Result<_, _>>()?;
+        let options = match settle(section, &map, &sets, &typed) {
+            Ok(options) => options,
+            Err(e) if sets.is_empty() => return Err(format!("{}: {e}", section.name)),
+            Err(e) => {
+                let keys: Vec<String> = sets.iter().map(|(k, _)| format!("{}.{k}", section.name)).collect();
+                return Err(format!("--set {}: {e}", keys.join(", ")));
+            }
+        };
         Ok(Some((section.name.to_owned(), options)))
     }
+}
+
+/// A `--set` value as the manifest would read it: `[200, 301]` and `{...}` as YAML flow
+/// collections (so lists can be set), anything else as a plain scalar (`7`, `true`, text).
+fn set_value(text: &str) -> Result<serde_json::Value, String> {
+    if text.starts_with('[') || text.starts_with('{') {
+        return yaml_serde::from_str(text).map_err(|e| format!("{text:?} is not a YAML list or map: {e}"));
+    }
+    Ok(portproof_probes::options::scalar(text))
+}
+
+/// The most combinations of "this value was meant as text" tried (2^N for N typed values).
+const MAX_RETYPED: usize = 6;
+
+/// Builds the section from the flags' `map` and every `--set` at once. A value that reads as a
+/// number or boolean may be meant as text (`--set mqtt.client_id=5`): when the typed reading
+/// does not validate, the fewest values are read as text instead, until one reading does. The
+/// error given is the typed reading's, which names what is wrong with the value ("invalid
+/// value: integer 300, expected u8") rather than a complaint about a string.
+fn settle(
+    section: &Section,
+    map: &serde_json::Map<String, serde_json::Value>,
+    sets: &[(&str, &str)],
+    typed: &[serde_json::Value],
+) -> Result<Options, String> {
+    let build = |as_text: &[bool]| {
+        let mut m = map.clone();
+        for (i, ((key, text), value)) in sets.iter().zip(typed).enumerate() {
+            let v = if as_text[i] { serde_json::Value::String((*text).to_owned()) } else { value.clone() };
+            portproof_probes::options::set_path(&mut m, key, v);
+        }
+        section.from_json(serde_json::Value::Object(m))
+    };
+    let first = build(&vec![false; sets.len()]);
+    let retypable: Vec<usize> = (0..sets.len()).filter(|&i| !typed[i].is_string()).collect();
+    if first.is_ok() || retypable.is_empty() || retypable.len() > MAX_RETYPED {
+        return first;
+    }
+    let mut masks: Vec<u32> = (1..(1u32 << retypable.len())).collect();
+    masks.sort_by_key(|m| m.count_ones());
+    for mask in masks {
+        let mut as_text = vec![false; sets.len()];
+        for (bit, &i) in retypable.iter().enumerate() {
+            as_text[i] = mask & (1 << bit) != 0;
+        }
+        if let Ok(options) = build(&as_text) {
+            return Ok(options);
+        }
+    }
+    first
 }

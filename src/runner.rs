@@ -44,7 +44,7 @@ impl Default for RunOptions {
 }
 
 /// One check's result: what was asked, and the probe's outcome.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {
     /// The check's name.
     pub name: String,
@@ -86,7 +86,7 @@ impl CheckResult {
 }
 
 /// Counts over all results.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Number of checks.
     pub total: usize,
@@ -105,7 +105,7 @@ pub struct Summary {
 }
 
 /// Everything a run produced; every report format renders this.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// The portproof version that made the report.
     pub portproof: String,

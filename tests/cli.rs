@@ -415,3 +415,134 @@ fn a_setting_given_twice_is_refused_not_replaced() {
     let run = portproof(&["check", "127.0.0.1:1", "-e", "http", "-H", "A:1", "-H", "B:2", "-f", "json"]);
     assert_ne!(run.code, 2, "headers repeat: {}", run.stderr);
 }
+
+#[test]
+fn ctrl_c_on_tls_writes_the_diagnosis_in_table_mode() {
+    use std::io::Read;
+    // A peer that accepts and never answers: the diagnosis waits until Ctrl-C.
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let (accepted, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in peer.incoming().flatten() {
+            held.push(conn);
+            let _ = accepted.send(());
+        }
+    });
+    let mut child = std::process::Command::new(crate::harness::bin())
+        .args(["tls", &format!("127.0.0.1:{port}"), "--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Ctrl-C once the probe is in flight (it has connected), not after a guessed pause.
+    seen.recv().expect("the tls command connects");
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "an interrupted check fails: {out}");
+    assert!(out.contains("run.interrupted"), "the table is written on Ctrl-C: {out:?}");
+}
+
+#[test]
+fn codes_of_a_probe_include_the_core_codes_it_spells() {
+    let run = portproof(&["codes", "tcp"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for code in ["tcp.refused", "tcp.unreachable", "tcp.reset", "<phase>.timeout"] {
+        assert!(run.stdout.lines().any(|l| l.starts_with(code)), "codes tcp lists {code}: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains("amqp."), "only what a tcp check can spell: {}", run.stdout);
+}
+
+#[test]
+fn phased_codes_are_explained_however_they_are_written() {
+    for (asked, spelled) in [
+        ("tcp.timeout", "tcp.timeout"),
+        ("connect.timeout", "tcp.timeout"),
+        ("resolve.timeout", "dns.timeout"),
+        ("request.timeout", "request.timeout"),
+        ("<phase>.timeout", "<phase>.timeout"),
+        ("transfer.closed", "transfer.closed"),
+    ] {
+        let run = portproof(&["explain", asked]);
+        assert_eq!(run.code, 0, "explain {asked}: {}", run.stderr);
+        assert!(run.stdout.starts_with(&format!("{spelled}\n")), "explain {asked} names {spelled}: {}", run.stdout);
+        assert!(run.stdout.contains("deadline") || run.stdout.contains("closed"), "{}", run.stdout);
+    }
+    let run = portproof(&["explain", "connect.nonsense"]);
+    assert_eq!(run.code, 2, "an unknown code is still an error");
+}
+
+#[test]
+fn a_closed_stdout_ends_every_listing_quietly() {
+    for args in [
+        &["schema", "manifest"][..],
+        &["schema", "report"],
+        &["codes"],
+        &["codes", "--markdown"],
+        &["explain", "tcp.refused"],
+        &["probes"],
+        &["profiles"],
+    ] {
+        // The reader is gone before the binary writes a byte, as with `| head -0`.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(crate::harness::bin())
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "portproof {args:?} ends quietly, not with a panic: {stderr}");
+        assert!(stderr.is_empty(), "nothing on stderr for {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_table_of_one_check_reads_right() {
+    let refused = crate::harness::serve(portproof_testbeds::hostile::closed_port());
+    let target = format!("127.0.0.1:{refused}");
+    let run = portproof(&["check", &target, "-e", "tcp"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let head = run.stdout.lines().next().unwrap();
+    assert!(!head.contains("CHECK"), "a check named by its target has no CHECK column: {}", run.stdout);
+    assert!(!run.stdout.contains(&format!("{target}  {target}")), "the target once per line: {}", run.stdout);
+    let tail = run.stdout.lines().last().unwrap();
+    assert!(tail.contains(" 1 check: "), "one check, not '1 checks': {tail}");
+    // The run's time reads like the check's: `in 0.4 ms`, never `in 0 ms` beside `(0.3 ms)`.
+    let total = tail.rsplit_once(" in ").unwrap().1;
+    assert!(total.ends_with(" ms") && (total.contains('.') || total.len() > 5), "{tail}");
+    // An optional check that ran and failed says so.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.yaml");
+    std::fs::write(
+        &path,
+        format!("checks:\n  - {{ name: maybe, host: 127.0.0.1, port: {refused}, expect: tcp, optional: true }}\n"),
+    )
+    .unwrap();
+    let run = portproof(&["run", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "an optional failure does not fail the run: {}", run.stdout);
+    assert!(run.stdout.contains("fail (optional)") && !run.stdout.contains("skip"), "{}", run.stdout);
+    assert!(run.stdout.contains("CHECK"), "named checks keep their column: {}", run.stdout);
+}
+
+#[test]
+fn errors_have_one_style_whoever_finds_them() {
+    let clap = portproof(&["check"]);
+    let ours = portproof(&["check", "h:1"]);
+    for run in [&clap, &ours] {
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.starts_with("portproof: error: "), "{:?}", run.stderr);
+    }
+}
+
+#[test]
+fn user_help_names_every_probe_that_logs_in() {
+    let run = portproof(&["check", "--help"]);
+    let names: Vec<&str> = portproof_probes::registry().iter().filter(|p| p.logs_in()).map(|p| p.name()).collect();
+    assert!(names.len() > 2, "{names:?}");
+    assert!(run.stdout.contains(&format!("({})", names.join(", "))), "{}", run.stdout);
+}

@@ -157,7 +157,8 @@ struct Ran {
 
 fn yaml(probe: &str, over: Over, port: u16, ca: &str) -> String {
     format!(
-        "checks:\n  - name: conformance\n    host: 127.0.0.1\n    port: {port}\n    expect: {probe}\n    over: {over}\n    timeout: {}ms\n    tls: {{ ca: '{ca}' }}\n",
+        // The CA goes in defaults: a check's own tls: is refused where it would not be used.
+        "defaults:\n  tls: {{ ca: '{ca}' }}\nchecks:\n  - name: conformance\n    host: 127.0.0.1\n    port: {port}\n    expect: {probe}\n    over: {over}\n    timeout: {}ms\n",
         DEADLINE.as_millis()
     )
 }

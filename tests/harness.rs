@@ -83,6 +83,7 @@ fn run_with(args: &[&str], data_limit: Option<u64>, env: &[(&str, &str)]) -> Run
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("PORTPROOF_LOG")
+        .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).expect("out"))
@@ -164,4 +165,32 @@ pub fn gateway() -> portproof_testbeds::gateway::Gateway {
         }
         panic!("no free offset for a testbed gateway");
     })
+}
+
+/// Whether the program `name` runs here (a report's consumer: promtool, xmllint); skips with a
+/// printed reason when it does not, or fails under `PORTPROOF_REQUIRE_REAL=1`.
+pub fn tool(name: &str, package: &str) -> bool {
+    let ok = Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !ok {
+        let msg = format!("{name} is not installed (Debian package {package}); run testbeds/scripts/report-tools.sh");
+        assert!(!require_real(), "PORTPROOF_REQUIRE_REAL=1: {msg}");
+        eprintln!("SKIPPED: {msg}");
+    }
+    ok
+}
+
+/// Runs `name args...` with `input` on its standard input; its exit code and what it printed.
+pub fn pipe_through(name: &str, args: &[&str], input: &str) -> (i32, String) {
+    use std::io::Write;
+    let mut child = Command::new(name)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {name}: {e}"));
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("feed");
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
 }

@@ -10,6 +10,7 @@ mod harness;
 mod brokers;
 mod cli;
 mod databases;
+mod errors;
 mod http;
 mod industrial;
 mod messaging;

@@ -99,7 +99,7 @@ impl std::str::FromStr for Level {
 }
 
 /// A step of a probe, timed separately and named in failures and timeouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Turning the host name into addresses.
@@ -173,7 +173,7 @@ impl fmt::Display for Phase {
 }
 
 /// Why the next level of the ladder was not reached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// Stable dotted name (`tcp.refused`, `http.unhealthy_state`, ...): safe to match on.
     pub code: String,
@@ -222,7 +222,7 @@ impl fmt::Display for Failure {
 }
 
 /// Reached the level, but something is wrong (a certificate about to expire, a truncated body).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Warning {
     /// Stable dotted name, like failure codes.
     pub code: String,
@@ -231,7 +231,7 @@ pub struct Warning {
 }
 
 /// How long one phase took.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhaseTime {
     /// Which phase.
     pub phase: Phase,
@@ -244,7 +244,7 @@ pub struct PhaseTime {
 pub type Facts = BTreeMap<String, serde_json::Value>;
 
 /// The result of one probe of one target.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// The highest level reached.
     pub level: Level,
@@ -523,6 +523,11 @@ pub struct About {
     /// Whether this probe uses `login:` credentials; a login given to any other probe is a
     /// configuration error rather than silently ignored.
     pub logs_in: bool,
+    /// Whether this probe reads a check's `tls:` settings when it does not run over TLS: the
+    /// `tls` probe (the handshake is the check) and protocols that negotiate TLS inside their
+    /// own exchange (PostgreSQL's SSLRequest). For any other probe, `tls:` on a check that is
+    /// not over TLS would be ignored, so it is refused as a configuration error.
+    pub tls_in_band: bool,
 }
 
 impl About {
@@ -543,6 +548,7 @@ impl About {
         quiet_logs: &[],
         codes: &[],
         logs_in: false,
+        tls_in_band: false,
     };
 }
 
@@ -633,6 +639,14 @@ pub trait Probe: Send + Sync + 'static {
     /// configuration error rather than silently ignored.
     fn logs_in(&self) -> bool {
         self.about().logs_in
+    }
+
+    /// Whether this probe reads a check's `tls:` settings when it does not run over TLS: the
+    /// `tls` probe (the handshake is the check) and protocols that negotiate TLS inside their
+    /// own exchange (PostgreSQL's SSLRequest). For any other probe, `tls:` on a check that is
+    /// not over TLS would be ignored, so it is refused as a configuration error.
+    fn tls_in_band(&self) -> bool {
+        self.about().tls_in_band
     }
 
     /// Checks the target's settings before any I/O.

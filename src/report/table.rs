@@ -17,7 +17,8 @@ use super::paint::{BOLD, DIM, GREEN, Paint, RED, YELLOW};
 fn verdict(r: &CheckResult) -> (&'static str, &'static str, &'static str) {
     match (r.ok, r.optional) {
         (true, _) => ("✔", "ok", GREEN),
-        (false, true) => ("•", "skip", YELLOW),
+        // It ran and failed; it only does not fail the run. "skip" said it had not run.
+        (false, true) => ("•", "fail (optional)", YELLOW),
         (false, false) => ("✘", "FAIL", RED),
     }
 }
@@ -46,14 +47,19 @@ fn detail(r: &CheckResult) -> String {
         }
         (None, _) => parts.join(", "),
     };
-    let ms = r.duration_ms;
-    let t = if ms < 10.0 { format!("{ms:.1} ms") } else { format!("{ms:.0} ms") };
+    let t = millis(r.duration_ms);
     if s.is_empty() {
         s = t;
     } else {
         s.push_str(&format!(" ({t})"));
     }
     s
+}
+
+/// A duration the same way everywhere in the table: one decimal below 10 ms, so a run's total
+/// never reads "0 ms" beside a check's "(0.2 ms)".
+fn millis(ms: f64) -> String {
+    if ms < 10.0 { format!("{ms:.1} ms") } else { format!("{ms:.0} ms") }
 }
 
 fn next_level(r: &CheckResult) -> &'static str {
@@ -72,15 +78,25 @@ pub fn render(report: &Report, color: bool) -> String {
     if let Some(t) = &report.title {
         let _ = writeln!(out, "{}", paint.p(BOLD, t));
     }
-    let head = ["CHECK", "TARGET", "EXPECT", "LEVEL", "RESULT"];
-    let rows: Vec<[String; 5]> = report
+    // A check named by its target (`portproof check HOST:PORT`) would say it twice.
+    let named = report.results.iter().any(|r| r.name != r.target);
+    let head: Vec<&str> = if named {
+        vec!["CHECK", "TARGET", "EXPECT", "LEVEL", "RESULT"]
+    } else {
+        vec!["TARGET", "EXPECT", "LEVEL", "RESULT"]
+    };
+    let rows: Vec<Vec<String>> = report
         .results
         .iter()
         .map(|r| {
-            [r.name.clone(), r.target.clone(), expect_label(r), r.outcome.level.to_string(), verdict(r).1.to_owned()]
+            let mut row = vec![r.target.clone(), expect_label(r), r.outcome.level.to_string(), verdict(r).1.to_owned()];
+            if named {
+                row.insert(0, r.name.clone());
+            }
+            row
         })
         .collect();
-    let mut width = head.map(|h| h.chars().count());
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in width.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -88,41 +104,95 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
     let mut line = String::from("  ");
-    for (h, w) in head.iter().zip(width) {
-        line.push_str(&pad(h, w));
+    for (h, w) in head.iter().zip(&width) {
+        line.push_str(&pad(h, *w));
         line.push_str("  ");
     }
     line.push_str("DETAIL");
     let _ = writeln!(out, "{}", paint.p(DIM, &line));
     let indent = 2 + width.iter().map(|w| w + 2).sum::<usize>();
+    let result_column = head.len() - 1;
     for (r, row) in report.results.iter().zip(&rows) {
         let (mark, _, colour) = verdict(r);
         let mut line = format!("{} ", paint.p(colour, mark));
-        for (i, (cell, w)) in row.iter().zip(width).enumerate() {
-            let cell = pad(cell, w);
-            line.push_str(&if i == 4 { paint.p(colour, &cell) } else { cell });
+        for (i, (cell, w)) in row.iter().zip(&width).enumerate() {
+            let cell = pad(cell, *w);
+            line.push_str(&if i == result_column { paint.p(colour, &cell) } else { cell });
             line.push_str("  ");
         }
         line.push_str(&detail(r));
         let _ = writeln!(out, "{}", line.trim_end());
         let sub = |label: &str, text: &str| format!("{}{label}{text}", " ".repeat(indent));
-        if let Some(h) = r.outcome.failure.as_ref().and_then(|f| f.hint.as_ref()).filter(|_| !r.ok) {
+        let failure = r.outcome.failure.as_ref();
+        if let Some(h) = failure.and_then(|f| f.hint.as_ref()).filter(|_| !r.ok) {
             let _ = writeln!(out, "{}", paint.p(DIM, &sub("hint: ", h)));
         }
-        for w in &r.outcome.warnings {
+        // A warning that says what the failure on the line above says is not news.
+        let shown = |w: &&portproof_probes::Warning| failure.is_none_or(|f| f.code != w.code);
+        for w in r.outcome.warnings.iter().filter(shown) {
             let _ = writeln!(out, "{}", paint.p(YELLOW, &sub("warning: ", &format!("{}: {}", w.code, w.message))));
         }
     }
     let s = &report.summary;
-    let mut tail = format!("{} checks: {} ok, {} failed", s.total, s.ok, s.failed);
+    let checks = if s.total == 1 { "check" } else { "checks" };
+    let mut tail = format!("{} {checks}: {} ok, {} failed", s.total, s.ok, s.failed);
     if s.failed_optional > 0 {
         tail.push_str(&format!(" ({} optional)", s.failed_optional));
     }
-    tail.push_str(&format!(" in {:.0} ms", report.duration_ms));
+    tail.push_str(&format!(" in {}", millis(report.duration_ms)));
     if s.interrupted {
         tail.push_str(" — interrupted");
     }
     let verdict = if s.passed { paint.p(GREEN, "PASS") } else { paint.p(RED, "FAIL") };
     let _ = writeln!(out, "{verdict}  {tail}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portproof_probes::{Failure, Level, Outcome, Phase, Warning};
+
+    fn result(name: &str, failure: Option<Failure>, warnings: Vec<Warning>, ok: bool) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            target: "127.0.0.1:1".into(),
+            expect: "tls".into(),
+            probe: "tls".into(),
+            over: "tcp".into(),
+            require: Level::Healthy,
+            optional: false,
+            ok,
+            attempts: 1,
+            duration_ms: 0.25,
+            planned: None,
+            note: None,
+            outcome: Outcome {
+                level: Level::Speaks,
+                identified: None,
+                failure,
+                warnings,
+                phases: Vec::new(),
+                facts: Default::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_failure_is_not_repeated_as_a_warning() {
+        let failure = Failure {
+            code: "tls.unverified".into(),
+            phase: Phase::Tls,
+            message: "the chain does not verify".into(),
+            hint: None,
+        };
+        let same = Warning { code: "tls.unverified".into(), message: "the chain does not verify".into() };
+        let other = Warning { code: "tls.cert_expiring".into(), message: "12 days left".into() };
+        let r = result("a", Some(failure), vec![same, other], false);
+        let report = Report::new(None, std::time::SystemTime::now(), std::time::Duration::from_micros(300), vec![r]);
+        let t = render(&report, false);
+        assert_eq!(t.matches("tls.unverified").count(), 1, "once, as the failure: {t}");
+        assert!(t.contains("warning: tls.cert_expiring: 12 days left"), "other warnings stay: {t}");
+        assert!(t.contains("1 check: 0 ok, 1 failed in 0.3 ms"), "{t}");
+    }
 }

@@ -45,6 +45,7 @@ static ABOUT: crate::About = crate::About {
     options: Some(&SECTION),
     codes: codes::CODES,
     logs_in: true,
+    tls_in_band: true,
     ..crate::About::DEFAULT
 };
 
@@ -77,7 +78,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     // must not eat the deadline of the check that matters.
     let ask = opts.browser || opts.browser_port.is_some();
     let budget = sniff::poke_budget(cx.remaining()).max(Duration::from_millis(100));
-    let port = opts.browser_port.unwrap_or(BROWSER_PORT);
+    let port = opts.browser_port.map_or(BROWSER_PORT, std::num::NonZeroU16::get);
     let browser = async { if ask { Some(ask_browser(&t.host, port, budget).await) } else { None } };
     let (found, id) = tokio::join!(browser, identify(t, cx));
     if let Some(found) = found {

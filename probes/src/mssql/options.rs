@@ -37,8 +37,9 @@ pub struct MssqlOptions {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub browser: bool,
     /// The Browser's UDP port, where a NAT or firewall maps it elsewhere; default 1434.
+    /// Non-zero: ports are 1..65535, and 0 would ask the system for any port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub browser_port: Option<u16>,
+    pub browser_port: Option<std::num::NonZeroU16>,
 }
 
 /// The `mssql` section and its command-line flags.

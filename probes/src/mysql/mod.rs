@@ -48,6 +48,7 @@ static ABOUT: crate::About = crate::About {
     options: Some(&SECTION),
     codes: codes::CODES,
     logs_in: true,
+    tls_in_band: true,
     ..crate::About::DEFAULT
 };
 

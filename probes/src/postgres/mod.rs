@@ -41,6 +41,7 @@ static ABOUT: crate::About = crate::About {
     codes: codes::CODES,
     // Only the user name is used so far: it selects the pg_hba.conf line and the method.
     logs_in: true,
+    tls_in_band: true,
     ..crate::About::DEFAULT
 };
 

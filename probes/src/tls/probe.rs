@@ -30,6 +30,7 @@ static ABOUT: crate::About = crate::About {
     proves: "the handshake (`speaks`); chain verified for the name and client authentication as stated (`healthy`); with `scan`, every version and suite in the server's order",
     default_ports: &[443, 8443, 8043, 8060, 636, 993, 995, 5671, 8883],
     codes: codes::CODES,
+    tls_in_band: true,
     ..crate::About::DEFAULT
 };
 
