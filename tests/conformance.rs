@@ -48,13 +48,7 @@ const HANG: Duration = Duration::from_secs(30);
 
 /// (probe, transport, peer, the bug): pairs that break a rule today, each reported in the
 /// table and by the lead's issue named here. A pair that passes every rule must leave the list.
-const KNOWN_FAILURES: &[(&str, &str, &str, &str)] = &[
-    // rabbitmq-api reaches `speaks` on any complete HTTP answer (http::check reaches it for
-    // the preset's first request), so nginx's "It works!" page passes it: its evidence should
-    // be RabbitMQ's own (the JSON of /api/overview, or a 401 whose realm names RabbitMQ).
-    ("rabbitmq-api", "tcp", "greet-http", "rabbitmq-api: speaks on any HTTP answer"),
-    ("rabbitmq-api", "tls", "greet-http", "rabbitmq-api: speaks on any HTTP answer"),
-];
+const KNOWN_FAILURES: &[(&str, &str, &str, &str)] = &[];
 
 // ---- the counting allocator ----
 

@@ -408,7 +408,7 @@ async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -
             if reply_code(&e) == Some(404) {
                 return Err(Failure::new(&codes::QUEUE_MISSING, f.phase, f.message).hint(format!(
                     "queue {name:?} does not exist in this vhost: declare it (the consumer or its deployment usually does), or fix amqp.queue"
-                )));
+                )).stated());
             }
             Err(f)
         }
@@ -471,7 +471,7 @@ fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &s
         Some(530) => Failure::new(&codes::VHOST_DENIED, f.phase, f.message).hint(format!(
             "the login worked but user {:?} may not open vhost {vhost:?}, or it does not exist: rabbitmqctl set_permissions -p {vhost:?} {} ...",
             login.user, login.user
-        )),
+        )).stated(),
         None if !start.closes_on_auth_failure()
             && matches!(e.kind(), ErrorKind::IOError(io) if matches!(io.kind(),
                 std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)) =>

@@ -420,7 +420,8 @@ async fn roundtrip(
                                 "the broker refused the subscription to {topic:?} (code {})",
                                 other.map_or("missing".to_owned(), |c| format!("0x{c:02x}"))
                             ),
-                        ));
+                        )
+                        .stated());
                     }
                 }
                 conn.write_all(&wire::publish(v, 2, topic, payload.as_bytes()))
@@ -439,7 +440,8 @@ async fn roundtrip(
                             "the broker refused the publish to {topic:?} (code 0x{code:02x} {})",
                             wire::reason_name(code)
                         ),
-                    ));
+                    )
+                    .stated());
                 }
                 let _ = conn.write_all(&wire::PINGREQ).await;
             }

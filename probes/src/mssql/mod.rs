@@ -173,14 +173,16 @@ async fn identify(t: &Target, cx: &mut ProbeCx) -> Result<Identity, Failure> {
             &codes::ENCRYPTION_REFUSED,
             Phase::Tls,
             "the server does not support encryption, and mssql.encrypt is mandatory",
-        ));
+        )
+        .stated());
     }
     if encrypt == MssqlEncrypt::Disable && encryption == Encryption::Required {
         return Err(Failure::new(
             &codes::ENCRYPTION_REQUIRED,
             Phase::Tls,
             "the server forces encryption (Force Encryption), and mssql.encrypt is disable",
-        ));
+        )
+        .stated());
     }
     if !encryption.uses_tls() || encrypt == MssqlEncrypt::Disable {
         let _ = conn.shutdown().await;
@@ -341,7 +343,8 @@ fn record(cx: &mut ProbeCx, p: &wire::Prelogin, protocol: &str, instance: &str) 
                 &codes::INSTANCE_MISMATCH,
                 Phase::Greeting,
                 format!("the server on this port is not instance {instance:?}"),
-            ));
+            )
+            .stated());
         }
     }
     cx.reach(Level::Speaks);
