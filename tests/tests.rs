@@ -19,4 +19,5 @@ mod nginx;
 mod opcua;
 mod oracle;
 mod reports;
+mod stated;
 mod tls;
