@@ -182,3 +182,118 @@ fn python_http_server_is_no_rabbitmq_and_its_404_fails_a_stated_path() {
     let (exit, r) = check(&[&format!("http://127.0.0.1:{}/", py.1)]);
     assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
 }
+
+// ---- credentials: one policy for every probe ----
+
+const PW: &str = "PORTPROOF_TEST_PASSWORD";
+
+/// This machine's address on its outbound interface, when it has one other than loopback: a
+/// connected UDP socket names it without sending a datagram.
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        eprintln!("SKIPPED: this machine has no address other than loopback to test clear-text refusals on");
+        return None;
+    }
+    Some(ip)
+}
+
+/// A listener on `ip` (this machine's own non-loopback address), ephemeral port.
+fn listener_on(ip: std::net::IpAddr) -> tokio::net::TcpListener {
+    serve(tokio::net::TcpListener::bind((ip, 0))).expect("bind")
+}
+
+fn check_env(args: &[&str], password: &str) -> (i32, serde_json::Value, String) {
+    let run = crate::harness::portproof_env(
+        &[&["check"][..], args, &["-f", "json", "--timeout", "3s"][..]].concat(),
+        &[(PW, password)],
+    );
+    let r = run.result();
+    (run.code, r, run.stdout)
+}
+
+#[test]
+fn no_password_crosses_in_clear_text_to_another_host_unless_the_check_allows_it() {
+    let Some(ip) = non_loopback_address() else { return };
+    let l = listener_on(ip);
+    let amqp = serve(async {
+        portproof_testbeds::amqp::serve(l, portproof_testbeds::amqp::AmqpMode::Broker(Default::default()))
+    });
+    let l = listener_on(ip);
+    let mqtt = serve(async {
+        portproof_testbeds::mqtt::serve(l, portproof_testbeds::mqtt::MqttMode::Broker(Default::default()))
+    });
+    let l = listener_on(ip);
+    let api = serve(async { serve_app(l, GatewayState::new("RUNNING")) });
+    let login = ["--user", "guest", "--password-env", PW];
+    for (s, expect, level) in [(&amqp, "amqp", "speaks"), (&mqtt, "mqtt", "speaks"), (&api, "http", "open")] {
+        let target = format!("{}:{}", authority_of(ip), s.port());
+        let (exit, r, _) = check_env(&[&[target.as_str(), "-e", expect][..], &login].concat(), "guest");
+        assert_eq!(
+            (exit, code(&r).as_str(), r["level"].as_str()),
+            (1, "auth.cleartext_refused", Some(level)),
+            "{expect}: {r:#}"
+        );
+        let (_, r, _) =
+            check_env(&[&[target.as_str(), "-e", expect, "--cleartext", "allow"][..], &login].concat(), "guest");
+        assert_ne!(code(&r), "auth.cleartext_refused", "{expect}: allowed: {r:#}");
+    }
+    // amqp logs in when allowed (the imitation knows guest/guest).
+    let target = format!("{}:{}", authority_of(ip), amqp.port());
+    let (exit, r, _) =
+        check_env(&[&[target.as_str(), "-e", "amqp", "--cleartext", "allow"][..], &login].concat(), "guest");
+    assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    // A URL's password is under the same rule, and not shown.
+    let url = format!("http://guest:s3cret-url-pw@{}:{}/api/overview", authority_of(ip), api.port());
+    let run = portproof(&["check", &url, "-f", "json"]);
+    assert_eq!((run.code, code(&run.result()).as_str()), (1, "auth.cleartext_refused"), "{}", run.stdout);
+    assert!(!run.stdout.contains("s3cret-url-pw") && !run.stderr.contains("s3cret-url-pw"), "{}", run.stdout);
+}
+
+#[test]
+fn a_urls_user_and_password_are_basic_auth_and_never_shown() {
+    let l = listener();
+    let api = serve(async { serve_app(l, GatewayState::new("RUNNING")) });
+    let clean = format!("http://127.0.0.1:{}/api/overview", api.port());
+    let url = format!("http://guest:guest@127.0.0.1:{}/api/overview", api.port());
+    let run = portproof(&["check", &url, "-f", "json"]);
+    let r = run.result();
+    assert_eq!((run.code, r["level"].as_str()), (0, Some("healthy")), "the imitation takes guest:guest only: {r:#}");
+    assert_eq!(r["name"], clean.as_str(), "{r:#}");
+    assert!(!run.stdout.contains("guest@") && !run.stdout.contains(":guest"), "{}", run.stdout);
+    // A wrong password is the refusal of the check's own login: it fails, and is not shown.
+    let url = format!("http://guest:s3cret-url-pw@127.0.0.1:{}/api/overview", api.port());
+    for format in ["json", "table", "junit", "prometheus"] {
+        let run = portproof(&["check", &url, "-f", format]);
+        assert_eq!(run.code, 1, "{}", run.stdout);
+        assert!(
+            !run.stdout.contains("s3cret-url-pw") && !run.stderr.contains("s3cret-url-pw"),
+            "{format}: {}",
+            run.stdout
+        );
+    }
+    assert_eq!(code(&portproof(&["check", &url, "-f", "json"]).result()), "auth.rejected");
+}
+
+#[test]
+fn an_expect_that_contradicts_the_url_is_a_usage_error() {
+    for (url, expect) in
+        [("https://127.0.0.1:1/", "http"), ("http://127.0.0.1:1/", "https"), ("http://127.0.0.1:1/", "amqp")]
+    {
+        let run = portproof(&["check", url, "-e", expect]);
+        assert_eq!(run.code, 2, "{url} -e {expect}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("--expect"), "{}", run.stderr);
+    }
+    // Agreeing is fine: the same name, or http with --tls for https.
+    let l = listener();
+    let app = serve(async { serve_app(l, GatewayState::new("RUNNING")) });
+    let run = portproof(&["check", &format!("http://127.0.0.1:{}/", app.port()), "-e", "http"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+/// `ip` as the host part of `host:port` (IPv6 in brackets).
+fn authority_of(ip: std::net::IpAddr) -> String {
+    if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() }
+}

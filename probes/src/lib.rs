@@ -32,7 +32,7 @@ pub mod tls;
 
 mod target;
 pub use options::{Flag, FlagKind, Options, Section};
-pub use target::{ClientAuth, Login, Over, Secret, Target, TlsOptions};
+pub use target::{Cleartext, ClientAuth, Login, Over, Secret, Target, TlsOptions};
 
 /// Why bytes could not be read as the protocol a `wire` module parses: the one error of every
 /// hand-written parser, a message naming what was wrong.

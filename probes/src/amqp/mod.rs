@@ -125,6 +125,11 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         )
         .hint("give login: {user, password_env} (and amqp: {vhost, queue}) to check a login"));
     };
+    // PLAIN and AMQPLAIN carry the password as it is: only inside TLS, or to loopback, unless
+    // the check allows clear text.
+    if let Some(f) = t.cleartext_refusal(peer.map(|p| p.ip()), tls) {
+        return Err(f);
+    }
     let password = login.password()?;
     login_and_check(cx, t, peer, login, &password, &start).await
 }

@@ -151,10 +151,6 @@ pub(crate) fn validate_options(t: &Target, o: &HttpOptions) -> Result<(), Failur
     Ok(())
 }
 
-fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The `Authorization: Basic` value for the target's login, if it has one.
 fn basic_auth(t: &Target) -> Result<Option<HeaderValue>, Failure> {
     use base64::Engine;
@@ -316,7 +312,12 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
     // of the same host (an https -> http downgrade) must not carry them.
     let origin = hop.tls == (t.over == Over::Tls) && hop.host == t.host && hop.port == t.port;
     let auth = if origin { basic_auth(t)? } else { None };
-    if auth.is_some() && !hop.tls && !is_loopback(&hop.host) {
+    if auth.is_some()
+        && let Some(f) = t.cleartext_refusal(peer.map(|p| p.ip()), hop.tls)
+    {
+        return Err(f);
+    }
+    if auth.is_some() && !hop.tls && !peer.is_some_and(|p| p.ip().is_loopback()) {
         cx.warn(
             &codes::CLEARTEXT_CREDENTIALS,
             format!("the password went to {} in clear text (HTTP, not HTTPS)", authority(&hop.host, hop.port)),
@@ -640,7 +641,9 @@ fn evaluate(
                 Phase::Request,
                 format!("HTTP 401 {reason}: the login was refused"),
             )
-            .hint("check the user name and password, and that the user may use this endpoint"));
+            .hint("check the user name and password, and that the user may use this endpoint")
+            // The login is the check's own: its refusal fails the check.
+            .stated());
         }
         // A stated status, or a path of its own (`/health`), asks for this answer: a 404 or
         // 503 there fails the check; the site root only shows that HTTP answers.

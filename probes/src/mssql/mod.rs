@@ -103,7 +103,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let password = login.password()?;
     let encrypt = opts.encrypt.unwrap_or(MssqlEncrypt::Optional);
     // `insecure` relaxes the certificate check only: clear text takes encrypt: disable.
-    let plain_allowed = encrypt == MssqlEncrypt::Disable;
+    let plain_allowed = encrypt == MssqlEncrypt::Disable || login.allows_cleartext();
     if id.encryption == Some(Encryption::NotSupported) && !plain_allowed {
         return Err(Failure::new(
             &codes::PLAINTEXT_LOGIN_REFUSED,

@@ -173,8 +173,9 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         if let Some(f) = unverified.filter(|_| !t.tls.insecure) {
             return Err(f);
         }
-        // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
-        if !tls && mode != SslMode::Disable {
+        // `insecure` relaxes the certificate check only: clear text takes sslmode: disable
+        // (or the shared login.cleartext: allow).
+        if !tls && mode != SslMode::Disable && !login.allows_cleartext() {
             return Err(Failure::new(
                 &codes::PLAINTEXT_LOGIN_REFUSED,
                 Phase::Auth,

@@ -104,7 +104,7 @@ async fn login_if_asked(
             // stops offering it on the second connection) could ask for it in clear text.
             let tls_first = cx.facts().get("postgres_ssl").and_then(|v| v.as_str()) == Some("supported");
             // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
-            let plain_allowed = opts.sslmode == Some(SslMode::Disable);
+            let plain_allowed = opts.sslmode == Some(SslMode::Disable) || login.allows_cleartext();
             if !password.expose().is_empty() && !tls_first && !plain_allowed {
                 return Err(Failure::new(
                     &codes::PLAINTEXT_LOGIN_REFUSED,
