@@ -297,3 +297,29 @@ fn an_expect_that_contradicts_the_url_is_a_usage_error() {
 fn authority_of(ip: std::net::IpAddr) -> String {
     if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() }
 }
+
+#[test]
+fn http_speaks_only_on_a_complete_response_head() {
+    // A status line and then a header that never ends, or a head trickled a byte at a time:
+    // neither is an HTTP answer until the blank line comes.
+    let endless = {
+        let l = listener();
+        serve(async { hostile::serve(l, Hostility::EndlessLine(b"HTTP/1.1 200 OK\r\nX-Filler: ".to_vec())) })
+    };
+    let trickle = {
+        let l = listener();
+        serve(async {
+            hostile::serve(
+                l,
+                Hostility::Trickle {
+                    message: b"HTTP/1.1 200 OK\r\n".to_vec(),
+                    every: std::time::Duration::from_millis(100),
+                },
+            )
+        })
+    };
+    for s in [&endless, &trickle] {
+        let (exit, r) = check(&[&format!("127.0.0.1:{}", s.port()), "-e", "http"]);
+        assert_eq!((exit, r["level"].as_str()), (1, Some("open")), "{r:#}");
+    }
+}
