@@ -245,6 +245,20 @@ fn no_password_crosses_in_clear_text_to_another_host_unless_the_check_allows_it(
     let (exit, r, _) =
         check_env(&[&[target.as_str(), "-e", "amqp", "--cleartext", "allow"][..], &login].concat(), "guest");
     assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    // The manifest says it the same way: login.cleartext: allow.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("m.yaml");
+    let yaml = |allow: &str| {
+        format!(
+            "checks:\n  - name: broker\n    host: '{ip}'\n    port: {}\n    expect: amqp\n    login: {{ user: guest, password_env: {PW}{allow} }}\n",
+            amqp.port()
+        )
+    };
+    for (allow, want) in [("", "auth.cleartext_refused"), (", cleartext: allow", "")] {
+        std::fs::write(&manifest, yaml(allow)).expect("write");
+        let run = crate::harness::portproof_env(&["run", manifest.to_str().unwrap(), "-f", "json"], &[(PW, "guest")]);
+        assert_eq!(code(&run.result()), want, "{allow:?}: {}{}", run.stdout, run.stderr);
+    }
     // A URL's password is under the same rule, and not shown.
     let url = format!("http://guest:s3cret-url-pw@{}:{}/api/overview", authority_of(ip), api.port());
     let run = portproof(&["check", &url, "-f", "json"]);
