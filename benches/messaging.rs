@@ -94,8 +94,13 @@ impl Pair {
         match self {
             Pair::AmqpSpeaks => {}
             Pair::AmqpLogin => {
-                t.login =
-                    Some(Login { user: "guest".into(), password_env: Some(PASSWORD_ENV.into()), password_file: None })
+                t.login = Some(Login {
+                    user: "guest".into(),
+                    password_env: Some(PASSWORD_ENV.into()),
+                    password_file: None,
+                    cleartext: Default::default(),
+                    url_password: None,
+                })
             }
             Pair::Mqtt5 => {}
             Pair::Mqtt311 => t.set_options(MqttOptions { version: Some(MqttVersion::V311), ..Default::default() }),

@@ -276,12 +276,25 @@ pub struct LoginArgs {
     /// User name to log in with.
     #[arg(long, help = user_help())]
     pub user: Option<String>,
-    /// Environment variable that holds the password.
-    #[arg(long, value_name = "VAR", requires = "user", conflicts_with = "password_file")]
+    /// Environment variable that holds the password (with --user, or a URL's user).
+    #[arg(long, value_name = "VAR", conflicts_with = "password_file")]
     pub password_env: Option<String>,
-    /// File that holds the password.
-    #[arg(long, value_name = "FILE", requires = "user")]
+    /// File that holds the password (with --user, or a URL's user).
+    #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Whether the password may cross in clear text (no TLS) to an address other than
+    /// loopback: refuse or allow [default: refuse] (login.cleartext).
+    #[arg(long, value_name = "POLICY")]
+    pub cleartext: Option<CleartextArg>,
+}
+
+/// `--cleartext`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CleartextArg {
+    /// Only to loopback.
+    Refuse,
+    /// To any address: the path is trusted.
+    Allow,
 }
 
 /// `--user`'s help, naming the probes that log in, from the registry.
@@ -614,11 +627,34 @@ struct Parsed {
     expect: Option<String>,
     /// Settings the URL implies (its path), as `(key, value)` of that probe's section.
     implied: Vec<(&'static str, String)>,
+    /// Whether the URL's scheme means TLS.
+    tls: bool,
+    /// The user and password of the URL's user information (`http://user:pw@host/`).
+    user: Option<(String, Option<portproof_probes::Secret>)>,
+    /// The target as a report may show it: the URL without its user information.
+    shown: String,
+}
+
+fn percent_decoded(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 fn parse_target(s: &str) -> Result<Parsed, UsageError> {
     if s.contains("://") {
-        let url = url::Url::parse(s).map_err(|e| UsageError(format!("{s:?} is not a valid URL: {e}")))?;
+        let mut url =
+            url::Url::parse(s).map_err(|e| UsageError(format!("{:?} is not a valid URL: {e}", redacted(s))))?;
+        // User information becomes the login and leaves the URL: it is never shown.
+        let user = (!url.username().is_empty()).then(|| {
+            (percent_decoded(url.username()), url.password().map(|p| portproof_probes::Secret::new(percent_decoded(p))))
+        });
+        let shown = if user.is_some() || url.password().is_some() {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        } else {
+            s.to_owned()
+        };
+        let s = shown.as_str();
         let Some((probe, scheme)) = portproof_probes::resolve_scheme(url.scheme()) else {
             let known: Vec<String> = portproof_probes::registry()
                 .iter()
@@ -638,7 +674,7 @@ fn parse_target(s: &str) -> Result<Parsed, UsageError> {
             _ => probe.name().to_owned(),
         };
         let implied = scheme.path_key.map(|k| vec![(k, path)]).unwrap_or_default();
-        return Ok(Parsed { host, port, expect: Some(expect), implied });
+        return Ok(Parsed { host, port, expect: Some(expect), implied, tls: scheme.tls, user, shown: shown.clone() });
     }
     let bad = || UsageError(format!("{s:?} is not HOST:PORT ([v6]:PORT for IPv6) or a URL"));
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
@@ -659,11 +695,46 @@ fn parse_target(s: &str) -> Result<Parsed, UsageError> {
     if host.is_empty() {
         return Err(bad());
     }
-    Ok(Parsed { host: host.to_owned(), port, expect: None, implied: Vec::new() })
+    Ok(Parsed {
+        host: host.to_owned(),
+        port,
+        expect: None,
+        implied: Vec::new(),
+        tls: false,
+        user: None,
+        shown: s.to_owned(),
+    })
+}
+
+/// `s` with the user information of a URL cut out, for an error about a URL that did not parse.
+fn redacted(s: &str) -> String {
+    match s.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => s.to_owned(),
+            }
+        }
+        None => s.to_owned(),
+    }
 }
 
 fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
     let expect = match (&a.expect, &p.expect) {
+        // `check https://H/ -e http` says two things: which one is meant is not ours to guess.
+        (Some(e), Some(from_url)) if e != from_url => {
+            let same = portproof_probes::resolve_expect(e).zip(portproof_probes::resolve_expect(from_url)).is_some_and(
+                |((a_probe, a_tls), (u_probe, _))| a_probe.name() == u_probe.name() && (a_tls || a.tls) == p.tls,
+            );
+            if !same {
+                return Err(UsageError(format!(
+                    "{} names {from_url}, and --expect says {e}: give one of them (or make them agree)",
+                    p.shown
+                )));
+            }
+            from_url.clone()
+        }
         (Some(e), _) => e.clone(),
         (None, Some(e)) => e.clone(),
         (None, None) => {
@@ -691,7 +762,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         || !t.alpn.is_empty()
         || t.expiry_warning.is_some();
     Ok(RawCheck {
-        name: a.name.clone().unwrap_or_else(|| a.target.clone()),
+        name: a.name.clone().unwrap_or_else(|| p.shown.clone()),
         host: Some(p.host.clone()),
         port: p.port,
         expect: expect.clone(),
@@ -712,13 +783,49 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
             alpn: t.alpn.clone(),
             expiry_warning_days: t.expiry_warning,
         }),
-        login: a.login.user.clone().map(|user| Login {
-            user,
-            password_env: a.login.password_env.clone(),
-            password_file: a.login.password_file.clone(),
-        }),
+        login: login(a, p)?,
         sections,
     })
+}
+
+/// The login of `check`: the flags, or the URL's user information (`http://user:pw@host/`,
+/// used under the same policy as any password, never shown).
+fn login(a: &CheckArgs, p: &Parsed) -> Result<Option<Login>, UsageError> {
+    let cleartext = match a.login.cleartext {
+        Some(CleartextArg::Allow) => portproof_probes::Cleartext::Allow,
+        Some(CleartextArg::Refuse) | None => portproof_probes::Cleartext::Refuse,
+    };
+    let (user, url_password) = match (&a.login.user, &p.user) {
+        (Some(_), Some(_)) => {
+            return Err(UsageError(format!("{} carries a user, and --user gives another: give one", p.shown)));
+        }
+        (Some(u), None) => (u.clone(), None),
+        (None, Some((u, pw))) => {
+            if pw.is_some() && (a.login.password_env.is_some() || a.login.password_file.is_some()) {
+                return Err(UsageError(format!(
+                    "{} carries a password; give no --password-env or --password-file",
+                    p.shown
+                )));
+            }
+            (u.clone(), pw.clone())
+        }
+        (None, None) => {
+            if a.login.password_env.is_some() || a.login.password_file.is_some() {
+                return Err(UsageError("a password needs a user: give --user (or user@ in the URL)".into()));
+            }
+            if a.login.cleartext.is_some() {
+                return Err(UsageError("--cleartext says how a password may travel: give a login too (--user)".into()));
+            }
+            return Ok(None);
+        }
+    };
+    Ok(Some(Login {
+        user,
+        password_env: a.login.password_env.clone(),
+        password_file: a.login.password_file.clone(),
+        cleartext,
+        url_password,
+    }))
 }
 
 async fn check(a: CheckArgs) -> Result<u8, UsageError> {

@@ -4,7 +4,10 @@
 //! `runner::run`), and must end in a verdict within its deadline plus a margin, with bounded
 //! memory, without a panic, and never `ok` — except where the verdict is the truth: a probe
 //! whose best level is `open` (`tcp`) proves only that the port accepted, which every TCP peer
-//! does, and a peer that sends a protocol's real greeting may pass that protocol's probe.
+//! does, and a peer that sends a protocol's real greeting may pass that protocol's probe. Nor
+//! may a probe reach `speaks` against a peer that does not speak its protocol (another
+//! protocol's greeting, a `{"status":"ok"}` or a 401 for an HTTP preset, PostgreSQL's `N`
+//! followed by notices), whatever the verdict: a level needs the protocol's own evidence.
 //!
 //! A new probe is covered the day it is registered: nothing here names a probe. A transport a
 //! probe lists but refuses (`tcp` over TLS) must be refused with `config.invalid`; a transport
@@ -48,13 +51,7 @@ const HANG: Duration = Duration::from_secs(30);
 
 /// (probe, transport, peer, the bug): pairs that break a rule today, each reported in the
 /// table and by the lead's issue named here. A pair that passes every rule must leave the list.
-const KNOWN_FAILURES: &[(&str, &str, &str, &str)] = &[
-    // rabbitmq-api reaches `speaks` on any complete HTTP answer (http::check reaches it for
-    // the preset's first request), so nginx's "It works!" page passes it: its evidence should
-    // be RabbitMQ's own (the JSON of /api/overview, or a 401 whose realm names RabbitMQ).
-    ("rabbitmq-api", "tcp", "greet-http", "rabbitmq-api: speaks on any HTTP answer"),
-    ("rabbitmq-api", "tls", "greet-http", "rabbitmq-api: speaks on any HTTP answer"),
-];
+const KNOWN_FAILURES: &[(&str, &str, &str, &str)] = &[];
 
 // ---- the counting allocator ----
 
@@ -198,6 +195,11 @@ fn violations(job: &Job, ran: &Ran) -> Vec<String> {
     let native = job.speaks == Some(job.probe.name());
     if r.ok && !open_only && !native {
         v.push(format!("passed at {} against a hostile peer", r.outcome.level));
+    }
+    // Never `speaks` on another protocol's bytes (or on none): a level is reached only on
+    // evidence of the probe's own protocol, whatever the verdict.
+    if r.outcome.level >= Level::Speaks && !native {
+        v.push(format!("reached {} against a peer that does not speak {}", r.outcome.level, job.probe.name()));
     }
     if !r.ok && code.is_none() {
         v.push("failed without a failure code".into());

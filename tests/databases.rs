@@ -146,10 +146,11 @@ fn mariadb_is_named_from_its_greeting_without_a_password() {
     // The machine's root has no password: that is worth a warning.
     let (_, r) = check(&[MARIADB, "-e", "mysql", "--user", "root"]);
     assert_eq!(r["warnings"][0]["code"], "mysql.passwordless_login", "{r:#}");
-    // No TLS offered here: sslmode require fails by name.
-    // (The greeting proved MySQL: the check passes at speaks, as every refusal by a server does.)
+    // No TLS offered here: sslmode require fails by name. The greeting proved MySQL (speaks),
+    // but what the check states is required: the refusal fails it (it passed before).
     let (exit, r) = check(&[MARIADB, "-e", "mysql", "--sslmode", "require"]);
-    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (0, "mysql.ssl_refused", Some("speaks")), "{r:#}");
+    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (1, "mysql.ssl_refused", Some("speaks")), "{r:#}");
+    assert_eq!(r["failure"]["stated"], true, "{r:#}");
 }
 
 #[test]

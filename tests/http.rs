@@ -56,19 +56,36 @@ fn status_ping_faulted_speaks_and_fails_naming_the_state() {
 }
 
 #[test]
-fn a_500_speaks_and_fails_only_when_health_is_required() {
+fn a_500_on_a_stated_path_speaks_and_fails() {
     let s = app("RUNNING");
     let target = url(&s, routes::ERROR);
-    let run = portproof(&["check", &target, "-f", "json"]);
-    let r = run.result();
-    assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("speaks"), Some(true)), "the port does speak HTTP");
-    assert_eq!(code(&r), "http.status", "why it is not healthy is still said");
-    assert_eq!(run.code, 0);
+    // A path of its own states what the check asks for: its status is required (2xx), even
+    // when the check says `--require speaks`. The ladder still says HTTP was spoken.
+    for extra in [&[][..], &["--require", "speaks"][..]] {
+        let run = portproof(&[&["check", target.as_str(), "-f", "json"][..], extra].concat());
+        let r = run.result();
+        assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("speaks"), Some(false)), "{r:#}");
+        assert_eq!((code(&r).as_str(), &r["failure"]["stated"]), ("http.status", &true.into()), "{r:#}");
+        assert_eq!(run.code, 1);
+    }
     let run = portproof(&["check", &target, "--require", "healthy", "-f", "json"]);
     assert_eq!(run.code, 1);
     assert!(run.result()["failure"]["message"].as_str().unwrap().contains("500"));
     let run = portproof(&["check", &target, "--status", "2xx"]);
     assert_eq!(run.code, 1, "an explicit status criterion must be able to fail");
+}
+
+#[test]
+fn a_404_on_a_stated_path_fails_and_the_site_root_only_needs_http() {
+    let s = app("RUNNING");
+    // The false pass: `check http://H/health` answering 404 passed at speaks.
+    let run = portproof(&["check", &url(&s, "/health"), "-f", "json"]);
+    let r = run.result();
+    assert_eq!((run.code, code(&r).as_str(), r["level"].as_str()), (1, "http.status", Some("speaks")), "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("404"), "{r:#}");
+    // The root names no page: any HTTP answer proves HTTP, a 2xx is health.
+    let run = portproof(&["check", &url(&s, "/"), "-f", "json"]);
+    assert_eq!((run.code, run.result()["level"].as_str()), (0, Some("healthy")), "{}", run.stdout);
 }
 
 #[test]

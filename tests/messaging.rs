@@ -54,6 +54,11 @@ fn amqp_responder_logs_in_through_lapin_and_refuses_by_name() {
     assert_eq!(code(&r), "amqp.vhost_denied", "{r:#}");
     let r = check(&s, &[&["-e", "amqp"][..], &LOGIN, &["--queue", "portproof-missing"]].concat(), Some("guest"));
     assert_eq!(code(&r), "amqp.queue_missing", "{r:#}");
+    // Stated, so required: a missing queue or a denied vhost fails even at `--require speaks`.
+    for extra in [["--queue", "portproof-missing"], ["--vhost", "elsewhere"]] {
+        let r = check(&s, &[&["-e", "amqp", "--require", "speaks"][..], &LOGIN, &extra].concat(), Some("guest"));
+        assert_eq!((r["ok"].as_bool(), &r["failure"]["stated"]), (Some(false), &true.into()), "{r:#}");
+    }
 }
 
 #[test]

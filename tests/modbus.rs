@@ -73,6 +73,13 @@ fn a_device_with_identification_is_healthy_and_named() {
         "{r:#}"
     );
     assert!(r["failure"]["hint"].as_str().unwrap().contains("modbus.register"), "{r:#}");
+    // What the check states is required: a refused register fails even at `--require speaks`.
+    let (exit, r) = check(&s, &["--register", "9", "--require", "speaks"]);
+    assert_eq!(
+        (exit, code(&r).as_str(), &r["failure"]["stated"]),
+        (1, "modbus.exception.illegal_data_address", &true.into()),
+        "{r:#}"
+    );
     let (exit, r) = check(&s, &["--register", "0", "--register-kind", "input"]);
     assert_eq!((exit, r["facts"]["modbus_register"]["value"].as_u64()), (0, Some(4321)), "{r:#}");
     assert_gentle(&guard);

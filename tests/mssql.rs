@@ -110,11 +110,11 @@ fn each_encryption_setting_is_named() {
     assert!(r["warnings"].to_string().contains("mssql.no_encryption"), "{r:#}");
     assert!(r["facts"]["tls_version"].is_null(), "no TLS without encryption: {r:#}");
     // A client that insists on encryption meets a server without it: named, at speaks (the
-    // server answered as SQL Server), so it fails a login check and says why at `speaks`.
+    // server answered as SQL Server), and the check fails: what it states is required.
     let (exit, r) = check(s.server.port(), &["--encrypt", "mandatory"], None);
     assert_eq!(
         (exit, code(&r).as_str(), r["level"].as_str()),
-        (0, "mssql.encryption_refused", Some("speaks")),
+        (1, "mssql.encryption_refused", Some("speaks")),
         "{r:#}"
     );
     let login = ["--encrypt", "mandatory", "--user", "portproof", "--password-env", PW_VAR];

@@ -110,6 +110,9 @@ fn connect_data_too_long_for_the_connect_packet_goes_in_a_data_packet() {
     assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
     let (exit, r) = check(s.port(), &["--service-name", &format!("{long}2")]);
     assert_eq!((exit, code(&r).as_str()), (1, "oracle.service_unknown"), "{r:#}");
+    // A stated service the listener refuses fails even when the check requires only `speaks`.
+    let (exit, r) = check(s.port(), &["--service-name", &format!("{long}2"), "--require", "speaks"]);
+    assert_eq!((exit, code(&r).as_str(), r["level"].as_str()), (1, "oracle.service_unknown", Some("speaks")), "{r:#}");
 }
 
 #[test]

@@ -21,4 +21,5 @@ mod opcua;
 mod oracle;
 mod reports;
 mod rmi;
+mod stated;
 mod tls;

@@ -298,6 +298,12 @@ pub mod core {
             hint: "check the user name and password, and the server's access rules for this client",
             spec: "",
         }
+        /// The probe kept a password from crossing in clear text.
+        AUTH_CLEARTEXT_REFUSED = failure "auth.cleartext_refused" at Speaks {
+            about: "a login was asked for, but its password would cross to an address other than loopback without TLS, and the check does not allow that",
+            hint: "check the TLS port of the service (over: tls), or say the path is trusted with login.cleartext: allow (--cleartext allow)",
+            spec: "RFC 4616 §6; RFC 7617 §4",
+        }
         /// The login did not finish in time.
         AUTH_TIMEOUT = failure "auth.timeout" at Speaks {
             about: "the login did not finish within the deadline",

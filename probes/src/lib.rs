@@ -33,7 +33,7 @@ pub mod tls;
 
 mod target;
 pub use options::{Flag, FlagKind, Options, Section};
-pub use target::{ClientAuth, Login, Over, Secret, Target, TlsOptions};
+pub use target::{Cleartext, ClientAuth, Login, Over, Secret, Target, TlsOptions};
 
 /// Why bytes could not be read as the protocol a `wire` module parses: the one error of every
 /// hand-written parser, a message naming what was wrong.
@@ -184,12 +184,17 @@ pub struct Failure {
     /// What to do about it, when there is something to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The server refused something the check stated (`sslmode: require`, a database, a path's
+    /// status, a queue, a service name, a register): the check fails whatever level it
+    /// reached, because what a check states is required, not a wish.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stated: bool,
 }
 
 impl Failure {
     /// A failure with a code string from outside any table; only [`codes::Code`] calls it.
     pub(crate) fn raw(code: String, phase: Phase, message: String) -> Self {
-        Failure { code, phase, message, hint: None }
+        Failure { code, phase, message, hint: None, stated: false }
     }
 
     /// Whether this failure is of `code` (exactly, or one of its family or phases).
@@ -200,7 +205,21 @@ impl Failure {
     /// A failure of `code`, with its table's hint when it has one.
     pub fn new(code: impl codes::IntoCode, phase: Phase, message: impl Into<String>) -> Self {
         let (code, hint) = code.into_code();
-        Failure { code, phase, message: message.into(), hint: hint.map(str::to_owned) }
+        Failure { code, phase, message: message.into(), hint: hint.map(str::to_owned), stated: false }
+    }
+
+    /// The same failure as the refusal of what the check stated: it fails the check at any
+    /// level (see [`Outcome::passes`]).
+    pub fn stated(mut self) -> Self {
+        self.stated = true;
+        self
+    }
+
+    /// The same failure, marked stated when `stated` holds (the site knows whether the check
+    /// asked for what was refused or the probe chose it by default).
+    pub fn stated_if(mut self, stated: bool) -> Self {
+        self.stated |= stated;
+        self
     }
 
     /// The same failure with a hint that says what to do.
@@ -263,6 +282,15 @@ pub struct Outcome {
     /// What the probe learned.
     #[serde(default)]
     pub facts: Facts,
+}
+
+impl Outcome {
+    /// Whether this outcome passes a check that requires `require`: the level is reached, and
+    /// nothing the check stated was refused. The one rule of verdicts: the ladder says how far
+    /// the probe got; a stated expectation the server refused fails the check at any level.
+    pub fn passes(&self, require: Level) -> bool {
+        self.level >= require && !self.failure.as_ref().is_some_and(|f| f.stated)
+    }
 }
 
 /// Limits that protect portproof from its peers.

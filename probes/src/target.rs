@@ -83,6 +83,29 @@ impl Target {
     pub fn authority(&self) -> String {
         authority(&self.host, self.port)
     }
+
+    /// The one credentials policy of every probe: `Some` refusal when the login's password
+    /// would cross in clear text (`encrypted` false: no TLS around it) to an address other
+    /// than loopback and the check does not say `login.cleartext: allow`. `peer` is the
+    /// address connected to; without one the host is judged (`localhost` or a loopback IP).
+    /// The database probes, which can ask for TLS inside their protocol, are stricter still:
+    /// they send a password outside TLS, even to loopback, only when the check says so.
+    pub fn cleartext_refusal(&self, peer: Option<std::net::IpAddr>, encrypted: bool) -> Option<crate::Failure> {
+        let login = self.login.as_ref().filter(|l| l.has_password())?;
+        let loopback = match peer {
+            Some(ip) => ip.is_loopback(),
+            None => self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        };
+        if encrypted || loopback || login.allows_cleartext() {
+            return None;
+        }
+        let to = peer.map_or_else(|| self.host.clone(), |ip| ip.to_string());
+        Some(crate::Failure::new(
+            &crate::codes::core::AUTH_CLEARTEXT_REFUSED,
+            crate::Phase::Auth,
+            format!("the password of {:?} would cross to {to} in clear text (no TLS); it was not sent", login.user),
+        ))
+    }
 }
 
 /// `host:port`, with brackets around an IPv6 address.
@@ -194,6 +217,33 @@ pub struct Login {
     /// File whose content is the password (one trailing newline is dropped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// Whether the password may cross in clear text (no TLS around it) to an address other
+    /// than loopback: `refuse` (the default) or `allow`, for every probe alike.
+    #[serde(default, skip_serializing_if = "Cleartext::is_refuse")]
+    pub cleartext: Cleartext,
+    /// A password given in the check's URL (`http://user:pw@host/`), read from the command
+    /// line; a manifest cannot hold one, and it is never serialized.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub url_password: Option<Secret>,
+}
+
+/// Whether a login's password may cross the network in clear text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Cleartext {
+    /// Only to a loopback address: on any other path anyone between could read it.
+    #[default]
+    Refuse,
+    /// To any address: the check says the path is trusted (a lab network, a VPN).
+    Allow,
+}
+
+impl Cleartext {
+    /// Whether this is the default, `refuse` (left out of serialized manifests).
+    pub fn is_refuse(&self) -> bool {
+        *self == Cleartext::Refuse
+    }
 }
 
 impl fmt::Debug for Login {
@@ -202,6 +252,8 @@ impl fmt::Debug for Login {
             .field("user", &self.user)
             .field("password_env", &self.password_env)
             .field("password_file", &self.password_file)
+            .field("cleartext", &self.cleartext)
+            .field("url_password", &self.url_password)
             .finish()
     }
 }
@@ -212,6 +264,11 @@ impl fmt::Debug for Login {
 pub struct Secret(String);
 
 impl Secret {
+    /// A password read from where the check gives it (a URL's user information).
+    pub fn new(password: impl Into<String>) -> Self {
+        Secret(password.into())
+    }
+
     /// The password, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -227,12 +284,25 @@ impl fmt::Debug for Secret {
 impl Login {
     /// Whether a password is given at all; a user name alone only says whom to identify as.
     pub fn has_password(&self) -> bool {
-        self.password_env.is_some() || self.password_file.is_some()
+        self.password_env.is_some() || self.password_file.is_some() || self.url_password.is_some()
+    }
+
+    /// Whether the check says the password may cross in clear text (`cleartext: allow`).
+    pub fn allows_cleartext(&self) -> bool {
+        self.cleartext == Cleartext::Allow
     }
 
     /// Reads the password: from `password_env`, from `password_file`, or empty when neither is
     /// given (MariaDB's root on a fresh install, a broker's user without a password).
     pub fn password(&self) -> Result<Secret, crate::Failure> {
+        if let Some(p) = &self.url_password {
+            if self.password_env.is_some() || self.password_file.is_some() {
+                return Err(crate::Failure::config(
+                    "login: the URL carries a password; give no password_env or password_file too",
+                ));
+            }
+            return Ok(p.clone());
+        }
         match (&self.password_env, &self.password_file) {
             (Some(_), Some(_)) => Err(crate::Failure::config("login: give password_env or password_file, not both")),
             (Some(var), None) => match std::env::var(var) {
@@ -266,6 +336,48 @@ impl Login {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_login(host: &str, cleartext: Cleartext) -> Target {
+        let mut t = Target::new(host, 5672);
+        t.login = Some(Login {
+            user: "monitor".into(),
+            password_env: Some("PW".into()),
+            password_file: None,
+            cleartext,
+            url_password: None,
+        });
+        t
+    }
+
+    #[test]
+    fn a_password_crosses_in_clear_text_only_to_loopback_unless_allowed() {
+        let remote: std::net::IpAddr = "192.0.2.9".parse().unwrap();
+        let t = with_login("broker.example", Cleartext::Refuse);
+        let f = t.cleartext_refusal(Some(remote), false).expect("refused");
+        assert!(f.is(&crate::codes::core::AUTH_CLEARTEXT_REFUSED) && f.message.contains("192.0.2.9"), "{f:?}");
+        assert!(t.cleartext_refusal(Some(remote), true).is_none(), "inside TLS it may go");
+        assert!(t.cleartext_refusal(Some("127.0.0.1".parse().unwrap()), false).is_none());
+        assert!(t.cleartext_refusal(Some("::1".parse().unwrap()), false).is_none());
+        assert!(t.cleartext_refusal(None, false).is_some(), "a name is not loopback unless it is localhost");
+        assert!(with_login("localhost", Cleartext::Refuse).cleartext_refusal(None, false).is_none());
+        assert!(with_login("broker.example", Cleartext::Allow).cleartext_refusal(Some(remote), false).is_none());
+        // A user name alone carries no secret.
+        let mut t = with_login("broker.example", Cleartext::Refuse);
+        t.login.as_mut().unwrap().password_env = None;
+        assert!(t.cleartext_refusal(Some(remote), false).is_none());
+    }
+
+    #[test]
+    fn a_url_password_is_the_password_and_never_shown() {
+        let mut t = with_login("h", Cleartext::Refuse);
+        let login = t.login.as_mut().unwrap();
+        login.password_env = None;
+        login.url_password = Some(Secret::new("hunter2"));
+        assert_eq!(login.password().unwrap().expose(), "hunter2");
+        assert!(!format!("{login:?}").contains("hunter2"));
+        let json = serde_json::to_string(&*login).unwrap();
+        assert!(!json.contains("hunter2") && !json.contains("url_password"), "{json}");
+    }
 
     #[test]
     fn authority_brackets_ipv6() {

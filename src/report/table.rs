@@ -185,6 +185,7 @@ mod tests {
             phase: Phase::Tls,
             message: "the chain does not verify".into(),
             hint: None,
+            stated: false,
         };
         let same = Warning { code: "tls.unverified".into(), message: "the chain does not verify".into() };
         let other = Warning { code: "tls.cert_expiring".into(), message: "12 days left".into() };

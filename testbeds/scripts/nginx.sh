@@ -36,6 +36,8 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # The readiness check below asks over HTTP and HTTPS.
 need curl curl
+# Python's http.server: tests/stated.rs starts one per test on an ephemeral loopback port.
+need python3 python3
 
 # A CA and a server certificate, made once, valid for ten years.
 test_pki "$STATE" "portproof nginx test CA"

@@ -320,6 +320,19 @@ pub fn mysql_handshake_v10() -> Vec<u8> {
     packet
 }
 
+/// `N` (no TLS, PostgreSQL's answer to SSLRequest), then 40 NoticeResponses and nothing else:
+/// the start of a PostgreSQL conversation without the Authentication message that proves one.
+pub fn pg_notices() -> Vec<u8> {
+    let mut out = b"N".to_vec();
+    let body = b"SNOTICE\0C00000\0Mhello\0\0";
+    for _ in 0..40 {
+        out.push(b'N');
+        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+    out
+}
+
 /// The standard hostile peers every probe meets, over TCP and (inside a session) over TLS.
 pub fn standard_peers() -> Vec<Peer> {
     let says = |bytes: &[u8], after_request| Hostility::Says { bytes: bytes.to_vec(), after_request };
@@ -355,6 +368,26 @@ pub fn standard_peers() -> Vec<Peer> {
                 true,
             ),
         ),
+        // HTTP answers every HTTP preset must tell from its product's: any 401, and a JSON
+        // `{"status":"ok"}` (rabbitmq-api passed both as RabbitMQ before).
+        other(
+            "http-401",
+            "http",
+            says(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Restricted\"\r\nContent-Length: 0\r\n\r\n",
+                true,
+            ),
+        ),
+        other(
+            "http-json-ok",
+            "http",
+            says(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}",
+                true,
+            ),
+        ),
+        // `N` to PostgreSQL's SSLRequest, then only NoticeResponses: never an Authentication.
+        peer("pg-notices", says(&pg_notices(), true)),
         other("greet-mysql", "mysql", says(&mysql_handshake_v10(), false)),
         other("greet-smtp", "smtp", says(b"220 mail.example.com ESMTP Postfix (Ubuntu)\r\n", false)),
         other("greet-redis", "redis", says(b"-ERR unknown command 'GET', with args beginning with: '/' \r\n", true)),

@@ -110,6 +110,11 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         )
         .hint("give login: {user, password_env} (and amqp: {vhost, queue}) to check a login"));
     };
+    // PLAIN and AMQPLAIN carry the password as it is: only inside TLS, or to loopback, unless
+    // the check allows clear text.
+    if let Some(f) = t.cleartext_refusal(peer.map(|p| p.ip()), t.over == Over::Tls) {
+        return Err(f);
+    }
     let password = login.password()?;
     login_and_check(cx, t, peer, login, &password, &start).await
 }
@@ -393,7 +398,7 @@ async fn check_queue(cx: &mut ProbeCx, conn: &Connection, queue: Option<&str>) -
             if reply_code(&e) == Some(404) {
                 return Err(Failure::new(&codes::QUEUE_MISSING, f.phase, f.message).hint(format!(
                     "queue {name:?} does not exist in this vhost: declare it (the consumer or its deployment usually does), or fix amqp.queue"
-                )));
+                )).stated());
             }
             Err(f)
         }
@@ -456,7 +461,7 @@ fn login_failure(e: &lapin::Error, login: &Login, mech: SASLMechanism, vhost: &s
         Some(530) => Failure::new(&codes::VHOST_DENIED, f.phase, f.message).hint(format!(
             "the login worked but user {:?} may not open vhost {vhost:?}, or it does not exist: rabbitmqctl set_permissions -p {vhost:?} {} ...",
             login.user, login.user
-        )),
+        )).stated(),
         None if !start.closes_on_auth_failure()
             && matches!(e.kind(), ErrorKind::IOError(io) if matches!(io.kind(),
                 std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)) =>

@@ -65,7 +65,9 @@ impl Probe for Http {
         key_facts(facts, generic)
     }
     fn run<'a>(&'a self, t: &'a Target, cx: &'a mut ProbeCx) -> crate::RunFuture<'a> {
-        Box::pin(async move { check(t, cx, &t.options_or_default::<HttpOptions>(), Level::Healthy).await })
+        Box::pin(
+            async move { check(t, cx, &t.options_or_default::<HttpOptions>(), Level::Speaks, Level::Healthy).await },
+        )
     }
 }
 
@@ -140,10 +142,6 @@ pub(crate) fn validate_options(t: &Target, o: &HttpOptions) -> Result<(), Failur
     Ok(())
 }
 
-fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The `Authorization: Basic` value for the target's login, if it has one.
 fn basic_auth(t: &Target) -> Result<Option<HeaderValue>, Failure> {
     use base64::Engine;
@@ -192,9 +190,17 @@ struct Answer {
 }
 
 /// Requests `opts.path`, follows same-host redirects, and grades the answer against `opts`;
-/// `top` is the level an answer that meets every criterion reaches (a preset's first request
-/// may only gather facts for a second one that decides health).
-pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top: Level) -> Result<(), Failure> {
+/// `heard` is the level any complete HTTP answer reaches (`speaks` for `http`; `open` for a
+/// preset whose protocol needs more evidence than HTTP, like RabbitMQ's own fields), `top` the
+/// level an answer that meets every criterion reaches (a preset's first request may only
+/// gather facts for a second one that decides health).
+pub(crate) async fn check(
+    t: &Target,
+    cx: &mut ProbeCx,
+    opts: &HttpOptions,
+    heard: Level,
+    top: Level,
+) -> Result<(), Failure> {
     let opts = opts.clone();
     let mut hop = Hop { tls: t.over == Over::Tls, host: t.host.clone(), port: t.port, path: opts.path.clone() };
     let mut redirects: Vec<serde_json::Value> = Vec::new();
@@ -217,7 +223,7 @@ pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top:
                 let next = match next {
                     Ok(u) => u,
                     Err(e) => {
-                        cx.reach(Level::Speaks);
+                        cx.reach(heard);
                         return Err(Failure::new(
                             &codes::BAD_REDIRECT,
                             Phase::Request,
@@ -226,13 +232,13 @@ pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top:
                     }
                 };
                 // The port answered in HTTP: that stands whatever the next hop does.
-                cx.reach(Level::Speaks);
+                cx.reach(heard);
                 redirects.push(json!({"status": answer.status.as_u16(), "location": next.as_str()}));
                 cx.fact("redirects", redirects.clone());
                 match same_host_hop(&next, &hop.host) {
                     Some(h) if redirects.len() <= MAX_REDIRECTS => hop = h,
                     Some(_) => {
-                        cx.reach(Level::Speaks);
+                        cx.reach(heard);
                         return Err(Failure::new(
                             &codes::REDIRECT_LOOP,
                             Phase::Request,
@@ -240,7 +246,7 @@ pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top:
                         ));
                     }
                     None => {
-                        cx.reach(Level::Speaks);
+                        cx.reach(heard);
                         return Err(Failure::new(
                             &codes::REDIRECT_OFFSITE,
                             Phase::Request,
@@ -251,7 +257,7 @@ pub(crate) async fn check(t: &Target, cx: &mut ProbeCx, opts: &HttpOptions, top:
             }
             _ => {
                 cx.fact("url", hop.url());
-                return evaluate(cx, &opts, answer, t.login.is_some(), top);
+                return evaluate(cx, &opts, answer, t.login.is_some(), heard, top);
             }
         }
     }
@@ -290,7 +296,12 @@ async fn exchange(cx: &mut ProbeCx, t: &Target, hop: &Hop, opts: &HttpOptions) -
     // of the same host (an https -> http downgrade) must not carry them.
     let origin = hop.tls == (t.over == Over::Tls) && hop.host == t.host && hop.port == t.port;
     let auth = if origin { basic_auth(t)? } else { None };
-    if auth.is_some() && !hop.tls && !is_loopback(&hop.host) {
+    if auth.is_some()
+        && let Some(f) = t.cleartext_refusal(peer.map(|p| p.ip()), hop.tls)
+    {
+        return Err(f);
+    }
+    if auth.is_some() && !hop.tls && !peer.is_some_and(|p| p.ip().is_loopback()) {
         cx.warn(
             &codes::CLEARTEXT_CREDENTIALS,
             format!("the password went to {} in clear text (HTTP, not HTTPS)", authority(&hop.host, hop.port)),
@@ -533,8 +544,15 @@ fn find_io_error(e: &hyper::Error) -> Option<&std::io::Error> {
     None
 }
 
-/// Grades an answer: `speaks` for any HTTP answer, `healthy` when every criterion holds.
-fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: Level) -> Result<(), Failure> {
+/// Grades an answer: `heard` for any HTTP answer, `top` when every criterion holds.
+fn evaluate(
+    cx: &mut ProbeCx,
+    opts: &HttpOptions,
+    a: Answer,
+    login: bool,
+    heard: Level,
+    top: Level,
+) -> Result<(), Failure> {
     let status = a.status.as_u16();
     cx.fact("http_status", status);
     if let Some(v) = a.headers.get(hyper::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()) {
@@ -565,7 +583,7 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
         )
         .hint("use expect: https (or over: tls) for this port"));
     }
-    cx.reach(Level::Speaks);
+    cx.reach(heard);
     if status == 400 && sniff::client_cert_complaint(&a.body) {
         let cas = tls::ClientAuthSeen::from_facts(cx.facts()).acceptable_cas;
         let accepted = if cas.is_empty() {
@@ -607,10 +625,16 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
                 Phase::Request,
                 format!("HTTP 401 {reason}: the login was refused"),
             )
-            .hint("check the user name and password, and that the user may use this endpoint"));
+            .hint("check the user name and password, and that the user may use this endpoint")
+            // The login is the check's own: its refusal fails the check.
+            .stated());
         }
+        // A stated status, or a path of its own (`/health`), asks for this answer: a 404 or
+        // 503 there fails the check; the site root only shows that HTTP answers.
+        let stated = opts.status.is_some() || opts.path != "/";
         return Err(Failure::new(&codes::STATUS, Phase::Request, format!("HTTP {status} {reason}, expected {list}"))
-            .hint(status_hint(status, &a.headers)));
+            .hint(status_hint(status, &a.headers))
+            .stated_if(stated));
     }
     let text = String::from_utf8_lossy(&a.body);
     if let Some(needle) = &opts.body_contains
@@ -620,7 +644,8 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
             &codes::BODY_MISMATCH,
             Phase::Transfer,
             format!("the body ({} bytes) does not contain {needle:?}", a.body.len()),
-        ));
+        )
+        .stated());
     }
     if let Some(re) = &opts.body_regex {
         let re = regex::Regex::new(re).map_err(|e| Failure::config(format!("http.body_regex: {e}")))?;
@@ -629,7 +654,8 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
                 &codes::BODY_MISMATCH,
                 Phase::Transfer,
                 format!("the body ({} bytes) does not match /{re}/", a.body.len()),
-            ));
+            )
+            .stated());
         }
     }
     if let Some(check) = &opts.json {
@@ -639,6 +665,7 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
                 Phase::Transfer,
                 format!("the body is not JSON ({e}); it starts with {}", sniff::describe(&a.body)),
             )
+            .stated()
         })?;
         let pointer = check.rfc6901();
         let Some(found) = doc.pointer(&pointer) else {
@@ -646,7 +673,8 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
                 &codes::JSON_FIELD_MISSING,
                 Phase::Transfer,
                 format!("the JSON body has no field {pointer}"),
-            ));
+            )
+            .stated());
         };
         cx.fact("json_field", pointer.as_ref());
         cx.fact("json_value", found.clone());
@@ -656,7 +684,8 @@ fn evaluate(cx: &mut ProbeCx, opts: &HttpOptions, a: Answer, login: bool, top: L
                 Phase::Transfer,
                 format!("{pointer} is {}, healthy is {}", show(found), show(&check.equals)),
             )
-            .hint(format!("the service reports {} itself: look at its status page and logs", show(found))));
+            .hint(format!("the service reports {} itself: look at its status page and logs", show(found)))
+            .stated());
         }
     }
     cx.reach(top);
@@ -751,7 +780,8 @@ mod tests {
     #[test]
     fn status_ping_running_is_healthy() {
         let mut cx = ProbeCx::default();
-        evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"RUNNING"}"#), false, Level::Healthy).unwrap();
+        evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"RUNNING"}"#), false, Level::Speaks, Level::Healthy)
+            .unwrap();
         assert_eq!(cx.level(), Level::Healthy);
         assert_eq!(cx.facts()["json_value"], "RUNNING");
     }
@@ -759,8 +789,15 @@ mod tests {
     #[test]
     fn status_ping_faulted_speaks_and_names_the_state() {
         let mut cx = ProbeCx::default();
-        let f = evaluate(&mut cx, &status_ping(), answer(200, r#"{"state":"FAULTED"}"#), false, Level::Healthy)
-            .unwrap_err();
+        let f = evaluate(
+            &mut cx,
+            &status_ping(),
+            answer(200, r#"{"state":"FAULTED"}"#),
+            false,
+            Level::Speaks,
+            Level::Healthy,
+        )
+        .unwrap_err();
         assert_eq!(cx.level(), Level::Speaks);
         assert_eq!(f.code, "http.unhealthy_state");
         assert!(f.message.contains("FAULTED") && f.message.contains("RUNNING"), "{}", f.message);
@@ -790,7 +827,7 @@ mod tests {
         ];
         for (opts, a, code) in cases {
             let mut cx = ProbeCx::default();
-            let f = evaluate(&mut cx, &opts, a, false, Level::Healthy).unwrap_err();
+            let f = evaluate(&mut cx, &opts, a, false, Level::Speaks, Level::Healthy).unwrap_err();
             assert_eq!(f.code, code, "{}", f.message);
             assert_eq!(cx.level(), Level::Speaks, "{code}");
             assert!(f.hint.is_some(), "{code} has a hint");
@@ -801,7 +838,7 @@ mod tests {
     fn nginx_https_complaint_is_tls_not_http() {
         let mut cx = ProbeCx::default();
         let a = answer(400, "<center>The plain HTTP request was sent to HTTPS port</center>");
-        let f = evaluate(&mut cx, &HttpOptions::default(), a, false, Level::Healthy).unwrap_err();
+        let f = evaluate(&mut cx, &HttpOptions::default(), a, false, Level::Speaks, Level::Healthy).unwrap_err();
         assert_eq!(f.code, "proto.mismatch");
         assert_eq!(cx.identified(), Some("tls"));
         assert_eq!(cx.level(), Level::Unreachable, "evaluate alone adds no level: dial reached open");
@@ -812,7 +849,7 @@ mod tests {
         let mut cx = ProbeCx::default();
         let mut a = answer(200, "xxxx");
         a.truncated = true;
-        evaluate(&mut cx, &HttpOptions::default(), a, false, Level::Healthy).unwrap();
+        evaluate(&mut cx, &HttpOptions::default(), a, false, Level::Speaks, Level::Healthy).unwrap();
         assert_eq!(cx.warnings()[0].code, "http.body_truncated");
     }
 }

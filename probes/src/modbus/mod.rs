@@ -284,12 +284,14 @@ async fn read_register(cx: &mut ProbeCx, opts: &ModbusOptions, s: &mut Session) 
                 phase,
                 format!("asked unit {} for {} and the answer names unit {}", s.unit, req.describe(), s.answered_unit),
             )
+            .stated()
             .into());
         }
         cx.reach(Level::Healthy);
         return Ok(());
     }
-    Err(exception_failure(s, phase).into())
+    // With a register, kind or unit stated, this read is what the check asked for.
+    Err(exception_failure(s, phase).stated_if(opts.has_criteria()).into())
 }
 
 /// Read Device Identification, basic objects, within [`identification_budget`]. An exception

@@ -119,6 +119,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     for (i, &v) in versions.iter().enumerate() {
         let last = i + 1 == versions.len();
         let (mut conn, peer) = open(cx, t).await?;
+        // CONNECT carries the password as it is: where the policy refuses clear text, an
+        // anonymous CONNECT still names the broker, and the check ends on the refusal.
+        let refused = t.cleartext_refusal(peer.map(|p| p.ip()), t.over == Over::Tls);
+        let login = if refused.is_some() { None } else { login };
         cx.phase(Phase::Request);
         conn.write_all(&wire::connect(v, &id, login, KEEP_ALIVE))
             .await
@@ -151,6 +155,13 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             cx.fact("mqtt_versions_tried", tried.clone());
         }
         record(cx, v, &ack, &id);
+        if let Some(f) = refused {
+            if ack.accepted() {
+                let _ = conn.write_all(&wire::DISCONNECT).await;
+            }
+            let _ = conn.shutdown().await;
+            return Err(f);
+        }
         let result = match grade(&ack, t) {
             Ok(()) => after_connack(cx, &mut conn, v, &opts, &id).await,
             Err(f) => Err(f),
@@ -406,7 +417,8 @@ async fn roundtrip(
                                 "the broker refused the subscription to {topic:?} (code {})",
                                 other.map_or("missing".to_owned(), |c| format!("0x{c:02x}"))
                             ),
-                        ));
+                        )
+                        .stated());
                     }
                 }
                 conn.write_all(&wire::publish(v, 2, topic, payload.as_bytes()))
@@ -425,7 +437,8 @@ async fn roundtrip(
                             "the broker refused the publish to {topic:?} (code 0x{code:02x} {})",
                             wire::reason_name(code)
                         ),
-                    ));
+                    )
+                    .stated());
                 }
                 let _ = conn.write_all(&wire::PINGREQ).await;
             }

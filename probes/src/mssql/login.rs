@@ -164,7 +164,8 @@ async fn relay(
             &codes::ENCRYPTION_REQUIRED,
             Phase::Tls,
             "the server forces encryption (Force Encryption), and mssql.encrypt is disable",
-        ));
+        )
+        .stated());
     }
     wire::set_encryption(&mut answer, Encryption::NotSupported);
     wire::clear_thread_id(&mut answer);

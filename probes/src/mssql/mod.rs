@@ -97,7 +97,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let password = login.password()?;
     let encrypt = opts.encrypt.unwrap_or(MssqlEncrypt::Optional);
     // `insecure` relaxes the certificate check only: clear text takes encrypt: disable.
-    let plain_allowed = encrypt == MssqlEncrypt::Disable;
+    let plain_allowed = encrypt == MssqlEncrypt::Disable || login.allows_cleartext();
     if id.encryption == Some(Encryption::NotSupported) && !plain_allowed {
         return Err(Failure::new(
             &codes::PLAINTEXT_LOGIN_REFUSED,
@@ -167,14 +167,16 @@ async fn identify(t: &Target, cx: &mut ProbeCx) -> Result<Identity, Failure> {
             &codes::ENCRYPTION_REFUSED,
             Phase::Tls,
             "the server does not support encryption, and mssql.encrypt is mandatory",
-        ));
+        )
+        .stated());
     }
     if encrypt == MssqlEncrypt::Disable && encryption == Encryption::Required {
         return Err(Failure::new(
             &codes::ENCRYPTION_REQUIRED,
             Phase::Tls,
             "the server forces encryption (Force Encryption), and mssql.encrypt is disable",
-        ));
+        )
+        .stated());
     }
     if !encryption.uses_tls() || encrypt == MssqlEncrypt::Disable {
         let _ = conn.shutdown().await;
@@ -335,7 +337,8 @@ fn record(cx: &mut ProbeCx, p: &wire::Prelogin, protocol: &str, instance: &str) 
                 &codes::INSTANCE_MISMATCH,
                 Phase::Greeting,
                 format!("the server on this port is not instance {instance:?}"),
-            ));
+            )
+            .stated());
         }
     }
     cx.reach(Level::Speaks);

@@ -168,8 +168,9 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         if let Some(f) = unverified.filter(|_| !t.tls.insecure) {
             return Err(f);
         }
-        // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
-        if !tls && mode != SslMode::Disable {
+        // `insecure` relaxes the certificate check only: clear text takes sslmode: disable
+        // (or the shared login.cleartext: allow).
+        if !tls && mode != SslMode::Disable && !login.allows_cleartext() {
             return Err(Failure::new(
                 &codes::PLAINTEXT_LOGIN_REFUSED,
                 Phase::Auth,
@@ -187,7 +188,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             &codes::SSL_REFUSED,
             Phase::Tls,
             "the server does not offer TLS (no CLIENT_SSL in its capabilities), and mysql.sslmode is require",
-        ));
+        )
+        .stated());
     }
     Err(verdict)
 }
@@ -309,7 +311,8 @@ fn server_error(cx: &mut ProbeCx, e: &ErrPacket, phase: Phase) -> Failure {
         1129 => Failure::new(&codes::HOST_BLOCKED, phase, text),
         1130 => Failure::new(&codes::HOST_NOT_ALLOWED, phase, text),
         1040 => Failure::new(&codes::TOO_MANY_CONNECTIONS, phase, text),
-        1049 => Failure::new(&codes::DATABASE_MISSING, phase, text),
+        // Only a client that names a database hears 1049: the check stated it.
+        1049 => Failure::new(&codes::DATABASE_MISSING, phase, text).stated(),
         3159 => Failure::new(&codes::INSECURE_TRANSPORT_REFUSED, phase, text),
         // The expected answer to a login without a password.
         1045 | 1698 => Failure::new(

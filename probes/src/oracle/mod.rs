@@ -798,12 +798,16 @@ fn refusal(cx: &mut ProbeCx, a: &ListenerAnswer, asked: &Asked) -> Failure {
         12526 => &codes::RESTRICTED,
         0 => &codes::REFUSED,
         other => {
-            return codes::REFUSED_WITH.failure_with(other, Phase::Request, message).hint(format!(
-                "see TNS-{other:05} in Oracle's error messages, `lsnrctl status`, and the listener's log (listener.log)"
-            ));
+            return codes::REFUSED_WITH
+                .failure_with(other, Phase::Request, message)
+                .hint(format!(
+                    "see TNS-{other:05} in Oracle's error messages, `lsnrctl status`, and the listener's log (listener.log)"
+                ))
+                .stated();
         }
     };
-    Failure::new(code, Phase::Request, message)
+    // The listener refused the service or SID the check named.
+    Failure::new(code, Phase::Request, message).stated()
 }
 
 fn malformed(message: String) -> Failure {

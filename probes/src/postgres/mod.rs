@@ -35,7 +35,7 @@ pub struct Postgres;
 static ABOUT: crate::About = crate::About {
     name: "postgres",
     summary: "PostgreSQL: SSLRequest and TLS diagnosis, the authentication asked for, errors by SQLSTATE",
-    proves: "SSLRequest (`S`: the TLS engine's diagnosis of the certificate; an unverified one is a warning, as no password is sent), then a StartupMessage: the authentication asked for (trust, password, md5, SCRAM-SHA-256) is `speaks`; under trust the server's `server_version` and parameters; errors by SQLSTATE; with `login:` tokio-postgres logs in over the same TLS engine (no password over an unverified certificate) and runs `SELECT version()` (`healthy`)",
+    proves: "SSLRequest (`S`: the TLS engine's diagnosis of the certificate; an unverified one is a warning, as no password is sent), then a StartupMessage: the authentication asked for (trust, password, md5, SCRAM-SHA-256), or an ErrorResponse, is `speaks` (notices alone are not; an answer to SSLRequest longer than its one byte, like an SSH banner, is another protocol); under trust the server's `server_version` and parameters; errors by SQLSTATE; with `login:` tokio-postgres logs in over the same TLS engine (no password over an unverified certificate) and runs `SELECT version()` (`healthy`)",
     default_ports: &[5432],
     options: Some(&SECTION),
     codes: codes::CODES,
@@ -69,6 +69,25 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let database = opts.database.clone().unwrap_or_else(|| user.clone());
     let first = identify(t, cx, &user, &database).await;
     let trust = cx.facts().get("postgres_auth").and_then(|v| v.as_str()) == Some("trust");
+    // A missing database the check named is the refusal of what it stated; the user's own
+    // (the default) is not.
+    let stated_db = opts.database.is_some();
+    login_if_asked(t, cx, &opts, &user, &database, first, trust)
+        .await
+        .map_err(|f| if f.is(&codes::DATABASE_MISSING) { f.stated_if(stated_db) } else { f })
+}
+
+/// With a login, the second connection (when the first answer asks for a password).
+async fn login_if_asked(
+    t: &Target,
+    cx: &mut ProbeCx,
+    opts: &PostgresOptions,
+    user: &str,
+    database: &str,
+    first: Result<(), Failure>,
+    trust: bool,
+) -> Result<(), Failure> {
+    let (user, database) = (user.to_owned(), database.to_owned());
     match (&t.login, first) {
         (Some(login), Err(f)) if f.is(&core::AUTH_NO_CREDENTIALS) => {
             let password = login.password()?;
@@ -80,7 +99,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             // stops offering it on the second connection) could ask for it in clear text.
             let tls_first = cx.facts().get("postgres_ssl").and_then(|v| v.as_str()) == Some("supported");
             // `insecure` relaxes the certificate check only: clear text takes sslmode: disable.
-            let plain_allowed = opts.sslmode == Some(SslMode::Disable);
+            let plain_allowed = opts.sslmode == Some(SslMode::Disable) || login.allows_cleartext();
             if !password.expose().is_empty() && !tls_first && !plain_allowed {
                 return Err(Failure::new(
                     &codes::PLAINTEXT_LOGIN_REFUSED,
@@ -222,6 +241,16 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
             Err(e) if is_reset(&e) => 0,
             Err(e) => return Err(read_failure(&e, Phase::Request, "waiting for the answer to SSLRequest")),
         };
+        // PostgreSQL answers SSLRequest with exactly one byte and waits; a peer with more to
+        // say at once greets on its own (`SSH-2.0-...` starts with the `S` of "SSL supported").
+        if n == 1 && matches!(answer[0], b'S' | b'N') {
+            let mut more = [0u8; 511];
+            if let Ok(k @ 1..) = conn.get_ref().try_read(&mut more) {
+                let mut rest = answer.to_vec();
+                rest.extend_from_slice(&more[..k]);
+                return Err(mismatch(cx, &rest, Phase::Request));
+            }
+        }
         match (n, answer[0]) {
             (0, _) => return Err(no_response(cx, t, peer).await),
             (_, b'S') => {
@@ -245,7 +274,8 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
                         &codes::SSL_REFUSED,
                         Phase::Tls,
                         "the server answered SSLRequest with N: it does not offer TLS, and postgres.sslmode is require",
-                    ));
+                    )
+                    .stated());
                 }
                 Box::new(conn)
             }
@@ -290,6 +320,7 @@ async fn identify(t: &Target, cx: &mut ProbeCx, user: &str, database: &str) -> R
 /// the verdict. It always ends in a failure: the best case without a password is `speaks`.
 async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) -> Failure {
     let mut params = serde_json::Map::new();
+    let mut before_auth = 0usize;
     loop {
         if !matches!(kind, b'R' | b'E' | b'S' | b'K' | b'Z' | b'N' | b'v') {
             let mut rest = read_available(conn, 511, Duration::from_millis(100)).await;
@@ -311,11 +342,24 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
         if let Err(e) = conn.read_exact(&mut body).await {
             return read_failure(&e, Phase::Greeting, "reading a PostgreSQL message");
         }
-        cx.reach(Level::Speaks);
+        // Only an Authentication message or an ErrorResponse is PostgreSQL's own answer to a
+        // StartupMessage; notices and parameters alone are bytes any peer can send.
+        if cx.level() < Level::Speaks && !matches!(h.kind, b'R' | b'E') {
+            before_auth += 1;
+            if before_auth > MAX_BEFORE_AUTH {
+                return malformed(format!(
+                    "{before_auth} messages without an Authentication message or an ErrorResponse: not a PostgreSQL start-up"
+                ));
+            }
+        }
         match h.kind {
             b'R' => match wire::auth(&body) {
-                Ok(wire::Auth::Ok) => cx.fact("postgres_auth", "trust"),
+                Ok(wire::Auth::Ok) => {
+                    cx.reach(Level::Speaks);
+                    cx.fact("postgres_auth", "trust");
+                }
                 Ok(a) => {
+                    cx.reach(Level::Speaks);
                     cx.fact("postgres_auth", a.method());
                     if let wire::Auth::Sasl(m) = &a {
                         cx.fact("postgres_sasl_mechanisms", m.clone());
@@ -331,7 +375,8 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
             },
             b'S' => {
                 if let Some((k, v)) = wire::parameter(&body) {
-                    if k == "server_version" {
+                    // Parameters follow AuthenticationOk: before it they prove nothing.
+                    if k == "server_version" && cx.level() >= Level::Speaks {
                         cx.fact("product", "PostgreSQL");
                         cx.fact("product_version", clip(&v));
                     }
@@ -342,7 +387,15 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
                     }
                 }
             }
-            b'E' => return server_error(cx, &wire::fields(&body)),
+            b'E' => {
+                let fields = wire::fields(&body);
+                // Every PostgreSQL ErrorResponse carries its SQLSTATE and message.
+                if !(fields.contains_key(&'C') && fields.contains_key(&'M')) {
+                    return malformed("an ErrorResponse without SQLSTATE (C) or message (M)".into());
+                }
+                cx.reach(Level::Speaks);
+                return server_error(cx, &fields);
+            }
             b'Z' => {
                 cx.fact("protocol", "PostgreSQL 3.0");
                 return Failure::new(
@@ -357,7 +410,9 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
             // BackendKeyData, notices, NegotiateProtocolVersion: nothing to decide on.
             _ => {}
         }
-        cx.fact("protocol", "PostgreSQL 3.0");
+        if cx.level() >= Level::Speaks {
+            cx.fact("protocol", "PostgreSQL 3.0");
+        }
         let mut next = [0u8; 1];
         match conn.read(&mut next).await {
             Ok(1) => kind = next[0],
@@ -372,6 +427,10 @@ async fn startup_answer(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut kind: u8) 
         }
     }
 }
+
+/// Most messages read before an Authentication message or an ErrorResponse: PostgreSQL sends
+/// none (a NegotiateProtocolVersion at most), a hostile peer sends notices forever.
+const MAX_BEFORE_AUTH: usize = 16;
 
 /// Most ParameterStatus messages kept (PostgreSQL 15 sends 14).
 const MAX_PARAMETERS: usize = 32;

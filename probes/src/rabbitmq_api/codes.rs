@@ -1,6 +1,12 @@
 //! The `rabbitmq-api` probe's own codes; its requests fail with `http.*` like any HTTP check.
 
 crate::codes! {
+    /// An HTTP service answered, without RabbitMQ's signs.
+    NOT_MANAGEMENT_API = failure "rabbitmq.not_management_api" at Open {
+        about: "the port answers HTTP, but neither a 401 with the realm \"RabbitMQ Management\" nor an /api/overview with rabbitmq_version and management_version: not RabbitMQ's management API",
+        hint: "another HTTP service listens here: check the port (RabbitMQ's management API is 15672, 15671 over TLS) and that the rabbitmq_management plugin is enabled",
+        spec: "RabbitMQ HTTP API reference, GET /api/overview",
+    }
     /// A resource alarm is in effect.
     ALARMS = failure "rabbitmq.alarms" at Speaks {
         about: "the node reports a memory or free-disk alarm, which blocks every publishing connection",

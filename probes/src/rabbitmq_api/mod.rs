@@ -3,7 +3,9 @@
 //! `GET /api/overview` with the login names the product, its version, Erlang and the cluster;
 //! then `GET /api/health/checks/alarms` (RabbitMQ 3.8.10 and later) says whether a memory or
 //! disk alarm is blocking publishers: `healthy` when there is none. Without a login the API
-//! answers 401, which still proves an HTTP service (`speaks`) and its realm names RabbitMQ.
+//! answers 401 with its realm `RabbitMQ Management`: `speaks`. Any other HTTP answer, and a
+//! 200 without `rabbitmq_version` and `management_version`, is only `open`
+//! (`rabbitmq.not_management_api`): an HTTP server is not RabbitMQ.
 
 use std::collections::BTreeMap;
 
@@ -53,7 +55,7 @@ fn alarms() -> HttpOptions {
 static ABOUT: crate::About = crate::About {
     name: "rabbitmq-api",
     summary: "RabbitMQ management API: /api/overview (product, version, cluster), alarms health check",
-    proves: "an `http` preset for RabbitMQ's management API (15672, 15671 with `over: tls`): `/api/overview` names product, version, Erlang and cluster; `/api/health/checks/alarms` is `healthy`",
+    proves: "an `http` preset for RabbitMQ's management API (15672, 15671 with `over: tls`): `speaks` only on RabbitMQ's own signs, a 401 with the realm `RabbitMQ Management` or an `/api/overview` with `rabbitmq_version` and `management_version` (any other HTTP answer is `open`); `/api/overview` names product, version, Erlang and cluster; `/api/health/checks/alarms` is `healthy`",
     default_ports: &[15672, 15671],
     codes: codes::CODES,
     logs_in: true,
@@ -84,22 +86,60 @@ fn is_status(cx: &ProbeCx, f: &Failure, status: u64) -> bool {
     f.is(&http::codes::STATUS) && cx.facts().get("http_status").and_then(|v| v.as_u64()) == Some(status)
 }
 
+/// The realm RabbitMQ's management plugin names in its 401 (`rabbit_mgmt_util`).
+const REALM: &str = "RabbitMQ Management";
+
+/// The `/api/overview` fields only RabbitMQ's management plugin sends together.
+const OVERVIEW_SIGNS: [&str; 2] = ["rabbitmq_version", "management_version"];
+
+/// An HTTP service answered, but nothing in the answer is RabbitMQ's: `open`, heard as `http`.
+fn not_rabbitmq(cx: &mut ProbeCx, what: String) -> Failure {
+    cx.identify("http");
+    Failure::new(&codes::NOT_MANAGEMENT_API, Phase::Request, what)
+}
+
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
-    if let Err(f) = check(t, cx, &overview(), Level::Speaks).await {
+    // Any HTTP answer is only `open` here: `speaks` takes RabbitMQ's own realm or fields.
+    if let Err(f) = check(t, cx, &overview(), Level::Open, Level::Open).await {
+        let refused = f.is(&http::codes::STATUS) || f.is(&core::AUTH_REJECTED);
+        if cx.level() < Level::Open || !refused {
+            return Err(f);
+        }
         let realm = cx.facts().get("www_authenticate").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        if t.login.is_none() && is_status(cx, &f, 401) {
-            let who = if realm.contains("RabbitMQ") { "RabbitMQ's management API" } else { "the API" };
+        let status = cx.facts().get("http_status").and_then(|v| v.as_u64()).unwrap_or(0);
+        if !(status == 401 && realm.contains(REALM)) {
+            let realm = if realm.is_empty() { String::new() } else { format!(" ({realm})") };
+            return Err(not_rabbitmq(
+                cx,
+                format!(
+                    "/api/overview answered HTTP {status}{realm}, not the 401 with realm {REALM:?} or the overview RabbitMQ's management API answers"
+                ),
+            ));
+        }
+        cx.reach(Level::Speaks);
+        cx.fact("protocol", "RabbitMQ management API");
+        if t.login.is_none() {
             return Err(Failure::new(
                 &core::AUTH_NO_CREDENTIALS,
                 Phase::Auth,
-                format!("{who} answered 401 ({realm}): it needs a login to show the broker"),
+                format!("RabbitMQ's management API answered 401 ({realm}): it needs a login to show the broker"),
             )
             .hint("give login: {user, password_env} of a user tagged monitoring (or administrator)"));
         }
         return Err(f);
     }
+    // The facts copied /api/overview's fields, if the body had them.
+    let missing: Vec<&str> =
+        OVERVIEW_SIGNS.into_iter().filter(|k| !cx.facts().get(*k).is_some_and(serde_json::Value::is_string)).collect();
+    if !missing.is_empty() {
+        return Err(not_rabbitmq(
+            cx,
+            format!("/api/overview answered HTTP 200 without RabbitMQ's fields ({} missing)", missing.join(", ")),
+        ));
+    }
+    cx.reach(Level::Speaks);
     cx.fact("protocol", "RabbitMQ management API");
-    match check(t, cx, &alarms(), Level::Healthy).await {
+    match check(t, cx, &alarms(), Level::Speaks, Level::Healthy).await {
         Ok(()) => Ok(()),
         Err(f) if f.is(&http::codes::UNHEALTHY_STATE) => {
             let alarms = cx.facts().get("rabbitmq_alarms").map(ToString::to_string).unwrap_or_else(|| "?".into());
