@@ -60,7 +60,7 @@ pub struct CheckResult {
     pub require: Level,
     /// Whether a failure of this check fails the run.
     pub optional: bool,
-    /// `level >= require`.
+    /// `level >= require`, and no failure that fails the check whatever the level.
     pub ok: bool,
     /// How many attempts were made (more than one with `wait`).
     pub attempts: u32,
@@ -322,7 +322,7 @@ async fn run_check(
             }
         };
         // An interrupted check did not finish: it never counts as passed.
-        result.ok = !interrupted && result.outcome.level >= check.require;
+        result.ok = !interrupted && result.outcome.passes(check.require);
         spent += attempt_start.elapsed();
         let Some(wait) = opts.wait else { break };
         if result.ok || interrupted || run_start.elapsed() + pause > wait {

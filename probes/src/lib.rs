@@ -183,12 +183,17 @@ pub struct Failure {
     /// What to do about it, when there is something to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The check fails on this failure whatever level it reached: the server refused what the
+    /// check states (a client certificate, a required setting), or TLS did not verify. Without
+    /// it a failure only says why the next level was not reached.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fails_check: bool,
 }
 
 impl Failure {
     /// A failure with a code string from outside any table; only [`codes::Code`] calls it.
     pub(crate) fn raw(code: String, phase: Phase, message: String) -> Self {
-        Failure { code, phase, message, hint: None }
+        Failure { code, phase, message, hint: None, fails_check: false }
     }
 
     /// Whether this failure is of `code` (exactly, or one of its family or phases).
@@ -199,7 +204,15 @@ impl Failure {
     /// A failure of `code`, with its table's hint when it has one.
     pub fn new(code: impl codes::IntoCode, phase: Phase, message: impl Into<String>) -> Self {
         let (code, hint) = code.into_code();
-        Failure { code, phase, message: message.into(), hint: hint.map(str::to_owned) }
+        Failure { code, phase, message: message.into(), hint: hint.map(str::to_owned), fails_check: false }
+    }
+
+    /// The same failure, failing the check whatever level was reached (see
+    /// [`Failure::fails_check`]): what a check states is required, and a refusal of it is not
+    /// outweighed by the rungs climbed before it.
+    pub fn failing_the_check(mut self) -> Self {
+        self.fails_check = true;
+        self
     }
 
     /// The same failure with a hint that says what to do.
@@ -262,6 +275,14 @@ pub struct Outcome {
     /// What the probe learned.
     #[serde(default)]
     pub facts: Facts,
+}
+
+impl Outcome {
+    /// Whether a check requiring `require` passes on this outcome: the level is reached and no
+    /// failure fails the check outright ([`Failure::fails_check`]).
+    pub fn passes(&self, require: Level) -> bool {
+        self.level >= require && !self.failure.as_ref().is_some_and(|f| f.fails_check)
+    }
 }
 
 /// Limits that protect portproof from its peers.
@@ -650,6 +671,22 @@ mod tests {
             codes,
             ["the server certificate expires in 9 days", "unknown CA", "the server certificate expires in 8 days"]
         );
+    }
+
+    #[test]
+    fn a_failure_that_fails_the_check_outweighs_the_level() {
+        let mut cx = ProbeCx::default();
+        cx.reach(Level::Speaks);
+        let why = Failure::new(&crate::tls::codes::CERT_EXPIRED, Phase::Tls, "expired");
+        let o = cx.finish(Err(why.clone()));
+        assert!(o.passes(Level::Speaks) && !o.passes(Level::Healthy), "an ordinary failure only stops the climb");
+        let mut cx = ProbeCx::default();
+        cx.reach(Level::Speaks);
+        let o = cx.finish(Err(why.failing_the_check()));
+        assert!(!o.passes(Level::Speaks) && !o.passes(Level::Open));
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["failure"]["fails_check"], true);
+        assert_eq!(serde_json::from_value::<Outcome>(json).unwrap(), o);
     }
 
     #[test]
