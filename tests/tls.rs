@@ -726,3 +726,37 @@ fn a_real_openssl_server_that_does_not_verify_client_certificates_is_named() {
     assert_eq!((run.code, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
     assert_eq!(r["facts"]["tls_unknown_client_cert"], "refused", "{r:#}");
 }
+
+#[test]
+fn nginx_optional_no_ca_lets_any_certificate_in_and_is_named() {
+    if !crate::harness::real_peer("nginx (optional_no_ca)", "127.0.0.1:18450", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let ca = format!("{}/ca.pem", nginx_state());
+    let run = portproof(&["check", "127.0.0.1:18450", "--expect", "tls", "--ca", &ca, "-f", "json"]);
+    let r = run.result();
+    assert_eq!(r["warnings"][0]["code"], "tls.client_cert_unverified", "{r:#}");
+    assert!(r["warnings"][0]["message"].as_str().unwrap().contains("anyone gets in"), "{r:#}");
+    assert!(r["facts"]["tls_unknown_client_cert"].as_str().unwrap().starts_with("accepted"), "{r:#}");
+    let run = portproof(&[
+        "check",
+        "127.0.0.1:18450",
+        "--expect",
+        "tls",
+        "--ca",
+        &ca,
+        "--client-auth",
+        "required",
+        "-f",
+        "json",
+    ]);
+    let r = run.result();
+    assert_eq!((run.code, code(&r).as_str(), r["level"].as_str()), (1, "tls.client_auth_unverified", Some("speaks")));
+    // nginx's ssl_verify_client on (18445) takes the stranger in the handshake too and refuses
+    // it only at the HTTP layer: the warning says so, and names expect: https for that layer
+    // (nginx_mutual_tls_names_the_requirement_and_the_acceptable_ca checks the refusal there).
+    let r = tls("127.0.0.1:18445", &["--ca", &ca]);
+    assert!(r["facts"]["tls_unknown_client_cert"].as_str().unwrap().starts_with("accepted"), "{r:#}");
+    let w = r["warnings"].as_array().unwrap().iter().find(|w| w["code"] == "tls.client_cert_unverified").unwrap();
+    assert!(w["message"].as_str().unwrap().contains("expect: https"), "{w}");
+}

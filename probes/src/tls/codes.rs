@@ -175,7 +175,7 @@ crate::codes! {
     }
     /// The server accepts client certificates it cannot verify.
     CLIENT_CERT_UNVERIFIED = warning "tls.client_cert_unverified" at Healthy {
-        about: "the server asks for a client certificate and accepted one from a throwaway CA made for this check, which it cannot know: any certificate gets in (on a Gateway Network port such as Ignition's 8060, any machine can connect)",
+        about: "the server asks for a client certificate and its handshake accepted one from a throwaway CA made for this check, which it cannot know: any certificate gets in unless the application refuses it afterwards (on a Gateway Network port such as Ignition's 8060, any machine can connect)",
         hint: "make the server verify client certificates against the CAs it trusts (OpenSSL: -verify_return_error; nginx: ssl_verify_client on, not optional_no_ca), or state client_auth: required to fail on it",
         spec: "RFC 8446 §4.4.2.4",
     }

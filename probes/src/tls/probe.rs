@@ -203,7 +203,7 @@ fn grade(
     // The stranger first: whatever else the verdict says, that anyone gets in is worth saying.
     if stranger == Some(true) {
         let what = format!(
-            "the server accepted a client certificate from a throwaway CA it cannot know ({}): it does not verify client certificates, so anyone gets in",
+            "the handshake accepted a client certificate issued by a throwaway CA made for this check (CN={}), which the server cannot know: it does not verify client certificates in TLS, so anyone gets in unless the application refuses them afterwards (nginx's ssl_verify_client on does, at the HTTP layer: check it with expect: https)",
             stranger::CA_NAME
         );
         if t.tls.client_auth == Some(ClientAuth::Required) {

@@ -12,7 +12,7 @@ use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use super::provider;
 
 /// The common name of the throwaway CA, so that a server's log says what knocked.
-pub const CA_NAME: &str = "portproof throwaway CA (not trusted anywhere)";
+pub const CA_NAME: &str = "portproof throwaway CA";
 
 /// The stranger's identity, made once per process: an EC P-256 leaf for client
 /// authentication, signed by a fresh CA whose key is dropped with it, so nothing it signed
