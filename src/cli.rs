@@ -56,6 +56,7 @@ pub enum Command {
   portproof run checks.yaml --wait 2m      # retry until the testbed is up, at most 2 minutes")]
     Run(RunArgs),
     /// Diagnose a TLS port: verdict and fix, versions × cipher suites, chain, client certificates.
+    /// Exits 1 unless the verdict is healthy (a verified chain, client authentication as stated).
     #[command(after_help = "Examples:
   portproof tls 10.0.0.5:8043
   portproof tls 10.0.0.5:8060 --ca ca.pem --client-cert gw.pem --client-key gw-key.pem
@@ -925,7 +926,9 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
     let mut args = CheckArgs {
         target: a.target,
         expect: Some("tls".into()),
-        require: None,
+        // A diagnosis passes only on a verdict with nothing wrong: a verified chain and client
+        // authentication as stated.
+        require: Some(Level::Healthy),
         name: None,
         tls: false,
         tls_opts: a.tls_opts,

@@ -44,9 +44,11 @@ fn a_valid_chain_is_healthy_with_its_certificates_in_the_facts() {
     assert!(certs[1]["self_signed"].as_bool().unwrap());
     assert_eq!(r["facts"]["tls_name_match"], true);
     assert_eq!(r["facts"]["tls_client_cert_requested"], false);
-    // Without the CA: the handshake is done (speaks), the chain is not trusted.
+    // Without the CA: the handshake is done (speaks), the chain is not trusted, and that fails
+    // the check at the level it reached.
     let r = tls(&b.addr, &[]);
     assert_eq!((r["level"].as_str(), code(&r).as_str()), (Some("speaks"), "tls.cert_unknown_ca"));
+    assert_eq!(r["ok"], false, "an untrusted chain never passes: {r:#}");
 }
 
 #[test]
@@ -61,15 +63,24 @@ fn each_flawed_certificate_has_its_code() {
     ];
     for (flaw, expected, evidence) in cases {
         let b = bed(&pki, pki.flawed_config(flaw));
-        let r = tls(&b.addr, &["--ca", &b.ca]);
+        let run = portproof(&["check", &b.addr, "--expect", "tls", "--ca", &b.ca, "-f", "json"]);
+        assert_eq!(run.code, 1, "{flaw:?}: a chain that does not verify fails the check: {}", run.stdout);
+        let r = run.result();
         assert_eq!(code(&r), expected, "{flaw:?}: {r:#}");
         assert_eq!(r["level"], "speaks", "{flaw:?}: the handshake itself completed");
+        assert_eq!((r["ok"].as_bool(), r["failure"]["stated"].as_bool()), (Some(false), Some(true)), "{flaw:?}");
         let msg = r["failure"]["message"].as_str().unwrap();
         assert!(msg.contains(evidence), "{flaw:?}: {msg}");
         assert!(r["failure"]["hint"].is_string(), "{flaw:?} has a hint");
         // The same certificate under https stops before HTTP, with the same code.
         let https = portproof(&["check", &b.addr, "--expect", "https", "--ca", &b.ca, "-f", "json"]).result();
         assert_eq!((code(&https).as_str(), https["level"].as_str()), (expected, Some("open")), "{flaw:?}");
+        assert_eq!(https["ok"], false, "{flaw:?}");
+        // And `portproof tls`, the person's diagnosis: the same verdict, a cross, exit 1.
+        let run = portproof(&["tls", &b.addr, "--ca", &b.ca]);
+        assert_eq!(run.code, 1, "{flaw:?}: {}", run.stdout);
+        assert!(run.stdout.contains('✘') && run.stdout.contains(expected), "{flaw:?}: {}", run.stdout);
+        assert!(!run.stdout.contains('✔'), "{flaw:?}: {}", run.stdout);
     }
 }
 
@@ -94,6 +105,12 @@ fn insecure_lets_https_go_on_but_never_makes_a_chain_verify() {
     let r = tls(&b.addr, &["--ca", &b.ca, "--insecure"]);
     assert_eq!((r["level"].as_str(), code(&r).as_str()), (Some("speaks"), "tls.cert_expired"), "{r:#}");
     assert_eq!(r["facts"]["tls_verified"], false);
+    // insecure: the check passes at speaks, and says so in a warning.
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(r["warnings"][0]["code"], "tls.unverified", "{r:#}");
+    assert!(r["warnings"][0]["message"].as_str().unwrap().contains("expired on"), "{r:#}");
+    // `portproof tls` wants a healthy verdict, which insecure cannot give.
+    assert_eq!(portproof(&["tls", &b.addr, "--ca", &b.ca, "--insecure"]).code, 1);
 }
 
 #[test]
@@ -437,4 +454,309 @@ fn a_scan_cut_by_the_deadline_keeps_the_verdict() {
         r["facts"]["tls_scan"]["versions"].as_array().unwrap().iter().filter_map(|v| v["note"].as_str()).collect();
     assert!(notes.iter().any(|n| n.contains("deadline")), "the scan says it was cut short: {notes:?}");
     assert!(run.elapsed < std::time::Duration::from_secs(3), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_pinned_self_signed_certificate_verifies() {
+    // `--ca server.pem` with the server's own self-signed certificate, as curl --cacert takes it.
+    let (config, pem) = Pki::self_signed_config(&["localhost", "127.0.0.1"]);
+    let server = serve(async { hostile::tls_server(portproof_testbeds::bind_any().await.unwrap(), config) });
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = dir.path().join("server.pem");
+    std::fs::write(&pinned, &pem).unwrap();
+    let addr = format!("127.0.0.1:{}", server.port());
+    let run = portproof(&["tls", &addr, "--ca", pinned.to_str().unwrap(), "--format", "json"]);
+    let r = run.result();
+    assert_eq!((run.code, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    assert_eq!((r["facts"]["tls_verified"].as_bool(), r["facts"]["tls_pinned"].as_bool()), (Some(true), Some(true)));
+    // Pinned for its name only: under another name it is refused for the name, in words.
+    let r = tls(&addr, &["--ca", pinned.to_str().unwrap(), "--sni", "gw.example"]);
+    assert_eq!((code(&r).as_str(), r["ok"].as_bool()), ("tls.cert_name_mismatch", Some(false)), "{r:#}");
+    // Without the pin it is a self-signed certificate not trusted here.
+    let r = tls(&addr, &[]);
+    assert_eq!(code(&r), "tls.cert_unknown_ca", "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("self-signed"), "{r:#}");
+}
+
+#[test]
+fn a_rejected_client_certificate_fails_the_check() {
+    let pki = Pki::new();
+    let b = bed(&pki, pki.mtls_server_config());
+    // A client identity from a CA this server does not trust.
+    let other = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = other.write_to(dir.path()).unwrap();
+    let (cert, key) = (files.client_cert.to_str().unwrap(), files.client_key.to_str().unwrap());
+    let run = portproof(&[
+        "check",
+        &b.addr,
+        "--expect",
+        "tls",
+        "--ca",
+        &b.ca,
+        "--client-cert",
+        cert,
+        "--client-key",
+        key,
+        "-f",
+        "json",
+    ]);
+    let r = run.result();
+    assert_eq!(code(&r), "tls.client_cert_rejected", "{r:#}");
+    assert_eq!((run.code, r["level"].as_str(), r["ok"].as_bool()), (1, Some("speaks"), Some(false)), "{r:#}");
+    // Over TLS 1.2 the refusal comes inside the handshake: the same verdict.
+    let v12 = bed(&pki, pki.mtls_config_with(&[&rustls::version::TLS12]));
+    let run = portproof(&[
+        "check",
+        &v12.addr,
+        "--expect",
+        "tls",
+        "--ca",
+        &v12.ca,
+        "--client-cert",
+        cert,
+        "--client-key",
+        key,
+        "-f",
+        "json",
+    ]);
+    assert_eq!((run.code, code(&run.result()).as_str()), (1, "tls.client_cert_rejected"), "{}", run.stdout);
+}
+
+#[test]
+fn a_server_that_lets_a_strangers_certificate_in_is_named() {
+    let pki = Pki::new();
+    let careless = bed(&pki, pki.careless_mtls_config());
+    // Unstated: the finding is the refusal without a certificate, and the warning that any
+    // certificate gets in.
+    let r = tls(&careless.addr, &["--ca", &careless.ca]);
+    assert_eq!(code(&r), "tls.client_cert_required", "{r:#}");
+    let warned: Vec<&str> =
+        r["warnings"].as_array().map_or(vec![], |w| w.iter().map(|w| w["code"].as_str().unwrap()).collect());
+    assert_eq!(warned, ["tls.client_cert_unverified"], "{r:#}");
+    assert!(r["facts"]["tls_unknown_client_cert"].as_str().unwrap().starts_with("accepted"), "{r:#}");
+    // client_auth: required is not met by a server that lets anyone in with any certificate.
+    let run = portproof(&[
+        "check",
+        &careless.addr,
+        "--expect",
+        "tls",
+        "--ca",
+        &careless.ca,
+        "--client-auth",
+        "required",
+        "-f",
+        "json",
+    ]);
+    let r = run.result();
+    assert_eq!((run.code, code(&r).as_str()), (1, "tls.client_auth_unverified"), "{r:#}");
+    assert_eq!(r["level"], "speaks");
+    // Even with the check's own accepted identity, the side question is asked.
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write_to(dir.path()).unwrap();
+    let (cert, key) = (files.client_cert.to_str().unwrap(), files.client_key.to_str().unwrap());
+    let r = tls(&careless.addr, &["--ca", &careless.ca, "--client-cert", cert, "--client-key", key]);
+    assert_eq!(r["level"], "healthy", "{r:#}");
+    assert_eq!(r["warnings"][0]["code"], "tls.client_cert_unverified", "{r:#}");
+    // A server that verifies refuses the stranger: no warning, and required is met.
+    let strict = bed(&pki, pki.mtls_server_config());
+    let r = tls(&strict.addr, &["--ca", &strict.ca, "--client-auth", "required"]);
+    assert_eq!((r["level"].as_str(), r["ok"].as_bool()), (Some("healthy"), Some(true)), "{r:#}");
+    assert_eq!(r["facts"]["tls_unknown_client_cert"], "refused", "{r:#}");
+    assert!(r.get("warnings").is_none(), "{r:#}");
+}
+
+/// An `openssl s_server` started by a test on a free loopback port, stopped when dropped.
+struct OpensslServer {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl OpensslServer {
+    /// Starts `openssl s_server -www` with `args`; `None` (the test skips) when openssl is
+    /// missing, unless PORTPROOF_REQUIRE_REAL=1.
+    fn start(args: &[&str]) -> Option<Self> {
+        if std::process::Command::new("openssl").arg("version").output().is_err() {
+            let msg = "openssl is not installed; bash testbeds/scripts/legacy-tls.sh installs it";
+            assert!(!crate::harness::require_real(), "PORTPROOF_REQUIRE_REAL=1: {msg}");
+            eprintln!("SKIPPED: {msg}");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-accept", &addr, "-www", "-quiet"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let server = OpensslServer { child, addr };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&server.addr).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("openssl s_server {args:?} did not listen on {}", server.addr);
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `openssl req -x509` for `san` into `dir`: the self-signed certificate (CA:TRUE, as
+/// OpenSSL makes it) and its key.
+fn openssl_self_signed(dir: &std::path::Path, stem: &str, san: &str) -> (String, String) {
+    let (cert, key) = (dir.join(format!("{stem}.pem")), dir.join(format!("{stem}-key.pem")));
+    let ok = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=localhost"])
+        .args(["-addext", &format!("subjectAltName={san}"), "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl req")
+        .status
+        .success();
+    assert!(ok, "openssl req -x509 failed");
+    (cert.to_str().unwrap().to_owned(), key.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn real_openssl_servers_with_bad_certificates_fail_and_a_pinned_one_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    if std::process::Command::new("openssl").arg("version").output().is_err() {
+        assert!(!crate::harness::require_real(), "PORTPROOF_REQUIRE_REAL=1: openssl is not installed");
+        eprintln!("SKIPPED: openssl is not installed; bash testbeds/scripts/legacy-tls.sh installs it");
+        return;
+    }
+    // Self-signed, the way OpenSSL makes it: untrusted without the pin, verified with it.
+    let (cert, key) = openssl_self_signed(dir.path(), "self", "DNS:localhost,IP:127.0.0.1");
+    let Some(s) = OpensslServer::start(&["-cert", &cert, "-key", &key]) else { return };
+    let run = portproof(&["check", &s.addr, "--expect", "tls", "-f", "json"]);
+    let r = run.result();
+    assert_eq!((run.code, code(&r).as_str(), r["level"].as_str()), (1, "tls.cert_unknown_ca", Some("speaks")), "{r:#}");
+    assert!(r["failure"]["message"].as_str().unwrap().contains("self-signed"), "{r:#}");
+    let run = portproof(&["tls", &s.addr, "--ca", &cert, "--format", "json"]);
+    assert_eq!((run.code, run.result()["level"].as_str()), (0, Some("healthy")), "{}", run.stdout);
+    let run = portproof(&["check", &format!("https://{}/", s.addr), "--ca", &cert, "-f", "json"]);
+    assert_eq!(run.code, 0, "https over the pinned certificate: {}", run.stdout);
+    // Wrong host, pinned: the name still counts.
+    let (cert, key) = openssl_self_signed(dir.path(), "wrong", "DNS:wrong.example");
+    let Some(s) = OpensslServer::start(&["-cert", &cert, "-key", &key]) else { return };
+    let run = portproof(&["tls", &s.addr, "--ca", &cert, "--format", "json"]);
+    assert_eq!((run.code, code(&run.result()).as_str()), (1, "tls.cert_name_mismatch"), "{}", run.stdout);
+    // Expired and not yet valid (OpenSSL 3.0 cannot date a certificate in the past: rcgen
+    // makes them, OpenSSL serves them), each signed by a CA given with --ca.
+    let pki = Pki::new();
+    let files = pki.write_to(dir.path()).unwrap();
+    for (flaw, expected) in [(Flaw::Expired, "tls.cert_expired"), (Flaw::NotYetValid, "tls.cert_not_yet_valid")] {
+        let (chain, key) = pki.flawed_pem(flaw);
+        let (c, k) = (dir.path().join("flawed.pem"), dir.path().join("flawed-key.pem"));
+        std::fs::write(&c, chain).unwrap();
+        std::fs::write(&k, key).unwrap();
+        let Some(s) = OpensslServer::start(&["-cert", c.to_str().unwrap(), "-key", k.to_str().unwrap()]) else {
+            return;
+        };
+        let run = portproof(&["check", &s.addr, "--expect", "tls", "--ca", files.ca.to_str().unwrap(), "-f", "json"]);
+        let r = run.result();
+        assert_eq!(
+            (run.code, code(&r).as_str(), r["level"].as_str()),
+            (1, expected, Some("speaks")),
+            "{flaw:?}: {r:#}"
+        );
+        let run = portproof(&["check", &s.addr, "--expect", "https", "--ca", files.ca.to_str().unwrap(), "-f", "json"]);
+        assert_eq!((run.code, code(&run.result()).as_str()), (1, expected), "{flaw:?}");
+    }
+}
+
+#[test]
+fn a_real_openssl_server_that_does_not_verify_client_certificates_is_named() {
+    if std::process::Command::new("openssl").arg("version").output().is_err() {
+        assert!(!crate::harness::require_real(), "PORTPROOF_REQUIRE_REAL=1: openssl is not installed");
+        eprintln!("SKIPPED: openssl is not installed; bash testbeds/scripts/legacy-tls.sh installs it");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_self_signed(dir.path(), "server", "DNS:localhost,IP:127.0.0.1");
+    // -Verify demands a certificate; without -verify_return_error a failed verification is
+    // only logged, and the client gets in.
+    let Some(careless) = OpensslServer::start(&["-cert", &cert, "-key", &key, "-Verify", "1"]) else { return };
+    let r = tls(&careless.addr, &["--ca", &cert]);
+    let warned: Vec<&str> =
+        r["warnings"].as_array().map_or(vec![], |w| w.iter().map(|w| w["code"].as_str().unwrap()).collect());
+    assert!(warned.contains(&"tls.client_cert_unverified"), "{r:#}");
+    let run = portproof(&[
+        "check",
+        &careless.addr,
+        "--expect",
+        "tls",
+        "--ca",
+        &cert,
+        "--client-auth",
+        "required",
+        "-f",
+        "json",
+    ]);
+    assert_eq!((run.code, code(&run.result()).as_str()), (1, "tls.client_auth_unverified"), "{}", run.stdout);
+    // With -verify_return_error the stranger is refused, and required is met.
+    let Some(strict) = OpensslServer::start(&["-cert", &cert, "-key", &key, "-Verify", "1", "-verify_return_error"])
+    else {
+        return;
+    };
+    let run = portproof(&[
+        "check",
+        &strict.addr,
+        "--expect",
+        "tls",
+        "--ca",
+        &cert,
+        "--client-auth",
+        "required",
+        "-f",
+        "json",
+    ]);
+    let r = run.result();
+    assert_eq!((run.code, r["level"].as_str()), (0, Some("healthy")), "{r:#}");
+    assert_eq!(r["facts"]["tls_unknown_client_cert"], "refused", "{r:#}");
+}
+
+#[test]
+fn nginx_optional_no_ca_lets_any_certificate_in_and_is_named() {
+    if !crate::harness::real_peer("nginx (optional_no_ca)", "127.0.0.1:18450", "bash testbeds/scripts/nginx.sh") {
+        return;
+    }
+    let ca = format!("{}/ca.pem", nginx_state());
+    let run = portproof(&["check", "127.0.0.1:18450", "--expect", "tls", "--ca", &ca, "-f", "json"]);
+    let r = run.result();
+    assert_eq!(r["warnings"][0]["code"], "tls.client_cert_unverified", "{r:#}");
+    assert!(r["warnings"][0]["message"].as_str().unwrap().contains("anyone gets in"), "{r:#}");
+    assert!(r["facts"]["tls_unknown_client_cert"].as_str().unwrap().starts_with("accepted"), "{r:#}");
+    let run = portproof(&[
+        "check",
+        "127.0.0.1:18450",
+        "--expect",
+        "tls",
+        "--ca",
+        &ca,
+        "--client-auth",
+        "required",
+        "-f",
+        "json",
+    ]);
+    let r = run.result();
+    assert_eq!((run.code, code(&r).as_str(), r["level"].as_str()), (1, "tls.client_auth_unverified", Some("speaks")));
+    // nginx's ssl_verify_client on (18445) takes the stranger in the handshake too and refuses
+    // it only at the HTTP layer: the warning says so, and names expect: https for that layer
+    // (nginx_mutual_tls_names_the_requirement_and_the_acceptable_ca checks the refusal there).
+    let r = tls("127.0.0.1:18445", &["--ca", &ca]);
+    assert!(r["facts"]["tls_unknown_client_cert"].as_str().unwrap().starts_with("accepted"), "{r:#}");
+    let w = r["warnings"].as_array().unwrap().iter().find(|w| w["code"] == "tls.client_cert_unverified").unwrap();
+    assert!(w["message"].as_str().unwrap().contains("expect: https"), "{w}");
 }

@@ -809,6 +809,22 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_that_fails_the_check_outweighs_the_level() {
+        let mut cx = ProbeCx::default();
+        cx.reach(Level::Speaks);
+        let why = Failure::new(&crate::tls::codes::CERT_EXPIRED, Phase::Tls, "expired");
+        let o = cx.finish(Err(why.clone()));
+        assert!(o.passes(Level::Speaks) && !o.passes(Level::Healthy), "an ordinary failure only stops the climb");
+        let mut cx = ProbeCx::default();
+        cx.reach(Level::Speaks);
+        let o = cx.finish(Err(why.stated()));
+        assert!(!o.passes(Level::Speaks) && !o.passes(Level::Open));
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["failure"]["stated"], true);
+        assert_eq!(serde_json::from_value::<Outcome>(json).unwrap(), o);
+    }
+
+    #[test]
     fn reach_never_goes_down() {
         let mut cx = ProbeCx::default();
         cx.reach(Level::Speaks);

@@ -9,6 +9,8 @@
 #   127.0.0.1:18446  HTTPS, TLS 1.2 only, the server's cipher order
 #   127.0.0.1:18447  HTTPS for server_name localhost only: a handshake without that SNI is
 #                    refused with unrecognized_name (ssl_reject_handshake)
+#   127.0.0.1:18450  HTTPS asking for a client certificate with ssl_verify_client optional_no_ca:
+#                    nginx takes any certificate from any CA at the TLS layer (tls.client_cert_unverified)
 #
 # The CA is at $STATE/ca.pem. Nothing listens beyond loopback; the distribution's own site is
 # not touched.
@@ -20,6 +22,7 @@ HTTPS_PORT=${PORTPROOF_NGINX_HTTPS_PORT:-18443}
 MTLS_PORT=${PORTPROOF_NGINX_MTLS_PORT:-18445}
 TLS12_PORT=${PORTPROOF_NGINX_TLS12_PORT:-18446}
 SNI_PORT=${PORTPROOF_NGINX_SNI_PORT:-18447}
+NO_CA_PORT=${PORTPROOF_NGINX_NO_CA_PORT:-18450}
 mkdir -p "$STATE/logs" "$STATE/tmp"
 
 SCRIPT=nginx.sh
@@ -95,6 +98,14 @@ $identity
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_client_certificate $STATE/ca.pem;
         ssl_verify_client on;
+$locations
+    }
+    server {
+        listen 127.0.0.1:$NO_CA_PORT ssl;
+$identity
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate $STATE/ca.pem;
+        ssl_verify_client optional_no_ca;
 $locations
     }
     server {

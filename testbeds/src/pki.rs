@@ -112,6 +112,26 @@ impl Pki {
     /// A server configuration whose certificate has `flaw` (and whose chain includes the CA,
     /// except where the flaw is the missing link).
     pub fn flawed_config(&self, flaw: Flaw) -> Arc<ServerConfig> {
+        let (chain, key) = self.flawed_chain(flaw);
+        let chain = chain.into_iter().map(|(der, _)| der).collect();
+        let k = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let c = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, k)
+            .expect("server identity");
+        Arc::new(c)
+    }
+
+    /// The chain and key of [`Pki::flawed_config`] as PEM, for a real server to present.
+    pub fn flawed_pem(&self, flaw: Flaw) -> (String, String) {
+        let (chain, key) = self.flawed_chain(flaw);
+        (chain.into_iter().map(|(_, pem)| pem).collect(), key.serialize_pem())
+    }
+
+    /// The flawed chain (each certificate in DER and PEM) and its key.
+    fn flawed_chain(&self, flaw: Flaw) -> (Vec<(CertificateDer<'static>, String)>, KeyPair) {
         let now = time::OffsetDateTime::now_utc();
         let day = time::Duration::days(1);
         let mut names = vec!["localhost".to_string()];
@@ -132,7 +152,7 @@ impl Pki {
         p.not_before = window.0;
         p.not_after = window.1;
         let chain = match flaw {
-            Flaw::SelfSigned => vec![p.self_signed(&key).expect("self-signed").der().clone()],
+            Flaw::SelfSigned => vec![both(p.self_signed(&key).expect("self-signed"))],
             Flaw::MissingIntermediate => {
                 let mid_key = KeyPair::generate().expect("key generation");
                 let mut mid = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -142,18 +162,14 @@ impl Pki {
                 mid.signed_by(&mid_key, &self.issuer()).expect("intermediate");
                 let mid_issuer = Issuer::new(mid, mid_key);
                 // Only the leaf is sent: the intermediate is the missing link.
-                vec![p.signed_by(&key, &mid_issuer).expect("leaf").der().clone()]
+                vec![both(p.signed_by(&key, &mid_issuer).expect("leaf"))]
             }
-            _ => vec![p.signed_by(&key, &self.issuer()).expect("leaf").der().clone(), self.ca.cert_der.clone()],
+            _ => vec![
+                both(p.signed_by(&key, &self.issuer()).expect("leaf")),
+                (self.ca.cert_der.clone(), self.ca.cert_pem.clone()),
+            ],
         };
-        let k = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let c = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(chain, k)
-            .expect("server identity");
-        Arc::new(c)
+        (chain, key)
     }
 
     /// A server configuration speaking only `versions` (`rustls::version::TLS12`, `TLS13`).
@@ -182,6 +198,43 @@ impl Pki {
             .with_single_cert(vec![self.server.cert_der.clone(), self.ca.cert_der.clone()], self.server.key())
             .expect("server identity");
         Arc::new(c)
+    }
+
+    /// A server configuration that demands a client certificate and lets any certificate in,
+    /// from whatever CA: OpenSSL's `s_server -Verify` without `-verify_return_error`, or a
+    /// gateway that "requires" certificates but never checks them. It names no CA, as TLS 1.3
+    /// servers often do not.
+    pub fn careless_mtls_config(&self) -> Arc<ServerConfig> {
+        let c = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_client_cert_verifier(Arc::new(Careless))
+            .with_single_cert(vec![self.server.cert_der.clone(), self.ca.cert_der.clone()], self.server.key())
+            .expect("server identity");
+        Arc::new(c)
+    }
+
+    /// A self-signed server certificate for `names` (not a CA: rcgen's default), and a server
+    /// presenting it alone: what `--ca` pins when it is given this very certificate.
+    pub fn self_signed_config(names: &[&str]) -> (Arc<ServerConfig>, String) {
+        let key = KeyPair::generate().expect("key generation");
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        for n in names {
+            p.subject_alt_names.push(match n.parse() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*n).try_into().expect("a DNS name")),
+            });
+        }
+        p.distinguished_name.push(DnType::CommonName, names[0]);
+        let cert = p.self_signed(&key).expect("self-signed");
+        let k = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let c = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], k)
+            .expect("server identity");
+        (Arc::new(c), cert.pem())
     }
 
     /// A server configuration presenting the server certificate (and the CA, as a full chain).
@@ -237,6 +290,10 @@ impl Default for Pki {
     }
 }
 
+fn both(c: rcgen::Certificate) -> (CertificateDer<'static>, String) {
+    (c.der().clone(), c.pem())
+}
+
 fn identity(der: CertificateDer<'static>, pem: String, key: &KeyPair) -> Identity {
     Identity { cert_der: der, cert_pem: pem, key_der: key.serialize_der(), key_pem: key.serialize_pem() }
 }
@@ -244,4 +301,41 @@ fn identity(der: CertificateDer<'static>, pem: String, key: &KeyPair) -> Identit
 /// The crypto provider of every testbed TLS server.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client-certificate verifier that asks, demands one, and takes any.
+#[derive(Debug)]
+struct Careless;
+
+impl rustls::server::danger::ClientCertVerifier for Careless {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        provider().signature_verification_algorithms.supported_schemes()
+    }
 }

@@ -310,11 +310,11 @@ impl ChainReport {
         };
         if last.self_signed {
             let what = if self.certs.len() == 1 {
-                "the server certificate is self-signed"
+                "the server certificate is self-signed and not trusted here"
             } else {
-                "the chain ends at a root"
+                "the chain ends at a root that is not trusted here"
             };
-            return Problem::new(&codes::CERT_UNKNOWN_CA, format!("{what} that is not trusted here: {}", last.subject));
+            return Problem::new(&codes::CERT_UNKNOWN_CA, format!("{what}: {}", last.subject));
         }
         let lone_leaf = self.certs.len() == 1;
         let missing_link = match anchors {

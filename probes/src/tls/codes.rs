@@ -143,6 +143,12 @@ crate::codes! {
         hint: "make the server require client certificates; some servers (nginx's ssl_verify_client on) refuse only at the HTTP layer: check them with expect: https",
         spec: "RFC 8446 §4.4.2.4",
     }
+    /// The check expects mutual TLS; the server let in a certificate from a CA it cannot know.
+    CLIENT_AUTH_UNVERIFIED = failure "tls.client_auth_unverified" at Speaks {
+        about: "the check says client_auth: required, but the server accepted a client certificate from a throwaway CA made for this check, which it cannot know: it does not verify client certificates",
+        hint: "make the server verify client certificates against the CAs it trusts (OpenSSL: -verify_return_error; nginx: ssl_verify_client on, not optional_no_ca)",
+        spec: "RFC 8446 §4.4.2.4",
+    }
     /// A certificate expires soon.
     CERT_EXPIRING = warning "tls.cert_expiring" at Healthy {
         about: "a certificate of the server's chain expires within tls.expiry_warning_days (30 unless set)",
@@ -166,6 +172,12 @@ crate::codes! {
         about: "the server certificate does not verify, and insecure: true (or the protocol's own setting) let the check go on",
         hint: "fix the certificate (the message says what is wrong), or give its CA with --ca, then drop insecure",
         spec: "",
+    }
+    /// The server accepts client certificates it cannot verify.
+    CLIENT_CERT_UNVERIFIED = warning "tls.client_cert_unverified" at Healthy {
+        about: "the server asks for a client certificate and its handshake accepted one from a throwaway CA made for this check, which it cannot know: any certificate gets in unless the application refuses it afterwards (on a Gateway Network port such as Ignition's 8060, any machine can connect)",
+        hint: "make the server verify client certificates against the CAs it trusts (OpenSSL: -verify_return_error; nginx: ssl_verify_client on, not optional_no_ca), or state client_auth: required to fail on it",
+        spec: "RFC 8446 §4.4.2.4",
     }
     /// TLS 1.0 or 1.1 accepted.
     LEGACY_VERSION = warning "tls.legacy_version" at Healthy {
@@ -220,6 +232,8 @@ mod tests {
             "tls.alert.internal_error",
             "tls.unverified",
             "tls.closed",
+            "tls.client_cert_unverified",
+            "tls.client_auth_unverified",
         ] {
             assert!(crate::codes::lookup(c).is_some(), "{c}");
         }

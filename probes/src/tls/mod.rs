@@ -11,6 +11,8 @@ pub mod codes;
 pub mod probe;
 pub mod scan;
 pub mod sslmode;
+pub mod stranger;
+pub mod words;
 pub use sslmode::SslMode;
 
 use std::io;
@@ -85,6 +87,8 @@ pub struct VerifyLog {
     pub chain: Vec<CertificateDer<'static>>,
     /// Why verification failed, if it did.
     pub error: Option<rustls::Error>,
+    /// The server's certificate is one the CA file holds itself (a pinned certificate).
+    pub pinned: bool,
 }
 
 /// A verifier that records the chain and the verdict, and lets the handshake go on when the
@@ -93,6 +97,10 @@ pub struct VerifyLog {
 pub struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
     insecure: bool,
+    /// The CA file's certificates: a server presenting one of them as its own is trusted as it
+    /// stands (what OpenSSL and curl do with `--cacert server.pem`), where webpki would refuse
+    /// a trust anchor used as an end entity.
+    pinned: Vec<CertificateDer<'static>>,
     log: Mutex<VerifyLog>,
 }
 
@@ -112,8 +120,14 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        let pinned = self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref());
+        let verdict = if pinned {
+            pinned_verdict(end_entity, server_name)
+        } else {
+            self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        };
         let mut log = self.log.lock().expect("verify log");
+        log.pinned = pinned;
         log.chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
         log.error = verdict.as_ref().err().cloned();
         match verdict {
@@ -140,6 +154,25 @@ impl ServerCertVerifier for RecordingVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
+}
+
+/// A pinned certificate needs no issuer, but it must still be valid now and for the name:
+/// pinning says whose certificate it is, not that it may be expired or moved to another host.
+fn pinned_verdict(end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> Result<ServerCertVerified, rustls::Error> {
+    let report = cert::examine(&[end_entity], name.to_str().as_ref(), 0);
+    let Some(first) = report.errors.iter().find(|p| !p.code.is(&codes::CERT_CHAIN_ORDER)) else {
+        return Ok(ServerCertVerified::assertion());
+    };
+    let e = if first.code.is(&codes::CERT_EXPIRED) {
+        CertificateError::Expired
+    } else if first.code.is(&codes::CERT_NOT_YET_VALID) {
+        CertificateError::NotValidYet
+    } else if first.code.is(&codes::CERT_NAME_MISMATCH) {
+        CertificateError::NotValidForName
+    } else {
+        CertificateError::BadEncoding
+    };
+    Err(rustls::Error::InvalidCertificate(e))
 }
 
 /// What the handshake showed of client authentication.
@@ -238,12 +271,24 @@ pub struct Engine {
 
 /// Builds the client configuration for `opts`: trust roots, client identity, ALPN.
 pub fn client_config(opts: &TlsOptions, alpn: &[&[u8]]) -> Result<Engine, Failure> {
+    client_config_as(opts, alpn, None)
+}
+
+/// [`client_config`], answering a certificate request with `identity` instead of the
+/// configured one when it is given (the throwaway identity of [`stranger`]).
+pub fn client_config_as(
+    opts: &TlsOptions,
+    alpn: &[&[u8]],
+    identity: Option<Arc<CertifiedKey>>,
+) -> Result<Engine, Failure> {
     let mut anchors = None;
+    let mut pinned = Vec::new();
     let roots = match &opts.ca {
         Some(path) => {
             let mut roots = RootCertStore::empty();
             let certs = load_certs(path, "CA file")?;
             anchors = Some(cert::subjects(&certs));
+            pinned.clone_from(&certs);
             for cert in certs {
                 roots
                     .add(cert)
@@ -256,8 +301,9 @@ pub fn client_config(opts: &TlsOptions, alpn: &[&[u8]]) -> Result<Engine, Failur
     let inner = WebPkiServerVerifier::builder_with_provider(roots, provider())
         .build()
         .map_err(|e| Failure::config(format!("no usable trust anchors: {e}")))?;
-    let verifier = Arc::new(RecordingVerifier { inner, insecure: opts.insecure, log: Mutex::default() });
+    let verifier = Arc::new(RecordingVerifier { inner, insecure: opts.insecure, pinned, log: Mutex::default() });
     let key = match (&opts.client_cert, &opts.client_key) {
+        _ if identity.is_some() => identity,
         (Some(cert), Some(key)) => Some(Arc::new(
             CertifiedKey::from_der(load_certs(cert, "client certificate")?, load_key(key)?, &provider()).map_err(
                 |e| Failure::config(format!("client certificate {} and key do not fit: {e}", cert.display())),
@@ -351,8 +397,24 @@ pub async fn handshake_recorded<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    handshake_as(cx, conn, host, opts, go_on, alpn, None).await
+}
+
+/// [`handshake_recorded`] answering a certificate request with `identity` when it is given.
+pub async fn handshake_as<S>(
+    cx: &mut ProbeCx,
+    conn: Conn<S>,
+    host: &str,
+    opts: &TlsOptions,
+    go_on: bool,
+    alpn: &[&[u8]],
+    identity: Option<Arc<CertifiedKey>>,
+) -> Result<Handshaken<S>, HandshakeFailed>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let opts = TlsOptions { insecure: go_on, ..opts.clone() };
-    let engine = client_config(&opts, alpn)?;
+    let engine = client_config_as(&opts, alpn, identity)?;
     let name = server_name(&opts, host)?;
     cx.phase(Phase::Tls);
     let tape = conn.tape();
@@ -383,8 +445,13 @@ where
     };
     if !log.chain.is_empty() {
         cx.fact("tls_verified", log.error.is_none());
+        if log.pinned {
+            cx.fact("tls_pinned", true);
+        }
     }
-    let unverified = log.error.as_ref().map(diagnose_chain);
+    // A chain that does not verify for the name fails the check, whatever level follows;
+    // only `insecure: true` (handled by the callers) turns it into a warning.
+    let unverified = log.error.as_ref().map(|e| diagnose_chain(e).stated());
     match result {
         Ok(stream) => {
             let (_, session) = stream.get_ref();
@@ -427,11 +494,7 @@ pub fn diagnose(
         if let Some(re) = inner.downcast_ref::<rustls::Error>() {
             if is_garbled(re) {
                 if sniff::identify(&head).is_some_and(|h| h.protocol == "tls") {
-                    return Failure::new(
-                        &codes::MALFORMED,
-                        Phase::Tls,
-                        format!("the server's TLS messages are malformed: {re}"),
-                    );
+                    return Failure::new(&codes::MALFORMED, Phase::Tls, words::rustls_words(re));
                 }
                 return not_tls(&head, cx);
             }
@@ -456,6 +519,7 @@ pub fn diagnose(
                     auth.ca_list()
                 ),
             )
+            .stated()
         } else {
             Failure::new(
                 &codes::CLIENT_CERT_REQUIRED,
@@ -523,7 +587,8 @@ fn not_tls(head: &[u8], cx: &mut ProbeCx) -> Failure {
 }
 
 /// The failure for a rustls error: certificate problems from the chain report, alerts by name
-/// with what the client-certificate exchange showed.
+/// with what the client-certificate exchange showed, everything else in words
+/// ([`words::rustls_words`]) with a hint: never a `Debug` string.
 pub fn diagnose_rustls(
     e: &rustls::Error,
     name: &ServerName<'_>,
@@ -541,13 +606,14 @@ pub fn diagnose_rustls(
         }
         Failure::new(code, Phase::Tls, msg)
     };
+    let weak_key = chain.warnings.iter().find(|w| w.code.is(&codes::WEAK_KEY)).map(|w| w.message.clone());
     match e {
         rustls::Error::InvalidCertificate(ce) => match ce {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                from_chain(&codes::CERT_EXPIRED, format!("the server certificate has expired ({ce:?})"))
+                from_chain(&codes::CERT_EXPIRED, words::certificate_words(ce))
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                from_chain(&codes::CERT_NOT_YET_VALID, format!("the server certificate is not valid yet ({ce:?})"))
+                from_chain(&codes::CERT_NOT_YET_VALID, words::certificate_words(ce))
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 from_chain(&codes::CERT_NAME_MISMATCH, format!("the server certificate is not valid for {name:?}"))
@@ -557,19 +623,55 @@ pub fn diagnose_rustls(
                 let why = chain.untrusted(None);
                 from_chain(why.code.0, why.message)
             }
-            CertificateError::BadSignature | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
-                if chain.warnings.iter().any(|w| w.code.is(&codes::WEAK_KEY)) =>
+            #[allow(deprecated)]
+            CertificateError::BadSignature
+            | CertificateError::UnsupportedSignatureAlgorithm
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                if weak_key.is_some() =>
             {
-                let weak = chain
-                    .warnings
-                    .iter()
-                    .find(|w| w.code.is(&codes::WEAK_KEY))
-                    .map(|w| w.message.as_str())
-                    .unwrap_or("");
-                from_chain(&codes::CERT_INVALID, format!("the server's signature was refused ({ce:?}): likely because {weak}, which this client does not accept"))
-                    .hint(codes::WEAK_KEY.hint)
+                let weak = weak_key.unwrap_or_default();
+                from_chain(
+                    &codes::CERT_INVALID,
+                    format!(
+                        "the server's signature was refused ({}): likely because {weak}, which this client does not accept",
+                        words::certificate_words(ce)
+                    ),
+                )
+                .hint(codes::WEAK_KEY.hint)
             }
-            other => from_chain(&codes::CERT_INVALID, format!("the server certificate failed verification: {other:?}")),
+            #[allow(deprecated)]
+            CertificateError::BadSignature
+            | CertificateError::UnsupportedSignatureAlgorithm
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                if chain.certs.len() == 1 && chain.certs[0].self_signed =>
+            {
+                // A trusted root of the same name with another key (a "CN=localhost" root in the
+                // system store is common) makes webpki check the signature with the wrong key:
+                // the certificate is still a self-signed one not trusted here.
+                let why = chain.untrusted(None);
+                from_chain(why.code.0, why.message)
+            }
+            CertificateError::Other(o) if is_webpki(o, &webpki::Error::CaUsedAsEndEntity) => {
+                // OpenSSL's `req -x509` marks its self-signed certificates CA:TRUE, and webpki
+                // refuses a CA certificate as a server's own before it looks for an issuer.
+                let self_signed = chain.certs.len() == 1 && chain.certs[0].self_signed;
+                if self_signed {
+                    let why = chain.untrusted(None);
+                    from_chain(why.code.0, why.message).hint(
+                        "give this very certificate with --ca FILE (tls.ca) to pin it, as curl --cacert does, or install a certificate from a CA",
+                    )
+                } else {
+                    from_chain(&codes::CERT_INVALID, words::certificate_words(ce))
+                        .hint("reissue the server certificate without basicConstraints CA:TRUE, signed by a CA")
+                }
+            }
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                from_chain(&codes::CERT_INVALID, words::certificate_words(ce))
+                    .hint("reissue the server certificate with extendedKeyUsage serverAuth")
+            }
+            other => from_chain(&codes::CERT_INVALID, words::certificate_words(other)),
         },
         rustls::Error::AlertReceived(alert) => {
             let code = u8::from(*alert);
@@ -612,6 +714,7 @@ pub fn diagnose_rustls(
                         "decrypt_error" => "the private key does not fit the certificate, or the signature failed",
                         _ => "the server does not accept it (wrong CA, expired, or not for client authentication)",
                     };
+                    // The check gave this identity to get in: its refusal fails the check.
                     f(
                         &codes::CLIENT_CERT_REJECTED,
                         format!(
@@ -619,6 +722,7 @@ pub fn diagnose_rustls(
                             auth.ca_list()
                         ),
                     )
+                    .stated()
                 }
                 "protocol_version" => {
                     f(&codes::PROTOCOL_VERSION, "the server accepts none of our TLS versions (1.2, 1.3)".into())
@@ -639,14 +743,32 @@ pub fn diagnose_rustls(
                 ),
             }
         }
-        rustls::Error::PeerIncompatible(p) => {
-            f(&codes::INCOMPATIBLE, format!("the server's TLS is incompatible with ours: {p:?}"))
-        }
-        rustls::Error::NoApplicationProtocol => {
-            f(&codes::ALPN, "the server accepts none of the offered ALPN protocols".into())
-        }
-        other => core::ERROR.failure_in(Phase::Tls, format!("TLS handshake: {other}")),
+        rustls::Error::PeerIncompatible(_) => f(&codes::INCOMPATIBLE, words::rustls_words(e)),
+        rustls::Error::NoApplicationProtocol => f(&codes::ALPN, words::rustls_words(e)),
+        rustls::Error::NoCertificatesPresented => f(&codes::CERT_INVALID, words::rustls_words(e))
+            .hint("configure the server with a certificate for this name"),
+        rustls::Error::InvalidMessage(_)
+        | rustls::Error::InappropriateMessage { .. }
+        | rustls::Error::InappropriateHandshakeMessage { .. }
+        | rustls::Error::PeerMisbehaved(_)
+        | rustls::Error::DecryptError
+        | rustls::Error::PeerSentOversizedRecord => f(&codes::MALFORMED, words::rustls_words(e)),
+        rustls::Error::InconsistentKeys(_) => core::ERROR
+            .failure_in(Phase::Tls, words::rustls_words(e))
+            .hint("give the client key that belongs to the client certificate (--client-cert, --client-key)"),
+        rustls::Error::FailedToGetCurrentTime => core::ERROR
+            .failure_in(Phase::Tls, words::rustls_words(e))
+            .hint("check this machine's clock: certificates are judged by it"),
+        // What remains are faults on this side (configuration, randomness, the library).
+        _ => core::ERROR
+            .failure_in(Phase::Tls, words::rustls_words(e))
+            .hint("a fault on this side of the connection, not the server's: the message names it"),
     }
+}
+
+/// Whether a rustls `Other` error is webpki's `w`.
+fn is_webpki(o: &rustls::OtherError, w: &webpki::Error) -> bool {
+    o.0.downcast_ref::<webpki::Error>() == Some(w)
 }
 
 #[cfg(test)]
@@ -655,6 +777,326 @@ mod tests {
 
     fn name() -> ServerName<'static> {
         ServerName::try_from("gw.example").unwrap()
+    }
+
+    /// Every error of rustls 0.23 the engine can meet, and every certificate error webpki
+    /// passes through `Other`: each must read as words, with a code from a table and a hint.
+    fn every_rustls_error() -> Vec<rustls::Error> {
+        use rustls::Error as E;
+        use rustls::{
+            AlertDescription, CertRevocationListError as Crl, CertificateError as C, ContentType,
+            EncryptedClientHelloError as Ech, HandshakeType, InconsistentKeys, InvalidMessage as M, OtherError,
+            PeerIncompatible as P, PeerMisbehaved as B,
+        };
+        let other = |w: webpki::Error| OtherError(Arc::new(w));
+        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+        #[allow(deprecated)]
+        let certificate = vec![
+            C::BadEncoding,
+            C::Expired,
+            C::ExpiredContext { time, not_after: time },
+            C::NotValidYet,
+            C::NotValidYetContext { time, not_before: time },
+            C::Revoked,
+            C::UnhandledCriticalExtension,
+            C::UnknownIssuer,
+            C::UnknownRevocationStatus,
+            C::ExpiredRevocationList,
+            C::ExpiredRevocationListContext { time, next_update: time },
+            C::BadSignature,
+            C::UnsupportedSignatureAlgorithm,
+            C::UnsupportedSignatureAlgorithmContext { signature_algorithm_id: vec![1], supported_algorithms: vec![] },
+            C::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![1],
+                public_key_algorithm_id: vec![2],
+            },
+            C::NotValidForName,
+            C::NotValidForNameContext { expected: name(), presented: vec!["other.example".into()] },
+            C::InvalidPurpose,
+            C::InvalidOcspResponse,
+            C::ApplicationVerificationFailure,
+            C::Other(other(webpki::Error::CaUsedAsEndEntity)),
+            C::Other(other(webpki::Error::EndEntityUsedAsCa)),
+            C::Other(other(webpki::Error::CertDistrusted)),
+            C::Other(other(webpki::Error::PathLenConstraintViolated)),
+            C::Other(other(webpki::Error::NameConstraintViolation)),
+            C::Other(other(webpki::Error::MaximumPathDepthExceeded)),
+            C::Other(other(webpki::Error::MaximumPathBuildCallsExceeded)),
+            C::Other(other(webpki::Error::MaximumSignatureChecksExceeded)),
+            C::Other(other(webpki::Error::EmptyEkuExtension)),
+            C::Other(other(webpki::Error::UnsupportedCertVersion)),
+            C::Other(other(webpki::Error::UnsupportedCriticalExtension)),
+            C::Other(other(webpki::Error::InvalidSerialNumber)),
+            C::Other(other(webpki::Error::MalformedDnsIdentifier)),
+            C::Other(other(webpki::Error::MalformedNameConstraint)),
+            C::Other(other(webpki::Error::MalformedExtensions)),
+            C::Other(other(webpki::Error::ExtensionValueInvalid)),
+            C::Other(other(webpki::Error::SignatureAlgorithmMismatch)),
+            C::Other(other(webpki::Error::UnsupportedNameType)),
+            C::Other(other(webpki::Error::InvalidNetworkMaskConstraint)),
+            C::Other(other(webpki::Error::MaximumNameConstraintComparisonsExceeded)),
+            C::Other(OtherError(Arc::new(io::Error::other("a custom verifier's refusal")))),
+        ];
+        #[allow(deprecated)]
+        let mut all = vec![
+            E::InappropriateMessage {
+                expect_types: vec![ContentType::Handshake],
+                got_type: ContentType::ApplicationData,
+            },
+            E::InappropriateHandshakeMessage {
+                expect_types: vec![HandshakeType::ServerHello, HandshakeType::HelloRetryRequest],
+                got_type: HandshakeType::Finished,
+            },
+            E::InvalidEncryptedClientHello(Ech::InvalidConfigList),
+            E::InvalidEncryptedClientHello(Ech::NoCompatibleConfig),
+            E::InvalidEncryptedClientHello(Ech::SniRequired),
+            E::InvalidMessage(M::MissingData("ServerHello")),
+            E::InvalidMessage(M::TrailingData("Certificate")),
+            E::InvalidMessage(M::UnexpectedMessage("KeyUpdate")),
+            E::InvalidMessage(M::IllegalEmptyList("CipherSuites")),
+            E::InvalidMessage(M::DuplicateExtension(10)),
+            E::NoCertificatesPresented,
+            E::UnsupportedNameType,
+            E::DecryptError,
+            E::EncryptError,
+            E::PeerIncompatible(P::ServerRejectedEncryptedClientHello(None)),
+            E::AlertReceived(AlertDescription::HandshakeFailure),
+            E::AlertReceived(AlertDescription::Unknown(200)),
+            E::InvalidCertRevocationList(Crl::BadSignature),
+            E::InvalidCertRevocationList(Crl::ParseError),
+            E::InvalidCertRevocationList(Crl::Other(other(webpki::Error::UnsupportedDeltaCrl))),
+            E::General("the session was poisoned".into()),
+            E::FailedToGetCurrentTime,
+            E::FailedToGetRandomBytes,
+            E::HandshakeNotComplete,
+            E::PeerSentOversizedRecord,
+            E::NoApplicationProtocol,
+            E::BadMaxFragmentSize,
+            E::InconsistentKeys(InconsistentKeys::KeyMismatch),
+            E::InconsistentKeys(InconsistentKeys::Unknown),
+            E::Other(other(webpki::Error::BadDer)),
+            E::Other(OtherError(Arc::new(io::Error::other("a custom failure")))),
+        ];
+        all.extend(certificate.into_iter().map(E::InvalidCertificate));
+        all.extend([
+            E::PeerMisbehaved(B::AttemptedDowngradeToTls12WhenTls13IsSupported),
+            E::PeerMisbehaved(B::BadCertChainExtensions),
+            E::PeerMisbehaved(B::CipherSuiteDifferedOnRetry),
+            E::PeerMisbehaved(B::DisallowedEncryptedExtension),
+            E::PeerMisbehaved(B::DuplicateClientHelloExtensions),
+            E::PeerMisbehaved(B::DuplicateEncryptedExtensions),
+            E::PeerMisbehaved(B::DuplicateHelloRetryRequestExtensions),
+            E::PeerMisbehaved(B::DuplicateNewSessionTicketExtensions),
+            E::PeerMisbehaved(B::DuplicateServerHelloExtensions),
+            E::PeerMisbehaved(B::DuplicateServerNameTypes),
+            E::PeerMisbehaved(B::EarlyDataAttemptedInSecondClientHello),
+            E::PeerMisbehaved(B::EarlyDataExtensionWithoutResumption),
+            E::PeerMisbehaved(B::EarlyDataOfferedWithVariedCipherSuite),
+            E::PeerMisbehaved(B::EchAcceptanceVariedAfterRetry),
+            E::PeerMisbehaved(B::HandshakeHashVariedAfterRetry),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithEmptyCookie),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithNoChanges),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithOfferedGroup),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithUnofferedCipherSuite),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithUnofferedNamedGroup),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithUnsupportedVersion),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithWrongSessionId),
+            E::PeerMisbehaved(B::IllegalHelloRetryRequestWithInvalidEch),
+            E::PeerMisbehaved(B::IllegalMiddleboxChangeCipherSpec),
+            E::PeerMisbehaved(B::IllegalTlsInnerPlaintext),
+            E::PeerMisbehaved(B::IncorrectBinder),
+            E::PeerMisbehaved(B::InvalidCertCompression),
+            E::PeerMisbehaved(B::InvalidMaxEarlyDataSize),
+            E::PeerMisbehaved(B::InvalidKeyShare),
+            E::PeerMisbehaved(B::KeyEpochWithPendingFragment),
+            E::PeerMisbehaved(B::KeyUpdateReceivedInQuicConnection),
+            E::PeerMisbehaved(B::MessageInterleavedWithHandshakeMessage),
+            E::PeerMisbehaved(B::MissingBinderInPskExtension),
+            E::PeerMisbehaved(B::MissingKeyShare),
+            E::PeerMisbehaved(B::MissingPskExtensionInSecondClientHello),
+            E::PeerMisbehaved(B::MissingPskModesExtension),
+            E::PeerMisbehaved(B::MissingQuicTransportParameters),
+            E::PeerMisbehaved(B::OfferedDuplicateCertificateCompressions),
+            E::PeerMisbehaved(B::OfferedDuplicateKeyShares),
+            E::PeerMisbehaved(B::OfferedEarlyDataWithOldProtocolVersion),
+            E::PeerMisbehaved(B::OfferedEmptyApplicationProtocol),
+            E::PeerMisbehaved(B::OfferedIncorrectCompressions),
+            E::PeerMisbehaved(B::PskExtensionMustBeLast),
+            E::PeerMisbehaved(B::PskExtensionWithMismatchedIdsAndBinders),
+            E::PeerMisbehaved(B::RefusedToFollowHelloRetryRequest),
+            E::PeerMisbehaved(B::RejectedEarlyDataInterleavedWithHandshakeMessage),
+            E::PeerMisbehaved(B::ResumptionAttemptedWithVariedEms),
+            E::PeerMisbehaved(B::ResumptionOfferedWithVariedCipherSuite),
+            E::PeerMisbehaved(B::ResumptionOfferedWithVariedEms),
+            E::PeerMisbehaved(B::ResumptionOfferedWithIncompatibleCipherSuite),
+            E::PeerMisbehaved(B::SelectedDifferentCipherSuiteAfterRetry),
+            E::PeerMisbehaved(B::SelectedInvalidPsk),
+            E::PeerMisbehaved(B::SelectedTls12UsingTls13VersionExtension),
+            E::PeerMisbehaved(B::SelectedUnofferedApplicationProtocol),
+            E::PeerMisbehaved(B::SelectedUnofferedCertCompression),
+            E::PeerMisbehaved(B::SelectedUnofferedCipherSuite),
+            E::PeerMisbehaved(B::SelectedUnofferedCompression),
+            E::PeerMisbehaved(B::SelectedUnofferedKxGroup),
+            E::PeerMisbehaved(B::SelectedUnofferedPsk),
+            E::PeerMisbehaved(B::SelectedUnusableCipherSuiteForVersion),
+            E::PeerMisbehaved(B::ServerEchoedCompatibilitySessionId),
+            E::PeerMisbehaved(B::ServerHelloMustOfferUncompressedEcPoints),
+            E::PeerMisbehaved(B::ServerNameDifferedOnRetry),
+            E::PeerMisbehaved(B::ServerNameMustContainOneHostName),
+            E::PeerMisbehaved(B::SignedKxWithWrongAlgorithm),
+            E::PeerMisbehaved(B::SignedHandshakeWithUnadvertisedSigScheme),
+            E::PeerMisbehaved(B::TooManyEmptyFragments),
+            E::PeerMisbehaved(B::TooManyKeyUpdateRequests),
+            E::PeerMisbehaved(B::TooManyRenegotiationRequests),
+            E::PeerMisbehaved(B::TooManyWarningAlertsReceived),
+            E::PeerMisbehaved(B::TooMuchEarlyDataReceived),
+            E::PeerMisbehaved(B::UnexpectedCleartextExtension),
+            E::PeerMisbehaved(B::UnsolicitedCertExtension),
+            E::PeerMisbehaved(B::UnsolicitedEncryptedExtension),
+            E::PeerMisbehaved(B::UnsolicitedSctList),
+            E::PeerMisbehaved(B::UnsolicitedServerHelloExtension),
+            E::PeerMisbehaved(B::WrongGroupForKeyShare),
+            E::PeerMisbehaved(B::UnsolicitedEchExtension),
+            E::PeerIncompatible(P::EcPointsExtensionRequired),
+            E::PeerIncompatible(P::ExtendedMasterSecretExtensionRequired),
+            E::PeerIncompatible(P::IncorrectCertificateTypeExtension),
+            E::PeerIncompatible(P::KeyShareExtensionRequired),
+            E::PeerIncompatible(P::NamedGroupsExtensionRequired),
+            E::PeerIncompatible(P::NoCertificateRequestSignatureSchemesInCommon),
+            E::PeerIncompatible(P::NoCipherSuitesInCommon),
+            E::PeerIncompatible(P::NoEcPointFormatsInCommon),
+            E::PeerIncompatible(P::NoKxGroupsInCommon),
+            E::PeerIncompatible(P::NoSignatureSchemesInCommon),
+            E::PeerIncompatible(P::NullCompressionRequired),
+            E::PeerIncompatible(P::ServerDoesNotSupportTls12Or13),
+            E::PeerIncompatible(P::ServerSentHelloRetryRequestWithUnknownExtension),
+            E::PeerIncompatible(P::ServerTlsVersionIsDisabledByOurConfig),
+            E::PeerIncompatible(P::SignatureAlgorithmsExtensionRequired),
+            E::PeerIncompatible(P::SupportedVersionsExtensionRequired),
+            E::PeerIncompatible(P::Tls12NotOffered),
+            E::PeerIncompatible(P::Tls12NotOfferedOrEnabled),
+            E::PeerIncompatible(P::Tls13RequiredForQuic),
+            E::PeerIncompatible(P::UncompressedEcPointsRequired),
+            E::PeerIncompatible(P::UnsolicitedCertificateTypeExtension),
+            E::InvalidMessage(M::CertificatePayloadTooLarge),
+            E::InvalidMessage(M::HandshakePayloadTooLarge),
+            E::InvalidMessage(M::InvalidCcs),
+            E::InvalidMessage(M::InvalidContentType),
+            E::InvalidMessage(M::InvalidCertificateStatusType),
+            E::InvalidMessage(M::InvalidCertRequest),
+            E::InvalidMessage(M::InvalidDhParams),
+            E::InvalidMessage(M::InvalidEmptyPayload),
+            E::InvalidMessage(M::InvalidKeyUpdate),
+            E::InvalidMessage(M::InvalidServerName),
+            E::InvalidMessage(M::MessageTooLarge),
+            E::InvalidMessage(M::MessageTooShort),
+            E::InvalidMessage(M::MissingKeyExchange),
+            E::InvalidMessage(M::NoSignatureSchemes),
+            E::InvalidMessage(M::UnknownProtocolVersion),
+            E::InvalidMessage(M::UnsupportedCompression),
+            E::InvalidMessage(M::UnsupportedCurveType),
+            E::InvalidMessage(M::EmptyTicketValue),
+            E::InvalidMessage(M::IllegalEmptyValue),
+            E::InvalidMessage(M::PreSharedKeyIsNotFinalExtension),
+            E::InvalidMessage(M::UnknownHelloRetryRequestExtension),
+            E::InvalidMessage(M::UnknownCertificateExtension),
+        ]);
+        all
+    }
+
+    /// Whether a message reads as words: no Rust paths, braces or CamelCase identifiers
+    /// (`Other(OtherError(CaUsedAsEndEntity))`), the marks of a `Debug` string. The names
+    /// RFC 5280 and RFC 8446 themselves spell in camel case are words to the people who read them.
+    fn reads_as_words(msg: &str) -> bool {
+        const SPEC_NAMES: &[&str] = &[
+            "ClientHello",
+            "extendedKeyUsage",
+            "serverAuth",
+            "clientAuth",
+            "basicConstraints",
+            "pathLenConstraint",
+            "subjectAltName",
+            "notAfter",
+            "notBefore",
+        ];
+        let camel = msg.split(|c: char| !c.is_alphanumeric()).any(|w| {
+            let b = w.as_bytes();
+            !SPEC_NAMES.contains(&w) && b.windows(2).any(|p| p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase())
+        });
+        !camel && !msg.contains("::") && !msg.contains('{') && !msg.contains("Some(") && !msg.is_empty()
+    }
+
+    #[test]
+    fn every_rustls_error_reaches_the_user_as_words_with_a_hint() {
+        let self_signed = {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let p = rcgen::CertificateParams::new(vec!["gw.example".to_string()]).unwrap();
+            p.self_signed(&key).unwrap().der().to_vec()
+        };
+        let chains = [cert::ChainReport::default(), cert::examine(&[self_signed], "gw.example", 0)];
+        let sent = ClientAuthSeen { requested: true, sent: true, ..Default::default() };
+        let all = every_rustls_error();
+        assert!(all.len() > 150, "the table covers rustls's variants: {}", all.len());
+        for e in &all {
+            for chain in &chains {
+                for auth in [&ClientAuthSeen::default(), &sent] {
+                    let f = diagnose_rustls(e, &name(), chain, auth);
+                    assert!(reads_as_words(&f.message), "{e:?} reads {:?}", f.message);
+                    assert!(crate::codes::lookup(&f.code).is_some(), "{e:?}: {} is in no table", f.code);
+                    assert!(f.hint.as_deref().is_some_and(|h| !h.is_empty()), "{e:?} ({}) has no hint", f.code);
+                }
+            }
+            // And the same words where a handshake error arrives wrapped in an I/O error.
+            let mut cx = ProbeCx::default();
+            let io = io::Error::new(io::ErrorKind::InvalidData, e.clone());
+            let tape = Tape::default();
+            let f = diagnose(&io, &name(), &tape, &chains[0], &ClientAuthSeen::default(), &mut cx);
+            assert!(reads_as_words(&f.message), "{e:?} reads {:?}", f.message);
+            assert!(f.hint.is_some(), "{e:?} ({}) has no hint", f.code);
+        }
+    }
+
+    #[test]
+    fn the_words_check_catches_a_debug_string() {
+        assert!(!reads_as_words("TLS handshake: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))"));
+        assert!(!reads_as_words("received corrupt message of type InvalidContentType"));
+        assert!(reads_as_words("the server sent a malformed TLS message (invalid content type)"));
+    }
+
+    #[test]
+    fn an_openssl_style_self_signed_ca_certificate_is_an_untrusted_self_signed_one() {
+        // openssl req -x509 marks the certificate CA:TRUE; webpki refuses it as an end entity.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec!["gw.example".to_string()]).unwrap();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let chain = cert::examine(&[p.self_signed(&key).unwrap().der().to_vec()], "gw.example", 0);
+        let e = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
+            webpki::Error::CaUsedAsEndEntity,
+        ))));
+        let f = diagnose_rustls(&e, &name(), &chain, &ClientAuthSeen::default());
+        assert_eq!(f.code, "tls.cert_unknown_ca", "{f:?}");
+        assert!(f.message.contains("self-signed"), "{}", f.message);
+        assert!(f.hint.unwrap().contains("--ca"));
+    }
+
+    #[test]
+    fn a_pinned_certificate_is_still_held_to_its_dates_and_name() {
+        let make = |names: &[&str], days: (i64, i64)| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut p = rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+            let now = time::OffsetDateTime::now_utc();
+            p.not_before = now + time::Duration::days(days.0);
+            p.not_after = now + time::Duration::days(days.1);
+            CertificateDer::from(p.self_signed(&key).unwrap().der().to_vec())
+        };
+        assert!(pinned_verdict(&make(&["gw.example"], (-1, 30)), &name()).is_ok());
+        let err = |c: CertificateDer<'_>| match pinned_verdict(&c, &name()) {
+            Err(rustls::Error::InvalidCertificate(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(err(make(&["gw.example"], (-30, -1))), CertificateError::Expired);
+        assert_eq!(err(make(&["gw.example"], (1, 30))), CertificateError::NotValidYet);
+        assert_eq!(err(make(&["other.example"], (-1, 30))), CertificateError::NotValidForName);
     }
 
     #[test]

@@ -4,13 +4,19 @@
 //!
 //! TLS 1.3 lets the client finish before the server has judged its certificate, so after the
 //! handshake the probe reads once, briefly: a rejection arrives as an alert there.
+//!
+//! What the check states is required: a chain that does not verify fails the check (unless
+//! `insecure: true`, which leaves it a warning and the level at `speaks`), and so does a refused
+//! client certificate or a stated `client_auth` the server contradicts. When the server asks
+//! for a client certificate, a second handshake offers the [`super::stranger`]'s: a server
+//! that lets it in does not verify client certificates (`tls.client_cert_unverified`).
 
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
 use super::scan::{self, Depth};
-use super::{ClientAuthSeen, codes, diagnose_rustls, handshake_recorded};
+use super::{ClientAuthSeen, codes, diagnose_rustls, handshake_as, handshake_recorded, stranger};
 use crate::codes::{Code, core};
 use crate::net::dial;
 use crate::{ClientAuth, Failure, Level, Over, Phase, Probe, ProbeCx, Target};
@@ -75,20 +81,20 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let sni = t.tls.sni.clone().unwrap_or_else(|| t.host.clone());
     let identity = t.tls.client_cert.is_some();
     let alpn: Vec<&[u8]> = t.tls.alpn.iter().map(|p| p.as_bytes()).collect();
-    let verdict = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &alpn).await {
+    let (seen, after, unverified) = match handshake_recorded(cx, conn, &t.host, &t.tls, true, &alpn).await {
         Ok(mut done) => {
             cx.reach(Level::Speaks);
             let after = late_verdict(cx, &mut done).await;
-            // The session is over: close it before any scan, so the scan's connections are
-            // all this probe holds.
+            // The session is over: close it before any other connection, so the stranger's
+            // and the scan's connections are all this probe holds.
             drop(done.stream);
-            grade(cx, t, identity, &done.client_auth, after, done.unverified)
+            (done.client_auth, after, done.unverified)
         }
         // A TLS 1.2 server judges the client certificate inside the handshake: a refusal there
         // still proves it speaks TLS, and may be exactly what client_auth expects.
         Err(e) if e.failure.is(&codes::CLIENT_CERT_REQUIRED) || e.failure.is(&codes::CLIENT_CERT_REJECTED) => {
             cx.reach(Level::Speaks);
-            grade(cx, t, identity, &e.client_auth, After::Alert(e.failure), e.unverified)
+            (e.client_auth, After::Alert(e.failure), e.unverified)
         }
         Err(e) => {
             let Some(addr) = peer.filter(|_| is_negotiation_failure(&e.failure)) else { return Err(e.failure) };
@@ -97,6 +103,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             return Err(explain_with_scan(e.failure, &report));
         }
     };
+    let stranger = if seen.requested { offer_stranger(cx, t, &alpn).await } else { None };
+    let verdict = grade(cx, t, identity, &seen, after, unverified, stranger);
     if t.tls.scan
         && let Some(addr) = peer
     {
@@ -135,7 +143,45 @@ async fn late_verdict<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     after
 }
 
-/// The verdict: client authentication as expected, then a verified chain; healthy when both hold.
+/// The shortest time left in which the stranger's handshake is tried: below it, the verdict
+/// comes first.
+const STRANGER_MIN: Duration = Duration::from_millis(300);
+
+/// Offers the stranger's certificate on a second connection, within half the time left, and
+/// says whether the server let it in: `None` when there was no time or no clear answer.
+async fn offer_stranger(cx: &mut ProbeCx, t: &Target, alpn: &[&[u8]]) -> Option<bool> {
+    let budget = cx.remaining().map_or(Duration::from_secs(5), |r| r / 2);
+    if budget < STRANGER_MIN {
+        return None;
+    }
+    let id = stranger::identity()?;
+    // A context of its own: the side question must not overwrite the facts of the handshake
+    // the verdict is about.
+    let mut side = ProbeCx::new(Some(std::time::Instant::now() + budget));
+    let ask = async {
+        let conn = dial(&mut side, &t.host, t.port).await.ok()?;
+        match handshake_as(&mut side, conn, &t.host, &t.tls, true, alpn, Some(id)).await {
+            Ok(mut done) if done.client_auth.sent => {
+                let after = late_verdict(&mut side, &mut done).await;
+                Some(matches!(after, After::Stands))
+            }
+            Ok(_) => None,
+            Err(e) if e.failure.is(&codes::CLIENT_CERT_REJECTED) => Some(false),
+            Err(_) => None,
+        }
+    };
+    let answer = tokio::time::timeout(budget, ask).await.ok().flatten();
+    if let Some(accepted) = answer {
+        cx.fact(
+            "tls_unknown_client_cert",
+            if accepted { "accepted: the server does not verify client certificates" } else { "refused" },
+        );
+    }
+    answer
+}
+
+/// The verdict: client authentication as expected, then a verified chain; healthy when both
+/// hold. A refusal of what the check states fails the check at the level reached.
 fn grade(
     cx: &mut ProbeCx,
     t: &Target,
@@ -143,6 +189,7 @@ fn grade(
     seen: &ClientAuthSeen,
     after: After,
     unverified: Option<Failure>,
+    stranger: Option<bool>,
 ) -> Result<(), Failure> {
     let observed = match (&after, seen.requested, seen.sent) {
         (_, false, _) => "not requested",
@@ -152,10 +199,26 @@ fn grade(
         (_, true, false) => "required: refused without a certificate",
     };
     cx.fact("tls_client_auth", observed);
-    client_auth_verdict(t.tls.client_auth, identity, seen, after)?;
-    // healthy means the chain verifies for the name: insecure lets other probes go on over an
-    // unverified session, but it cannot make a chain verify.
+    // The stranger first: whatever else the verdict says, that anyone gets in is worth saying.
+    if stranger == Some(true) {
+        let what = format!(
+            "the handshake accepted a client certificate issued by a throwaway CA made for this check (CN={}), which the server cannot know: it does not verify client certificates in TLS, so anyone gets in unless the application refuses them afterwards (nginx's ssl_verify_client on does, at the HTTP layer: check it with expect: https)",
+            stranger::CA_NAME
+        );
+        if t.tls.client_auth == Some(ClientAuth::Required) {
+            return Err(Failure::new(&codes::CLIENT_AUTH_UNVERIFIED, Phase::Tls, what).stated());
+        }
+        cx.warn(&codes::CLIENT_CERT_UNVERIFIED, what);
+    }
+    let stated = t.tls.client_auth.is_some() || identity;
+    client_auth_verdict(t.tls.client_auth, identity, seen, after).map_err(|f| if stated { f.stated() } else { f })?;
+    // healthy means the chain verifies for the name: insecure lets the check pass at speaks
+    // with a warning, but it cannot make a chain verify.
     if let Some(f) = unverified {
+        if t.tls.insecure {
+            cx.warn(&codes::UNVERIFIED, format!("insecure: true let an unverified certificate pass: {}", f.message));
+            return Err(Failure { stated: false, ..f });
+        }
         return Err(f);
     }
     cx.reach(Level::Healthy);
