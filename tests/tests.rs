@@ -20,3 +20,4 @@ mod opcua;
 mod oracle;
 mod reports;
 mod tls;
+mod udp;

@@ -21,6 +21,7 @@ pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
 pub mod net;
+pub mod ntp;
 pub mod opcua;
 pub mod options;
 pub mod oracle;
@@ -29,6 +30,7 @@ pub mod rabbitmq_api;
 pub mod sniff;
 pub mod tcp;
 pub mod tls;
+pub mod ws_discovery;
 
 mod target;
 pub use options::{Flag, FlagKind, Options, Section};
@@ -589,6 +591,8 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &modbus::Modbus,
         &oracle::Oracle,
         &opcua::Opcua,
+        &ntp::Ntp,
+        &ws_discovery::WsDiscovery,
     ]
 }
 
