@@ -162,6 +162,14 @@ fn ws_discovery_match_from_another_port_is_healthy() {
 }
 
 #[test]
+fn ws_discovery_repeats_a_lost_probe_once() {
+    let s = wsd_on(WsdMode::LoseFirst);
+    let (exit, r) = check(&at(&s), "ws-discovery", &[]);
+    assert_eq!((exit, r["level"].as_str()), (0, Some("healthy")), "the repeat is answered: {r:#}");
+    assert_eq!(r["facts"]["ws_discovery_reply_port"].as_u64(), Some(u64::from(s.port())));
+}
+
+#[test]
 fn ws_discovery_empty_matches_speaks_only() {
     let s = wsd_on(WsdMode::Empty2005);
     let (exit, r) = check(&at(&s), "ws-discovery", &["--require", "healthy"]);

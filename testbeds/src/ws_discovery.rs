@@ -20,6 +20,9 @@ pub enum WsdMode {
     Malformed,
     /// Answers with a full ProbeMatches whose RelatesTo names another Probe.
     Unrelated,
+    /// Drops the first datagram of each Probe (as a lossy network would), then answers its
+    /// repeat like [`WsdMode::Match2009`], from the same port.
+    LoseFirst,
 }
 
 const SOAP: &str = "http://www.w3.org/2003/05/soap-envelope";
@@ -57,12 +60,17 @@ pub async fn serve(mode: WsdMode) -> std::io::Result<Server> {
     let addr = sock.local_addr()?;
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 65_535];
+        let mut seen: Vec<String> = Vec::new();
         while let Ok((n, from)) = sock.recv_from(&mut buf).await {
             let text = String::from_utf8_lossy(&buf[..n]).into_owned();
             let Some((id, d, a)) = probe_of(&text) else { continue };
+            if mode == WsdMode::LoseFirst && !seen.contains(&id) {
+                seen.push(id);
+                continue;
+            }
             let v2009 = d.contains("2009");
             let out = match mode {
-                WsdMode::Match2009 if v2009 => matches(d, a, &id, ONE_MATCH),
+                WsdMode::Match2009 | WsdMode::LoseFirst if v2009 => matches(d, a, &id, ONE_MATCH),
                 WsdMode::Empty2005 if !v2009 => matches(d, a, &id, ""),
                 WsdMode::Oversized => format!("<s:Envelope xmlns:s=\"{SOAP}\">{}", "<x>".repeat(21_000)),
                 WsdMode::Malformed if v2009 => {

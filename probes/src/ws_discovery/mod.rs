@@ -12,8 +12,9 @@
 //! deadline the result is `ws_discovery.no_response` naming what was ignored. One or more
 //! matches is `healthy` (`ws_discovery.no_matches` otherwise), each match's endpoint
 //! reference, Types, Scopes, XAddrs and metadata version in the facts: the XAddrs say where and
-//! over what the service is reached (PADS4's 7237). After the first answer the probe listens
-//! [`MORE_GRACE`] longer for the other edition's answer.
+//! over what the service is reached (PADS4's 7237). Without an answer the Probes are repeated
+//! once, as SOAP-over-UDP asks of unicast messages, after 50 to 250 ms. After the first answer
+//! the probe listens [`MORE_GRACE`] longer for the other edition's answer.
 //!
 //! The multicast "server search" (`portproof discover ws-discovery`) is not built yet.
 
@@ -79,6 +80,18 @@ fn message_id() -> Result<String, Failure> {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     Ok(format!("urn:uuid:{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
+}
+
+/// SOAP-over-UDP's UDP_MIN_DELAY and UDP_MAX_DELAY (Appendix I): the repeat of a unicast
+/// message waits a random time between them.
+const REPEAT_DELAY: (u64, u64) = (50, 250);
+
+/// The wait before the repeat, in milliseconds drawn from [`REPEAT_DELAY`].
+fn repeat_delay() -> Result<Duration, Failure> {
+    let mut b = [0u8; 1];
+    SystemRandom::new().fill(&mut b).map_err(|_| Failure::config("the system's random number generator failed"))?;
+    let (lo, hi) = REPEAT_DELAY;
+    Ok(Duration::from_millis(lo + u64::from(b[0]) * (hi - lo) / 255))
 }
 
 /// What the probe heard so far.
@@ -152,13 +165,38 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
         reply_port: None,
     };
     cx.phase(Phase::Request);
+    let mut probes = Vec::new();
     for v in Version::ALL {
         let id = message_id()?;
-        d.send(cx, wire::probe(v, &id).as_bytes()).await?;
+        let p = wire::probe(v, &id);
+        d.send(cx, p.as_bytes()).await?;
         heard.ids.push((v, id));
+        probes.push(p);
     }
+    // SOAP-over-UDP repeats a unicast message once (UNICAST_UDP_REPEAT = 1) after a random
+    // delay between UDP_MIN_DELAY and UDP_MAX_DELAY, with the same MessageID: a datagram lost
+    // on the way costs one repeat, not the verdict.
+    let repeat_at = Instant::now() + repeat_delay()?;
+    let mut repeated = false;
     loop {
-        let got = d.recv(cx, &codes::NO_RESPONSE, &heard.waiting_for()).await?;
+        let got = if repeated {
+            d.recv(cx, &codes::NO_RESPONSE, &heard.waiting_for()).await?
+        } else {
+            // Silence until the repeat is still the probe's own code if the deadline comes first.
+            cx.await_answer(&codes::NO_RESPONSE, heard.waiting_for());
+            let got = d.recv_within(repeat_at.saturating_duration_since(Instant::now())).await;
+            cx.answered();
+            match got? {
+                Some(g) => g,
+                None => {
+                    for p in &probes {
+                        d.send_raw(p.as_bytes()).await?;
+                    }
+                    repeated = true;
+                    continue;
+                }
+            }
+        };
         if heard.take(&got.bytes, got.from.port()) {
             break;
         }
