@@ -147,6 +147,27 @@ pub fn skipped(why: &str) {
     }
 }
 
+/// Whether a real UDP peer at `addr` answers the datagram `ask` within two seconds; skips
+/// (returns false) with a printed reason when it does not, or fails under
+/// `PORTPROOF_REQUIRE_REAL=1`.
+pub fn real_udp_peer(what: &str, addr: &str, ask: &[u8], how_to_start: &str) -> bool {
+    let answered = (|| {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.connect(addr).ok()?;
+        s.send(ask).ok()?;
+        let mut buf = [0u8; 2048];
+        s.recv(&mut buf).ok()
+    })()
+    .is_some();
+    if !answered {
+        let msg = format!("{what} does not answer at {addr}/udp; start it with {how_to_start}");
+        assert!(!require_real(), "PORTPROOF_REQUIRE_REAL=1: {msg}");
+        skipped(&msg);
+    }
+    answered
+}
+
 /// The failure code of a result, or "" when it has none.
 pub fn code(result: &Value) -> String {
     result["failure"]["code"].as_str().unwrap_or("").to_owned()

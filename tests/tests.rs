@@ -23,3 +23,4 @@ mod reports;
 mod rmi;
 mod stated;
 mod tls;
+mod udp;

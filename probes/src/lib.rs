@@ -21,6 +21,7 @@ pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
 pub mod net;
+pub mod ntp;
 pub mod opcua;
 pub mod options;
 pub mod oracle;
@@ -30,6 +31,7 @@ pub mod rmi;
 pub mod sniff;
 pub mod tcp;
 pub mod tls;
+pub mod ws_discovery;
 
 mod target;
 pub use options::{Flag, FlagKind, Options, Section};
@@ -719,6 +721,8 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &opcua::Opcua,
         &rmi::Rmi,
         &rmi::Jmx,
+        &ntp::Ntp,
+        &ws_discovery::WsDiscovery,
     ]
 }
 

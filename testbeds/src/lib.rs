@@ -13,11 +13,13 @@ pub mod modbus;
 pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
+pub mod ntp;
 pub mod opcua;
 pub mod oracle;
 pub mod pki;
 pub mod postgres;
 pub mod tally;
+pub mod ws_discovery;
 
 /// The TLS library of the testbed servers, for callers that build their configurations.
 pub use rustls;
