@@ -119,7 +119,9 @@ async fn run(t: &Target, cx: &mut ProbeCx, jmx: bool) -> Result<(), Failure> {
                 }
                 buf.extend_from_slice(&more[..n]);
             }
-            Err(Malformed::Short) => unreachable!("the loop stops reading at the limit"),
+            Err(Malformed::Short) => {
+                return Err(Failure::new(&codes::MALFORMED, Phase::Greeting, "the ProtocolAck's endpoint never ends"));
+            }
             Err(Malformed::Bad(why)) => return Err(Failure::new(&codes::MALFORMED, Phase::Greeting, why)),
         }
     };

@@ -121,6 +121,13 @@ impl<'a> Reader<'a> {
 /// Parses the EndpointIdentifier that follows a ProtocolAck: how many bytes it took, and what.
 pub fn seen_as(b: &[u8]) -> Result<(usize, SeenAs), Malformed> {
     let mut r = Reader { b, at: 0 };
+    // A host name is at most 255 bytes: a longer length is not an endpoint, whatever follows.
+    if let [hi, lo, ..] = *b {
+        let n = u16::from_be_bytes([hi, lo]);
+        if n == 0 || n > 255 {
+            return Err(Malformed::Bad(format!("the endpoint after the ack claims a {n}-byte host name")));
+        }
+    }
     let host = r.utf()?;
     if host.is_empty() || host.len() > 255 || host.chars().any(char::is_control) {
         return Err(Malformed::Bad(format!("the endpoint after the ack is no host name: {host:?}")));
@@ -283,6 +290,7 @@ mod tests {
         huge[at..at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
         assert!(matches!(returned(&huge), Err(Malformed::Bad(m)) if m.contains("names")));
         assert!(matches!(seen_as(b"\x00\x00\x00\x00\x00\x00"), Err(Malformed::Bad(_))));
+        assert!(matches!(seen_as(b"\xff\xffabc"), Err(Malformed::Bad(m)) if m.contains("65535")), "a lying length");
         assert!(matches!(seen_as(b"\x00\x01h\x7f\xff\xff\xff"), Err(Malformed::Bad(_))));
         assert!(matches!(returned(b"HTTP/1.1 400"), Err(Malformed::Bad(_))));
     }
