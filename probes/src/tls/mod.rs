@@ -1103,27 +1103,15 @@ mod tests {
     fn alerts_are_named_and_the_rest_keep_their_name() {
         let none = ClientAuthSeen::default();
         let chain = cert::ChainReport::default();
-        let f = diagnose_rustls(
-            &rustls::Error::AlertReceived(rustls::AlertDescription::DecodeError),
-            &name(),
-            &chain,
-            &none,
-        );
-        assert_eq!(f.code, "tls.alert.decode_error");
-        let f = diagnose_rustls(
-            &rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion),
-            &name(),
-            &chain,
-            &none,
-        );
-        assert_eq!(f.code, "tls.protocol_version");
-        let f = diagnose_rustls(
-            &rustls::Error::AlertReceived(rustls::AlertDescription::UnrecognisedName),
-            &name(),
-            &chain,
-            &none,
-        );
-        assert_eq!(f.code, "tls.sni_required");
+        use rustls::AlertDescription::{DecodeError, ProtocolVersion, UnrecognisedName};
+        for (alert, code) in [
+            (DecodeError, "tls.alert.decode_error"),
+            (ProtocolVersion, "tls.protocol_version"),
+            (UnrecognisedName, "tls.sni_required"),
+        ] {
+            let f = diagnose_rustls(&rustls::Error::AlertReceived(alert), &name(), &chain, &none);
+            assert_eq!(f.code, code, "{alert:?}");
+        }
     }
 
     #[test]
