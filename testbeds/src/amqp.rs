@@ -707,9 +707,7 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(5);
 
     async fn start(mode: AmqpMode) -> (Server, TcpStream) {
-        let server = serve(crate::bind_any().await.unwrap(), mode);
-        let client = TcpStream::connect(server.addr).await.unwrap();
-        (server, client)
+        crate::serve_and_connect(|l| serve(l, mode)).await
     }
 
     /// Reads one frame as (type, channel, payload), checking the frame-end octet.

@@ -59,6 +59,15 @@ pub async fn bind_any() -> std::io::Result<TcpListener> {
     TcpListener::bind("127.0.0.1:0").await
 }
 
+/// Serves on an ephemeral loopback port and connects a client to it: how the responders' own
+/// tests talk to them.
+#[cfg(test)]
+pub(crate) async fn serve_and_connect(serve: impl FnOnce(TcpListener) -> Server) -> (Server, tokio::net::TcpStream) {
+    let server = serve(bind_any().await.expect("bind loopback"));
+    let client = tokio::net::TcpStream::connect(server.addr).await.expect("connect to the responder");
+    (server, client)
+}
+
 /// Removes `<tmp>/<prefix><pid>` folders whose process is gone (Linux: no `/proc/<pid>`).
 /// A demo or testbed interrupted by Ctrl-C, or an OPC UA testbed's PKI (see `opcua`), leaves
 /// its folder: the next run clears those of processes that ended.

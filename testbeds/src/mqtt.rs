@@ -687,9 +687,7 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(5);
 
     async fn start(mode: MqttMode) -> (Server, TcpStream) {
-        let server = serve(crate::bind_any().await.unwrap(), mode);
-        let client = TcpStream::connect(server.addr).await.unwrap();
-        (server, client)
+        crate::serve_and_connect(|l| serve(l, mode)).await
     }
 
     fn str_of(s: &str) -> Vec<u8> {

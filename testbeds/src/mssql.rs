@@ -1146,9 +1146,7 @@ mod tests {
     );
 
     async fn start(mode: MssqlMode) -> (Server, TcpStream) {
-        let server = serve(crate::bind_any().await.unwrap(), mode);
-        let client = TcpStream::connect(server.addr).await.unwrap();
-        (server, client)
+        crate::serve_and_connect(|l| serve(l, mode)).await
     }
 
     fn with_tls(encryption: Encryption, pki: &crate::pki::Pki) -> MssqlConfig {

@@ -617,9 +617,7 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(5);
 
     async fn start(mode: MysqlMode) -> (Server, TcpStream) {
-        let server = serve(crate::bind_any().await.unwrap(), mode);
-        let client = TcpStream::connect(server.addr).await.unwrap();
-        (server, client)
+        crate::serve_and_connect(|l| serve(l, mode)).await
     }
 
     async fn next<R: AsyncRead + Unpin>(c: &mut R) -> (u8, Vec<u8>) {

@@ -1146,9 +1146,7 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(5);
 
     async fn start(mode: PgMode) -> (Server, TcpStream) {
-        let server = serve(crate::bind_any().await.unwrap(), mode);
-        let client = TcpStream::connect(server.addr).await.unwrap();
-        (server, client)
+        crate::serve_and_connect(|l| serve(l, mode)).await
     }
 
     fn startup(params: &[(&str, &str)]) -> Vec<u8> {
