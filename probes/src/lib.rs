@@ -21,6 +21,7 @@ pub mod mqtt;
 pub mod mssql;
 pub mod mysql;
 pub mod net;
+pub mod nettcp;
 pub mod ntp;
 pub mod opcua;
 pub mod options;
@@ -722,6 +723,7 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &rmi::Rmi,
         &rmi::Jmx,
         &ntp::Ntp,
+        &nettcp::NetTcp,
         &ws_discovery::WsDiscovery,
     ]
 }
