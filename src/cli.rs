@@ -104,6 +104,24 @@ pub enum Command {
   portproof demo
   portproof demo --format junit -o demo.xml")]
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:
+  portproof completions bash > ~/.local/share/bash-completion/completions/portproof
+  portproof completions zsh > ~/.zfunc/_portproof
+  portproof completions fish > ~/.config/fish/completions/portproof.fish")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to standard output.
+    #[command(after_help = "Examples:
+  portproof man > portproof.1 && man ./portproof.1")]
+    Man,
+}
+
+/// `portproof completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where and how to write the report.
@@ -584,6 +602,14 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
         Command::Tls(a) => tls_command(*a).await,
         Command::Testbed(a) => testbed(a).await,
         Command::Demo(a) => demo(a).await,
+        Command::Completions(a) => {
+            emit(&crate::completions::script(a.shell));
+            Ok(0)
+        }
+        Command::Man => {
+            emit(&crate::man::page());
+            Ok(0)
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod codes;
+pub mod completions;
+pub mod man;
 pub mod manifest;
 pub mod probe_args;
 pub mod profile;

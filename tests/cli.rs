@@ -546,3 +546,57 @@ fn user_help_names_every_probe_that_logs_in() {
     assert!(names.len() > 2, "{names:?}");
     assert!(run.stdout.contains(&format!("({})", names.join(", "))), "{}", run.stdout);
 }
+
+/// Every subcommand `portproof --help` lists, read from the help itself.
+fn subcommands() -> Vec<String> {
+    let help = portproof(&["--help"]).stdout;
+    let list = help.split("Commands:").nth(1).expect("a Commands section").split("\n\n").next().unwrap();
+    // A name is indented by two; a wrapped description line by more.
+    list.lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[test]
+fn bash_completions_name_every_subcommand_and_the_probe_flags_and_parse() {
+    let run = portproof(&["completions", "bash"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let subs = subcommands();
+    assert!(subs.len() >= 12, "{subs:?}");
+    for sub in &subs {
+        assert!(run.stdout.contains(sub.as_str()), "{sub} missing from the bash completions");
+    }
+    // Probe flags are added from the registry at runtime, not by the derive.
+    for flag in ["--json-field", "--set"] {
+        assert!(run.stdout.contains(flag), "{flag} missing from the bash completions");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portproof.bash");
+    std::fs::write(&path, &run.stdout).unwrap();
+    match std::process::Command::new("bash").arg("-n").arg(&path).output() {
+        Ok(o) => assert!(o.status.success(), "bash -n: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!("bash is needed to check the completion script: {e}"),
+    }
+    for shell in ["zsh", "fish"] {
+        let run = portproof(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(run.stdout.contains("json-field") && run.stdout.contains("completions"), "{shell}");
+    }
+    assert_eq!(portproof(&["completions", "tcsh"]).code, 2, "an unknown shell is a usage error");
+}
+
+#[test]
+fn man_page_is_roff_with_a_title_and_every_subcommand() {
+    let run = portproof(&["man"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // clap_mangen opens with the `\*(Aq` string definition (.ie/.el), then the title.
+    let first = run.stdout.lines().find(|l| !l.starts_with(".ie ") && !l.starts_with(".el ")).unwrap();
+    assert!(first.starts_with(".TH portproof 1"), "{first}");
+    for sub in subcommands() {
+        assert!(run.stdout.contains(&format!(".SH \"PORTPROOF {}\"", sub.to_uppercase())), "{sub} has no section");
+    }
+    assert!(run.stdout.contains("json\\-field"), "probe flags are in the page");
+}
