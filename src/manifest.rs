@@ -345,6 +345,28 @@ impl CheckSpec {
                 format!("the {} probe runs over {}, not {over} (check {:?})", probe.name(), can.join(" or "), r.name),
             );
         }
+        if let Some(tls) = r.tls.as_ref().filter(|_| !probe.about().tls_expectations) {
+            let stated: Vec<&str> =
+                [(tls.client_auth.is_some(), "client_auth"), (!tls.alpn.is_empty(), "alpn"), (tls.scan, "scan")]
+                    .into_iter()
+                    .filter_map(|(set, name)| set.then_some(name))
+                    .collect();
+            if !stated.is_empty() {
+                let checker = portproof_probes::registry()
+                    .iter()
+                    .find(|p| p.about().tls_expectations)
+                    .map_or("tls", |p| p.name());
+                return err(
+                    "tls",
+                    format!(
+                        "check {:?}: tls.{} is what the {checker} probe checks, and the {} probe would ignore it; add a check with expect: {checker} on this port for it",
+                        r.name,
+                        stated.join(", tls."),
+                        probe.name()
+                    ),
+                );
+            }
+        }
         if r.tls.is_some() && over != Over::Tls && !probe.tls_in_band() {
             return err(
                 "tls",

@@ -600,3 +600,17 @@ fn man_page_is_roff_with_a_title_and_every_subcommand() {
     }
     assert!(run.stdout.contains("json\\-field"), "probe flags are in the page");
 }
+
+#[test]
+fn handshake_expectations_on_another_probe_are_refused_not_ignored() {
+    // Only the tls probe looks at client_auth, alpn and scan: elsewhere they would pass unseen.
+    for args in [
+        &["check", "127.0.0.1:8443", "-e", "https", "--client-auth", "required"][..],
+        &["check", "127.0.0.1:5432", "-e", "postgres", "--client-auth", "required"][..],
+        &["check", "127.0.0.1:8443", "-e", "https", "--alpn", "h2"][..],
+    ] {
+        let run = portproof(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("is what the tls probe checks"), "{args:?}: {}", run.stderr);
+    }
+}

@@ -559,6 +559,10 @@ pub struct About {
     /// own exchange (PostgreSQL's SSLRequest). For any other probe, `tls:` on a check that is
     /// not over TLS would be ignored, so it is refused as a configuration error.
     pub tls_in_band: bool,
+    /// Whether this probe checks what a TLS handshake itself must show (`tls.client_auth`,
+    /// `tls.alpn`, `tls.scan`): only the `tls` probe. Elsewhere those settings would be ignored,
+    /// a check passing on what it never looked at, so they are refused.
+    pub tls_expectations: bool,
 }
 
 impl About {
@@ -580,6 +584,7 @@ impl About {
         codes: &[],
         logs_in: false,
         tls_in_band: false,
+        tls_expectations: false,
     };
 }
 

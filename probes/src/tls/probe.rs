@@ -37,6 +37,7 @@ static ABOUT: crate::About = crate::About {
     default_ports: &[443, 8443, 8043, 8060, 636, 993, 995, 5671, 8883],
     codes: codes::CODES,
     tls_in_band: true,
+    tls_expectations: true,
     ..crate::About::DEFAULT
 };
 
