@@ -497,10 +497,14 @@ pub fn millis(d: Duration) -> f64 {
 
 /// `1.5s`, `250ms`: durations the way people write them in manifests.
 pub fn humanize(d: Duration) -> String {
-    if d.as_millis() < 1000 || d.subsec_millis() != 0 && d.as_secs() < 10 {
-        format!("{}ms", d.as_millis())
+    // Whole milliseconds: a measured wait (2.000499s) reads as what was asked for.
+    let ms = d.as_millis();
+    if ms < 1000 || ms % 1000 != 0 && ms < 10_000 {
+        format!("{ms}ms")
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
     } else {
-        format!("{}s", d.as_secs_f64())
+        format!("{}s", ms as f64 / 1000.0)
     }
 }
 
@@ -876,6 +880,8 @@ mod tests {
         assert_eq!(humanize(Duration::from_millis(250)), "250ms");
         assert_eq!(humanize(Duration::from_secs(2)), "2s");
         assert_eq!(humanize(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(humanize(Duration::from_nanos(2_000_499_840)), "2s", "no nanoseconds");
+        assert_eq!(humanize(Duration::from_millis(12_500)), "12.5s");
     }
 
     #[test]
