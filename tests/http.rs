@@ -245,12 +245,19 @@ fn https_through_the_tls_engine() {
 fn tcp_is_open_at_best_and_names_a_greeting() {
     let s =
         serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
-    let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "-f", "json"]);
+    // A stated wait, so that a loaded test machine cannot make the adaptive one too short; the
+    // greeter keeps the connection open, so the check also shows the wait ends with the banner.
+    let target = format!("127.0.0.1:{}", s.port());
+    let run = portproof(&["check", &target, "--expect", "tcp", "--greeting", "30s", "--timeout", "60s", "-f", "json"]);
     assert_eq!(run.code, 0);
     let r = run.result();
     assert_eq!((r["level"].as_str(), r["require"].as_str()), (Some("open"), Some("open")));
     assert_eq!(r["identified"], "ssh");
     assert!(r["facts"]["banner"].as_str().unwrap().contains("OpenSSH_9.6"));
+    assert!(r["duration_ms"].as_f64().unwrap() < 10_000.0, "the banner ends the wait, not the 30 s: {r:#}");
+    let quiet = portproof(&["check", &target, "--expect", "tcp", "--greeting", "0s", "-f", "json"]).result();
+    assert_eq!(quiet["level"], "open");
+    assert!(quiet["identified"].is_null() && quiet["facts"]["banner"].is_null(), "0s: no listening: {quiet:#}");
     let run = portproof(&["check", &format!("127.0.0.1:{}", s.port()), "--expect", "tcp", "--require", "healthy"]);
     assert_eq!(run.code, 2, "tcp cannot prove healthy: a configuration error, not a failed check");
 }

@@ -15,9 +15,11 @@ pub mod stranger;
 pub mod words;
 pub use sslmode::SslMode;
 
+use std::collections::HashMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
@@ -75,6 +77,70 @@ pub fn load_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>
     Ok(certs)
 }
 
+/// A CA file as every check that names it uses it: parsed once per run, not once per check.
+struct Trust {
+    roots: Arc<RootCertStore>,
+    /// The subjects of its certificates (to compare with a server's acceptable-CA list).
+    anchors: Arc<Vec<Vec<u8>>>,
+    /// Its certificates, which a server may present as its own (pinning).
+    certs: Arc<Vec<CertificateDer<'static>>>,
+}
+
+/// Which version of a file a cache entry holds: a file changed since (an exporter's long run, a
+/// test rewriting it) is read again, at the price of one `stat` per check.
+type FileKey = (PathBuf, Option<SystemTime>, u64);
+
+/// Parsed files by the version of the files they came from.
+type FileCache<K, T> = OnceLock<Mutex<HashMap<K, T>>>;
+
+fn file_key(path: &Path) -> FileKey {
+    let meta = std::fs::metadata(path).ok();
+    (path.to_path_buf(), meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()))
+}
+
+/// Looks `key` up in `cache`, or loads and keeps it. Errors are not kept: each check reports its
+/// own, and a file fixed in the meantime is read again.
+fn cached<K: Eq + std::hash::Hash, T: Clone>(
+    cache: &Mutex<HashMap<K, T>>,
+    key: K,
+    load: impl FnOnce() -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    if let Some(hit) = cache.lock().expect("tls file cache").get(&key) {
+        return Ok(hit.clone());
+    }
+    let value = load()?;
+    cache.lock().expect("tls file cache").insert(key, value.clone());
+    Ok(value)
+}
+
+fn trust_file(path: &Path) -> Result<Arc<Trust>, Failure> {
+    static CACHE: FileCache<FileKey, Arc<Trust>> = OnceLock::new();
+    cached(CACHE.get_or_init(Mutex::default), file_key(path), || {
+        let certs = load_certs(path, "CA file")?;
+        let mut roots = RootCertStore::empty();
+        for cert in &certs {
+            roots
+                .add(cert.clone())
+                .map_err(|e| Failure::config(format!("CA file {}: unusable certificate: {e}", path.display())))?;
+        }
+        Ok(Arc::new(Trust {
+            roots: Arc::new(roots),
+            anchors: Arc::new(cert::subjects(&certs)),
+            certs: Arc::new(certs),
+        }))
+    })
+}
+
+/// A client certificate and its key, read and matched once per run.
+fn identity_files(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, Failure> {
+    static CACHE: FileCache<(FileKey, FileKey), Arc<CertifiedKey>> = OnceLock::new();
+    cached(CACHE.get_or_init(Mutex::default), (file_key(cert), file_key(key)), || {
+        let pair = CertifiedKey::from_der(load_certs(cert, "client certificate")?, load_key(key)?, &provider())
+            .map_err(|e| Failure::config(format!("client certificate {} and key do not fit: {e}", cert.display())))?;
+        Ok(Arc::new(pair))
+    })
+}
+
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| Failure::config(format!("cannot read a private key from {}: {e}", path.display())))
@@ -100,7 +166,7 @@ pub struct RecordingVerifier {
     /// The CA file's certificates: a server presenting one of them as its own is trusted as it
     /// stands (what OpenSSL and curl do with `--cacert server.pem`), where webpki would refuse
     /// a trust anchor used as an end entity.
-    pinned: Vec<CertificateDer<'static>>,
+    pinned: Arc<Vec<CertificateDer<'static>>>,
     log: Mutex<VerifyLog>,
 }
 
@@ -260,7 +326,7 @@ impl ResolvesClientCert for RecordingResolver {
 /// A client configuration with the recorders that watch its handshakes.
 pub struct Engine {
     /// Subject DERs of the CAs of the target's CA file, when it names one.
-    pub anchors: Option<Vec<Vec<u8>>>,
+    pub anchors: Option<Arc<Vec<Vec<u8>>>>,
     /// The rustls configuration.
     pub config: Arc<ClientConfig>,
     /// Records the server chain and the verification verdict.
@@ -281,22 +347,12 @@ pub fn client_config_as(
     alpn: &[&[u8]],
     identity: Option<Arc<CertifiedKey>>,
 ) -> Result<Engine, Failure> {
-    let mut anchors = None;
-    let mut pinned = Vec::new();
-    let roots = match &opts.ca {
+    let (roots, anchors, pinned) = match &opts.ca {
         Some(path) => {
-            let mut roots = RootCertStore::empty();
-            let certs = load_certs(path, "CA file")?;
-            anchors = Some(cert::subjects(&certs));
-            pinned.clone_from(&certs);
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| Failure::config(format!("CA file {}: unusable certificate: {e}", path.display())))?;
-            }
-            Arc::new(roots)
+            let trust = trust_file(path)?;
+            (trust.roots.clone(), Some(trust.anchors.clone()), trust.certs.clone())
         }
-        None => system_roots(),
+        None => (system_roots(), None, Arc::default()),
     };
     let inner = WebPkiServerVerifier::builder_with_provider(roots, provider())
         .build()
@@ -304,11 +360,7 @@ pub fn client_config_as(
     let verifier = Arc::new(RecordingVerifier { inner, insecure: opts.insecure, pinned, log: Mutex::default() });
     let key = match (&opts.client_cert, &opts.client_key) {
         _ if identity.is_some() => identity,
-        (Some(cert), Some(key)) => Some(Arc::new(
-            CertifiedKey::from_der(load_certs(cert, "client certificate")?, load_key(key)?, &provider()).map_err(
-                |e| Failure::config(format!("client certificate {} and key do not fit: {e}", cert.display())),
-            )?,
-        )),
+        (Some(cert), Some(key)) => Some(identity_files(cert, key)?),
         (None, None) => None,
         _ => return Err(Failure::config("client_cert and client_key go together: give both or neither")),
     };
@@ -438,7 +490,7 @@ where
         let mut f = diagnose_rustls(e, &name, &chain, &auth);
         if matches!(e, rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) {
             // With the CA file's subjects at hand, a missing intermediate is told for sure.
-            let why = chain.untrusted(engine.anchors.as_deref());
+            let why = chain.untrusted(engine.anchors.as_deref().map(Vec::as_slice));
             f = Failure::new(why.code.0, Phase::Tls, why.message);
         }
         f
@@ -774,6 +826,28 @@ fn is_webpki(o: &rustls::OtherError, w: &webpki::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_file_is_parsed_once_per_run_and_again_when_it_changes() {
+        let dir = std::env::temp_dir().join(format!("portproof-ca-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ca.pem");
+        let pem = |name: &str| rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap().cert.pem();
+        std::fs::write(&path, pem("a.example")).unwrap();
+        let opts = TlsOptions { ca: Some(path.clone()), ..TlsOptions::default() };
+        let (first, second) = (trust_file(&path).unwrap(), trust_file(&path).unwrap());
+        assert!(Arc::ptr_eq(&first, &second), "the second check reuses the parsed file");
+        let engine = client_config(&opts, &[]).unwrap();
+        assert!(Arc::ptr_eq(engine.anchors.as_ref().unwrap(), &first.anchors));
+        // A longer file: another version, read again (the test cannot rely on mtime granularity).
+        std::fs::write(&path, pem("a-much-longer-name.example") + &pem("b.example")).unwrap();
+        let changed = trust_file(&path).unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_eq!(changed.certs.len(), 2);
+        std::fs::write(&path, "not pem").unwrap();
+        assert!(trust_file(&path).is_err(), "a broken file is an error, not the last good version");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn name() -> ServerName<'static> {
         ServerName::try_from("gw.example").unwrap()

@@ -1,16 +1,17 @@
 //! `tcp`: connect only. Level `open` is its best; it is the baseline every other probe beats.
 //!
 //! After connecting it listens briefly, because a port that speaks first (SSH, MySQL, SMTP)
-//! names itself for free: that goes into `identified` and the `banner` fact.
+//! names itself for free: that goes into `identified` and the `banner` fact. The wait adapts
+//! to the connection's own round trip (`options.rs`): a fixed wait would cap a large run at a
+//! few hundred checks a second, all spent listening to ports that never speak first.
 
-use std::time::Duration;
+pub mod options;
+pub use options::*;
+
+use std::time::Instant;
 
 use crate::net::{dial, read_available};
 use crate::{Failure, Level, Over, Phase, Probe, ProbeCx, Target, sniff};
-
-/// How long `tcp` waits for a greeting after connecting. Servers that speak first do so at
-/// once; waiting longer would only slow every check of a silent port.
-const GREETING_WAIT: Duration = Duration::from_millis(150);
 
 /// The `tcp` probe.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +25,7 @@ static ABOUT: crate::About = crate::About {
     default_ports: &[],
     best_level: Level::Open,
     transports: &[Over::Tcp],
+    options: Some(&SECTION),
     ..crate::About::DEFAULT
 };
 
@@ -45,10 +47,23 @@ impl Probe for Tcp {
 }
 
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
+    let started = Instant::now();
     let mut conn = dial(cx, &t.host, t.port).await?;
-    let wait = cx.remaining().map_or(GREETING_WAIT, |r| GREETING_WAIT.min(r / 4));
+    let wait = t.options_or_default::<TcpOptions>().greeting_wait(started.elapsed());
+    // However long the greeting may take, the verdict (`open`) is already earned: leave most of
+    // the deadline unspent rather than turn a patient wait into a timeout.
+    let wait = cx.remaining().map_or(wait, |r| wait.min(r / 4));
+    if wait.is_zero() {
+        return Ok(());
+    }
     cx.phase(Phase::Greeting);
-    let greeting = read_available(&mut conn, 512, wait).await;
+    // A patient wait is for the first bytes only: once the greeting has begun, the rest of it
+    // follows within the adaptive wait, and a `--greeting 10s` must not hold every banner 10 s.
+    let mut greeting = read_available(&mut conn, 1, wait).await;
+    if !greeting.is_empty() {
+        let rest = wait.min(MIN_ADAPTIVE_WAIT * 10);
+        greeting.extend(read_available(&mut conn, 511, rest).await);
+    }
     cx.end_phase();
     if !greeting.is_empty() {
         cx.fact("banner", sniff::describe(&greeting));
