@@ -62,6 +62,14 @@ pub enum Command {
   portproof tls 10.0.0.5:8060 --ca ca.pem --client-cert gw.pem --client-key gw-key.pem
   portproof tls 10.0.0.5:8060 --ca ca.pem --client-auth required --format json")]
     Tls(Box<TlsCmdArgs>),
+    /// Name the protocol each port speaks, proved by the probes themselves (the port's own
+    /// probe first, after a silent listen and a TLS handshake). Exits 1 unless every port was
+    /// identified.
+    #[command(after_help = "Examples:
+  portproof identify 10.0.0.5:8088
+  portproof identify 10.0.0.5:22,80,443,3306,5432,5672 --format json
+  portproof identify 10.0.0.5:7237 --listen 3s --per-try 5s")]
+    Identify(crate::identify::IdentifyArgs),
     /// Run an embedded product profile (`portproof profiles` lists them).
     #[command(after_help = "Examples:
   portproof profile ignition --host 10.0.0.5
@@ -532,6 +540,7 @@ pub fn main() -> ExitCode {
 pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
     match cli.command {
         Command::Check(a) => check(*a).await,
+        Command::Identify(a) => crate::identify::command(a).await,
         Command::Run(a) => {
             let (m, src) = Manifest::load(&a.manifest)?;
             let origin = a.manifest.display().to_string();
@@ -855,8 +864,13 @@ fn login(a: &CheckArgs, p: &Parsed) -> Result<Option<Login>, UsageError> {
     }))
 }
 
-async fn check(a: CheckArgs) -> Result<u8, UsageError> {
+async fn check(mut a: CheckArgs) -> Result<u8, UsageError> {
     let parsed = parse_target(&a.target)?;
+    if a.expect.is_none() && parsed.expect.is_none() {
+        let (expect, over_tls) = crate::identify::for_check(&parsed.host, parsed.port).await?;
+        a.expect = Some(expect);
+        a.tls |= over_tls;
+    }
     let raw = check_spec(&a, &parsed)?;
     let spec = CheckSpec::try_from(raw).map_err(UsageError)?;
     let m =

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod codes;
 pub mod completions;
+pub mod identify;
 pub mod man;
 pub mod manifest;
 pub mod probe_args;

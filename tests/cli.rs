@@ -48,7 +48,6 @@ fn help_has_examples_and_exits_zero() {
 #[test]
 fn usage_errors_exit_2_with_a_reason() {
     let cases: &[(&[&str], &str)] = &[
-        (&["check", "127.0.0.1:80"], "--expect"),
         (&["check", "127.0.0.1", "--expect", "tcp"], "HOST:PORT"),
         (&["check", "127.0.0.1:80", "--expect", "gopher"], "gopher"),
         (&["check", "127.0.0.1:80", "--expect", "http", "--body-regex", "("], "body_regex"),
@@ -532,7 +531,7 @@ fn the_table_of_one_check_reads_right() {
 #[test]
 fn errors_have_one_style_whoever_finds_them() {
     let clap = portproof(&["check"]);
-    let ours = portproof(&["check", "h:1"]);
+    let ours = portproof(&["check", "h:1", "--expect", "gopher"]);
     for run in [&clap, &ours] {
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(run.stderr.starts_with("portproof: error: "), "{:?}", run.stderr);

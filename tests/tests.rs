@@ -12,6 +12,7 @@ mod cli;
 mod databases;
 mod errors;
 mod http;
+mod identify;
 mod industrial;
 mod messaging;
 mod modbus;

@@ -567,6 +567,22 @@ pub struct About {
     /// `tls.alpn`, `tls.scan`): only the `tls` probe. Elsewhere those settings would be ignored,
     /// a check passing on what it never looked at, so they are refused.
     pub tls_expectations: bool,
+    /// Whether `portproof identify` may send this probe's opening to a port of unknown
+    /// protocol ([`Identify`]).
+    pub identify: Identify,
+}
+
+/// Where `portproof identify` may try a probe on a port whose protocol is not known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identify {
+    /// On any port: its opening is a harmless question to any server.
+    Anywhere,
+    /// Only on one of its `default_ports`: industrial protocols, whose request a device of
+    /// another protocol (or a PLC behind a gateway) might act on.
+    OwnPortOnly,
+    /// Never as a candidate: the baselines identify runs itself (`tcp`, `tls`), and probes
+    /// over transports it does not scan.
+    Never,
 }
 
 impl About {
@@ -589,6 +605,7 @@ impl About {
         logs_in: false,
         tls_in_band: false,
         tls_expectations: false,
+        identify: Identify::Anywhere,
     };
 }
 

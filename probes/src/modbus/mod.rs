@@ -78,6 +78,7 @@ static ABOUT: crate::About = crate::About {
     // A PLC may accept only a few clients: one connection per host at a time.
     per_host_limit: Some(1),
     per_host_group: Some(crate::INDUSTRIAL),
+    identify: crate::Identify::OwnPortOnly,
     options: Some(&SECTION),
     codes: codes::CODES,
     ..crate::About::DEFAULT

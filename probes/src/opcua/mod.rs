@@ -61,6 +61,7 @@ static ABOUT: crate::About = crate::About {
     // A PLC or embedded server may accept only a handful of clients: never take two.
     per_host_limit: Some(1),
     per_host_group: Some(crate::INDUSTRIAL),
+    identify: crate::Identify::OwnPortOnly,
     options: Some(&SECTION),
     // async-opcua logs every discovery without a client certificate, and every refusal the
     // report explains, as an error: only when asked for.

@@ -26,6 +26,7 @@ static ABOUT: crate::About = crate::About {
     best_level: Level::Open,
     transports: &[Over::Tcp],
     options: Some(&SECTION),
+    identify: crate::Identify::Never,
     ..crate::About::DEFAULT
 };
 

@@ -38,6 +38,7 @@ static ABOUT: crate::About = crate::About {
     codes: codes::CODES,
     tls_in_band: true,
     tls_expectations: true,
+    identify: crate::Identify::Never,
     ..crate::About::DEFAULT
 };
 
