@@ -525,7 +525,7 @@ fn the_table_of_one_check_reads_right() {
     .unwrap();
     let run = portproof(&["run", path.to_str().unwrap()]);
     assert_eq!(run.code, 0, "an optional failure does not fail the run: {}", run.stdout);
-    assert!(run.stdout.contains("fail (optional)") && !run.stdout.contains("skip"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL (optional)") && !run.stdout.contains("skip"), "{}", run.stdout);
     assert!(run.stdout.contains("CHECK"), "named checks keep their column: {}", run.stdout);
 }
 
