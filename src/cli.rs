@@ -1175,6 +1175,8 @@ async fn demo_in(a: &DemoArgs, products: &[Product], dir: &std::path::Path) -> R
         if products.len() > 1 {
             for c in &mut planned {
                 c.name = format!("{}: {}", product.label(), c.name);
+                // Each product's groups are its own, though all sites share 127.0.0.1.
+                c.any_of = c.any_of.take().map(|g| format!("{}: {g}", product.label()));
             }
         }
         checks.extend(planned);

@@ -128,7 +128,8 @@ fn profile_ignition_against_the_testbed() {
     let offset = gw.offset.to_string();
     let dir = tempfile::tempdir().unwrap();
     let ca = gw.pki.write_to(dir.path()).unwrap().ca;
-    let args = ["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "-f", "json"];
+    let with = "gan,opcua,modbus,mysql,postgres,mssql,oracle";
+    let args = ["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "--with", with, "-f", "json"];
     let run = portproof(&[&args[..], &["--ca", ca.to_str().unwrap()]].concat());
     assert_eq!(run.code, 0, "{}", run.stdout);
     let j = run.json();
