@@ -575,8 +575,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
                 let text = match a.run.output.format.unwrap_or(Format::Table) {
                     Format::Table => profile::render_list(p.name, &m, &entries, &o),
                     Format::Json => {
-                        serde_json::to_string_pretty(&profile::list_json(p.name, &m, &entries, &o))
-                            .expect("serializes")
+                        serde_json::to_string_pretty(&profile::list_json(p.name, &m, &entries, &o)).expect("serializes")
                             + "\n"
                     }
                     other => {
@@ -664,7 +663,12 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
 
 /// The command line's hosts, features, offset and configuration files, checked: its own
 /// mistakes name the flag, not the manifest line they would otherwise surface at.
-fn overrides(m: &Manifest, hosts: &[String], a: &ManifestRunArgs, base: Option<PathBuf>) -> Result<Overrides, UsageError> {
+fn overrides(
+    m: &Manifest,
+    hosts: &[String],
+    a: &ManifestRunArgs,
+    base: Option<PathBuf>,
+) -> Result<Overrides, UsageError> {
     let mut o = Overrides {
         offset: a.offset,
         with: a.with.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect(),
@@ -683,7 +687,9 @@ fn overrides(m: &Manifest, hosts: &[String], a: &ManifestRunArgs, base: Option<P
                     return Err(UsageError(format!("--host {h}: give ROLE=HOST[,HOST...]")));
                 }
                 if o.role_hosts.iter().any(|(r, _)| r == role) {
-                    return Err(UsageError(format!("--host {role}=...: given twice; list its hosts in one, comma-separated")));
+                    return Err(UsageError(format!(
+                        "--host {role}=...: given twice; list its hosts in one, comma-separated"
+                    )));
                 }
                 o.role_hosts.push((role.trim().to_owned(), list));
             }

@@ -293,8 +293,22 @@ fn add_sections(schema: &mut schemars::Schema) {
 
 /// The fields every check has, for `unknown field` errors (the probe sections come after).
 const COMMON_FIELDS: &[&str] = &[
-    "name", "host", "port", "expect", "role", "feature", "direction", "offset", "over", "require", "timeout",
-    "optional", "planned", "note", "tls", "login",
+    "name",
+    "host",
+    "port",
+    "expect",
+    "role",
+    "feature",
+    "direction",
+    "offset",
+    "over",
+    "require",
+    "timeout",
+    "optional",
+    "planned",
+    "note",
+    "tls",
+    "login",
 ];
 
 fn field_names() -> &'static [&'static str] {

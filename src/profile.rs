@@ -152,7 +152,8 @@ pub fn port_model(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Resul
 pub fn judge_closed(o: &mut Outcome, why: &str, probe: &str, over: Over) -> bool {
     if o.level >= Level::Open {
         let what = answered(o, probe);
-        let then = o.failure.take().map(|f| format!("; the {probe} probe then stopped: {}", f.code)).unwrap_or_default();
+        let then =
+            o.failure.take().map(|f| format!("; the {probe} probe then stopped: {}", f.code)).unwrap_or_default();
         o.failure = Some(
             Failure::new(
                 &core::CLOSED_ANSWERED,
@@ -237,7 +238,10 @@ pub fn read_config(m: &Manifest, arg: &str) -> Result<ConfigValues, String> {
         }
     };
     let source = m.config.iter().find(|c| c.file.eq_ignore_ascii_case(&name)).ok_or_else(|| {
-        format!("--config {arg}: {name:?} is not a file this profile reads ({}); give NAME=PATH for a file named otherwise", accepted())
+        format!(
+            "--config {arg}: {name:?} is not a file this profile reads ({}); give NAME=PATH for a file named otherwise",
+            accepted()
+        )
     })?;
     let shown = path;
     let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
@@ -432,7 +436,10 @@ fn xml_paths(text: &str, wanted: &[&str]) -> Result<Found, FileError> {
     let mut gathering: Vec<(usize, String, String, usize)> = Vec::new();
     let put = |found: &mut Found, key: &str, value: String, line: usize| -> Result<(), FileError> {
         if let Some((_, first)) = found.get(key) {
-            return Err((Some(line), format!("{key} matches twice, here and at line {first}: make the path select one")));
+            return Err((
+                Some(line),
+                format!("{key} matches twice, here and at line {first}: make the path select one"),
+            ));
         }
         found.insert(key.to_owned(), (value, line));
         Ok(())
@@ -940,7 +947,10 @@ checks:
         let entries = port_model(&m, p.yaml, &p.origin(), &o).unwrap();
         assert_eq!(entries.len(), m.checks.len(), "selected or not");
         let web = entries.iter().find(|e| e.port == 9444).unwrap();
-        assert_eq!((web.transport, web.direction, web.port_from.as_str()), (Transport::Tcp, Direction::Inbound, "9443 +1 (--offset)"));
+        assert_eq!(
+            (web.transport, web.direction, web.port_from.as_str()),
+            (Transport::Tcp, Direction::Inbound, "9443 +1 (--offset)")
+        );
         assert!(entries.iter().any(|e| e.port_from.starts_with("fixed") && !e.selected), "the clustering port");
         let text = render_list("wso2-mb", &m, &entries, &o);
         assert!(text.contains("FEATURES") && text.contains("9444/tcp") && text.contains("fixed"), "{text}");

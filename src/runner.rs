@@ -322,10 +322,7 @@ fn shell(c: &Check) -> CheckResult {
         direction: c.direction,
         port_from: c.port_from.clone(),
         closed: c.closed.clone(),
-        any_of: c
-            .any_of
-            .clone()
-            .map(|group| AnyOfResult { group, host: c.target.host.clone(), passed_by: Vec::new() }),
+        any_of: c.any_of.clone().map(|group| AnyOfResult { group, host: c.target.host.clone(), passed_by: Vec::new() }),
         outcome: Outcome {
             level: Level::Unreachable,
             identified: None,
@@ -392,7 +389,9 @@ async fn run_check(
         // An interrupted check did not finish: it never counts as passed.
         result.ok = !interrupted
             && match &check.closed {
-                Some(why) => crate::profile::judge_closed(&mut result.outcome, why, check.probe.name(), check.target.over),
+                Some(why) => {
+                    crate::profile::judge_closed(&mut result.outcome, why, check.probe.name(), check.target.over)
+                }
                 None => result.outcome.passes(check.require),
             };
         spent += attempt_start.elapsed();

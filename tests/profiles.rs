@@ -92,19 +92,21 @@ fn host_roles_send_each_check_to_its_host() {
     assert_eq!(by_name(&j, "Gateway HTTP")["role"], "gateway");
 
     // Two gateways (primary and backup) each get the gateway's checks.
-    let run = portproof(&["profile", "ignition", "--offset", &offset, "--host", "gateway=127.0.0.1,127.0.0.2", "-f", "json"]);
+    let run =
+        portproof(&["profile", "ignition", "--offset", &offset, "--host", "gateway=127.0.0.1,127.0.0.2", "-f", "json"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let j = run.json();
-    assert_eq!(
-        by_name(&j, "Gateway HTTP @ 127.0.0.2")["target"],
-        format!("127.0.0.2:{}", 8088 + db.offset)
-    );
+    assert_eq!(by_name(&j, "Gateway HTTP @ 127.0.0.2")["target"], format!("127.0.0.2:{}", 8088 + db.offset));
     assert_eq!(by_name(&j, "Gateway HTTPS @ 127.0.0.1")["any_of"]["host"], "127.0.0.1");
 
     // A role given no host is named, when one of its checks is asked for.
     let run = portproof(&["profile", "ignition", "--host", "gateway=127.0.0.1", "--with", "postgres"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("role \"database\" has no host") && run.stderr.contains("--host database="), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("role \"database\" has no host") && run.stderr.contains("--host database="),
+        "{}",
+        run.stderr
+    );
     let run = portproof(&["profile", "ignition", "--host", "plc=127.0.0.1"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no such role") && run.stderr.contains("database"), "{}", run.stderr);
@@ -121,7 +123,8 @@ fn an_unknown_feature_is_a_usage_error_listing_the_features() {
 
 #[test]
 fn expect_closed_passes_on_a_closed_port_and_names_what_answers_on_an_open_one() {
-    let ssh = serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
+    let ssh =
+        serve(async { hostile::greeter(portproof_testbeds::bind_any().await.unwrap(), b"SSH-2.0-OpenSSH_9.6\r\n") });
     let closed = serve(hostile::closed_port());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("closed.yaml");
@@ -205,7 +208,16 @@ fn require_ssl_checks_the_redirect_to_https() {
             format!("<properties>\n<entry key=\"gateway.port\">{port}</entry>\n<entry key=\"gateway.sslport\">{}</entry>\n</properties>\n", gw.port(8043).unwrap()),
         )
         .unwrap();
-        let run = portproof(&["profile", "ignition", "--config", xml.to_str().unwrap(), "--with", "require-ssl", "-f", "json"]);
+        let run = portproof(&[
+            "profile",
+            "ignition",
+            "--config",
+            xml.to_str().unwrap(),
+            "--with",
+            "require-ssl",
+            "-f",
+            "json",
+        ]);
         let r = by_name(&run.json(), "HTTPS redirect");
         assert_eq!(r["ok"], ok, "{r:#}");
         if !ok {
@@ -225,7 +237,10 @@ fn a_gateway_xml_moves_the_checks_to_its_ports() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let j = run.json();
     let http = j["checks"].as_array().unwrap().iter().find(|c| c["check"] == "Gateway HTTP").unwrap().clone();
-    assert_eq!((http["port"].as_u64(), http["port_from"].as_str()), (Some(8080), Some("gateway.port in gateway.xml:2")));
+    assert_eq!(
+        (http["port"].as_u64(), http["port_from"].as_str()),
+        (Some(8080), Some("gateway.port in gateway.xml:2"))
+    );
     let https = j["checks"].as_array().unwrap().iter().find(|c| c["check"] == "Gateway HTTPS").unwrap().clone();
     assert_eq!((https["port"].as_u64(), https["port_from"].as_str()), (Some(8043), Some("default")));
 
@@ -241,7 +256,16 @@ fn a_gateway_xml_moves_the_checks_to_its_ports() {
     )
     .unwrap();
     let ca = gw.pki.write_to(dir.path()).unwrap().ca;
-    let run = portproof(&["profile", "ignition", "--config", xml.to_str().unwrap(), "--ca", ca.to_str().unwrap(), "-f", "json"]);
+    let run = portproof(&[
+        "profile",
+        "ignition",
+        "--config",
+        xml.to_str().unwrap(),
+        "--ca",
+        ca.to_str().unwrap(),
+        "-f",
+        "json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let j = run.json();
     let http = by_name(&j, "Gateway HTTP");
@@ -303,7 +327,9 @@ fn a_carbon_xml_offset_moves_every_port_but_the_fixed_ones() {
         (c["port"].as_u64().unwrap(), c["port_from"].as_str().unwrap().to_owned())
     };
     // The document's EI-Broker ports are MB's with offset 3: 5675, 8675, 1886, 8836, 7614.
-    for (name, want) in [("AMQP", 5675), ("AMQP over TLS", 8675), ("MQTT", 1886), ("MQTT over TLS", 8836), ("Thrift", 7614)] {
+    for (name, want) in
+        [("AMQP", 5675), ("AMQP over TLS", 8675), ("MQTT", 1886), ("MQTT over TLS", 8836), ("Thrift", 7614)]
+    {
         assert_eq!(port(name).0, want, "{name}");
     }
     assert_eq!(port("AMQP").1, "5672 +3 (Server/Ports/Offset in carbon.xml:3)");
@@ -314,7 +340,17 @@ fn a_carbon_xml_offset_moves_every_port_but_the_fixed_ones() {
 fn list_shows_roles_features_and_where_each_port_comes_from() {
     let run = portproof(&["profile", "ignition", "--list", "--with", "opcua", "--offset", "100"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    for needle in ["ROLES", "database", "FEATURES", "on  opcua", "off gan", "ANY OF", "gateway.xml", "8188/tcp", "8088 +100 (--offset)"] {
+    for needle in [
+        "ROLES",
+        "database",
+        "FEATURES",
+        "on  opcua",
+        "off gan",
+        "ANY OF",
+        "gateway.xml",
+        "8188/tcp",
+        "8088 +100 (--offset)",
+    ] {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
     }
     let run = portproof(&["profile", "pads4", "--list", "-f", "json"]);

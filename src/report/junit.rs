@@ -62,7 +62,9 @@ pub fn render(report: &Report) -> String {
             }
             if !r.fails_run() {
                 let why = match &r.any_of {
-                    Some(g) if !r.optional => format!("covered by any_of {} ({} passed)", g.group, g.passed_by.join(", ")),
+                    Some(g) if !r.optional => {
+                        format!("covered by any_of {} ({} passed)", g.group, g.passed_by.join(", "))
+                    }
                     _ => "optional check not met".to_owned(),
                 };
                 let _ = writeln!(

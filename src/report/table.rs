@@ -45,7 +45,11 @@ fn model_notes(r: &CheckResult) -> Vec<String> {
         let others: Vec<&String> = g.passed_by.iter().filter(|n| **n != r.name).collect();
         out.push(match (r.ok, others.is_empty()) {
             (false, false) => {
-                format!("any_of {}: {} passed", g.group, others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "any_of {}: {} passed",
+                    g.group,
+                    others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
             }
             (false, true) => format!("any_of {}: no member passed", g.group),
             (true, _) => format!("any_of {}", g.group),

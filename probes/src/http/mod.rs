@@ -643,7 +643,11 @@ fn evaluate(
         }
         // Schemes and host names are case-insensitive (RFC 3986 §3.1, §3.2.2): `HTTPS://` is
         // the same redirect.
-        let starts = location.is_some_and(|l| l.len() >= prefix.len() && l.is_char_boundary(prefix.len()) && l[..prefix.len()].eq_ignore_ascii_case(prefix));
+        let starts = location.is_some_and(|l| {
+            l.len() >= prefix.len()
+                && l.is_char_boundary(prefix.len())
+                && l[..prefix.len()].eq_ignore_ascii_case(prefix)
+        });
         if !starts {
             let said = location.map_or_else(|| "no Location header".to_owned(), |l| format!("Location {l:?}"));
             return Err(Failure::new(
