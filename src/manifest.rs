@@ -1575,6 +1575,64 @@ checks:
     }
 
     #[test]
+    fn the_model_refuses_names_it_does_not_declare() {
+        let cases: &[(&str, Option<usize>, &str)] = &[
+            ("checks:\n  - {name: a, port: 1, expect: tcp, feature: x}\n", Some(2), "declares no features"),
+            (
+                "features: {y: why}\nchecks:\n  - name: a\n    port: 1\n    expect: tcp\n    feature: x\n",
+                Some(6),
+                "not one of features: (y)",
+            ),
+            ("checks:\n  - {name: a, port: 1, expect: tcp, role: db}\n", Some(2), "declares no roles"),
+            ("roles: {db: d, gw: g}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n", Some(3), "names no role"),
+            (
+                "roles: {gw: g}\ndefaults: {role: db}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "defaults.role",
+            ),
+            (
+                "any_of:\n  - {name: web, checks: [a, nope]}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "\"nope\" is not the name of a check",
+            ),
+            (
+                "any_of:\n  - {name: web, checks: [a, b]}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n  - {name: b, port: 2, expect: tcp, optional: true}\n",
+                Some(2),
+                "is optional",
+            ),
+            (
+                "any_of:\n  - {name: web, checks: [a]}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "group of one",
+            ),
+            (
+                "config:\n  - {file: g.xml, format: xml-entries, ports: {p: [zz]}}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "\"zz\" is not the name of a check",
+            ),
+            ("config:\n  - {file: g.xml, format: ini}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n", Some(2), "ini"),
+            ("checks:\n  - {name: a, port: 1, expect: tcp, direction: sideways}\n", Some(2), "sideways"),
+            ("checks:\n  - name: a\n    port: 1\n    expect: closed\n    require: open\n", Some(5), "closed"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: closed\n    http: { path: / }\n", Some(5), "closed"),
+        ];
+        for (src, line, needle) in cases {
+            let e = err(src);
+            assert_eq!(e.line, *line, "{src}\n=> {e}");
+            assert!(e.message.contains(needle), "{src}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn expect_closed_listens_with_the_connect_only_probe() {
+        let src = "checks:\n  - {name: shut, host: 10.0.0.1, port: 23, expect: closed}\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let c = &plan(&m, src, "m.yaml", &Overrides::default()).unwrap()[0];
+        assert_eq!(c.probe.name(), portproof_probes::baseline().name());
+        assert_eq!(c.closed.as_deref(), Some("expect: closed"));
+        assert_eq!(c.any_of, None);
+    }
+
+    #[test]
     fn a_manifest_round_trips_through_yaml() {
         let m = Manifest::parse(GOOD, "m.yaml").unwrap();
         let again = yaml_serde::to_string(&m).unwrap();

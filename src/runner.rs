@@ -631,6 +631,29 @@ mod tests {
         assert_eq!(r.results[0].outcome.facts["attempts"], 2);
     }
 
+    #[tokio::test]
+    async fn an_any_of_group_is_covered_per_host_by_a_member_that_passed() {
+        let failing = |name: &str, host: &str| {
+            let mut c = check(name, host, 3000, Duration::from_millis(30));
+            c.any_of = Some("web".into());
+            c
+        };
+        let passing = |name: &str, host: &str| {
+            let mut c = check(name, host, 1, Duration::from_secs(5));
+            c.any_of = Some("web".into());
+            c
+        };
+        // Host a: one member passes, the other is covered. Host b: neither passes.
+        let checks =
+            vec![passing("http a", "a"), failing("https a", "a"), failing("http b", "b"), failing("https b", "b")];
+        let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
+        let https_a = &r.results[1];
+        assert!(!https_a.ok && https_a.covered() && !https_a.fails_run(), "{https_a:?}");
+        assert_eq!(https_a.any_of.as_ref().unwrap().passed_by, ["http a"]);
+        assert!(r.results[2].fails_run() && r.results[3].fails_run(), "host b has no member passing");
+        assert_eq!((r.summary.failed, r.summary.failed_covered, r.summary.passed), (3, 1, false));
+    }
+
     #[test]
     fn every_code_the_runner_tests_know_is_in_a_table() {
         for c in ["greeting.timeout", "run.panic", INTERRUPTED] {
