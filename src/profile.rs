@@ -911,6 +911,60 @@ checks:
     }
 
     #[test]
+    fn which_key_sets_which_check_is_the_manifests_data() {
+        // A Spotfire-like manifest: the file kinds and keys are its own, no code names them.
+        let src = "\
+roles: { server: the server, node: a node manager }
+config:
+  - file: server.xml
+    format: xml
+    ports:
+      Server/Service[@name='spotfire']/Connector[@scheme='https']/@port: [public https]
+      Server/Service[@name='spotfire-backend']/Connector[@name='registration']/@port: [registration]
+  - file: nodemanager.properties
+    format: properties
+    ports:
+      nodemanager.cleartext.port: [node registration]
+      nodemanager.port: [node communication]
+checks:
+  - { name: public https, port: 443, expect: https, role: server }
+  - { name: registration, port: 9080, expect: http, role: server }
+  - { name: node registration, port: 9080, expect: http, role: node }
+  - { name: node communication, port: 9443, expect: https, role: node }
+";
+        let m = Manifest::parse(src, "spotfire.yaml").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Overrides { host: Some("127.0.0.1".into()), ..Default::default() };
+        for name in ["server.xml", "nodemanager.properties"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, fixture(name)).unwrap();
+            o.config.push(read_config(&m, path.to_str().unwrap()).unwrap());
+        }
+        let entries = port_model(&m, src, "spotfire.yaml", &o).unwrap();
+        let got: Vec<(&str, u16, &str)> =
+            entries.iter().map(|e| (e.check.as_str(), e.port, e.port_from.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "public https",
+                    443,
+                    "Server/Service[@name='spotfire']/Connector[@scheme='https']/@port in server.xml:8"
+                ),
+                (
+                    "registration",
+                    9080,
+                    "Server/Service[@name='spotfire-backend']/Connector[@name='registration']/@port in server.xml:16"
+                ),
+                ("node registration", 9081, "nodemanager.cleartext.port in nodemanager.properties:3"),
+                ("node communication", 9444, "nodemanager.port in nodemanager.properties:4"),
+            ]
+        );
+        let e = read_config(&m, "/nowhere/carbon.xml").unwrap_err();
+        assert!(e.contains("server.xml, nodemanager.properties"), "names the files it reads: {e}");
+    }
+
+    #[test]
     fn closed_is_judged_on_what_the_port_did() {
         let refused = Failure::new(&core::TCP_REFUSED, Phase::Connect, "connection refused");
         let mut o = Outcome {
