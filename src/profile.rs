@@ -212,7 +212,7 @@ fn answered(o: &Outcome, probe: &str) -> String {
     let who = if o.level >= Level::Speaks {
         format!("a server the {probe} probe confirmed ({})", o.level)
     } else if let Some(id) = &o.identified {
-        format!("a {id} service")
+        format!("a service identified as {id}")
     } else {
         "something that accepted the connection".to_owned()
     };
