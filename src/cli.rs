@@ -73,6 +73,10 @@ pub enum Command {
     /// Run an embedded product profile (`portproof profiles` lists them).
     #[command(after_help = "Examples:
   portproof profile ignition --host 10.0.0.5
+  portproof profile ignition --list --with opcua
+  portproof profile ignition --host gateway=10.0.0.5,10.0.0.6 --host database=10.0.0.9 --with postgres
+  portproof profile ignition --host 10.0.0.5 --config gateway.xml --with gan,opcua
+  portproof profile wso2-mb --host 10.0.0.7 --config carbon.xml
   portproof profile ignition --host 127.0.0.1 --offset 11000 --format json")]
     Profile(ProfileArgs),
     /// List the embedded product profiles.
@@ -335,10 +339,11 @@ fn user_help() -> String {
 pub struct RunArgs {
     /// The manifest (YAML).
     pub manifest: PathBuf,
-    /// Host for checks that name none (replaces defaults.host).
-    #[arg(long)]
-    pub host: Option<String>,
-    /// Offset, report and runner.
+    /// Host for checks that name none (replaces defaults.host), or ROLE=HOST[,HOST...] for the
+    /// checks of one role (repeatable).
+    #[arg(long, value_name = "[ROLE=]HOST")]
+    pub host: Vec<String>,
+    /// Features, offset, configuration files, report and runner.
     #[command(flatten)]
     pub run: ManifestRunArgs,
 }
@@ -348,10 +353,15 @@ pub struct RunArgs {
 pub struct ProfileArgs {
     /// The profile (see `portproof profiles`).
     pub name: String,
-    /// The product's host.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Offset, report and runner.
+    /// The product's host for every role, or ROLE=HOST[,HOST...] to place one role (repeatable;
+    /// several hosts run the role's checks on each) [default: 127.0.0.1 for every role].
+    #[arg(long, value_name = "[ROLE=]HOST")]
+    pub host: Vec<String>,
+    /// List the profile's checks (role, feature, direction, port and where it came from),
+    /// roles and features instead of running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Features, offset, configuration files, report and runner.
     #[command(flatten)]
     pub run: ManifestRunArgs,
 }
@@ -359,7 +369,18 @@ pub struct ProfileArgs {
 /// What running a whole manifest or profile takes besides the host.
 #[derive(Debug, Args)]
 pub struct ManifestRunArgs {
-    /// Add N to every port (negative to subtract).
+    /// Turn on these features (comma-separated or repeated): their checks run, and are
+    /// required (`--list` names them).
+    #[arg(long, value_name = "FEATURE", value_delimiter = ',')]
+    pub with: Vec<String>,
+    /// Turn on every feature.
+    #[arg(long, conflicts_with = "with")]
+    pub all: bool,
+    /// The product's own configuration file, for the ports it sets (gateway.xml, carbon.xml,
+    /// ...; NAME=PATH for a file named otherwise; repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub config: Vec<String>,
+    /// Add N to every port that moves (negative to subtract).
     #[arg(long, allow_hyphen_values = true)]
     pub offset: Option<i32>,
     /// PEM CA file trusted by TLS checks that name no CA of their own.
@@ -544,17 +565,44 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
         Command::Run(a) => {
             let (m, src) = Manifest::load(&a.manifest)?;
             let origin = a.manifest.display().to_string();
-            let title = m.product.clone().or(m.description.clone()).unwrap_or_else(|| origin.clone());
             let base = a.manifest.parent().map(|p| if p.as_os_str().is_empty() { ".".into() } else { p.to_owned() });
-            run_manifest(&m, &src, &origin, a.host, title, &a.run, base).await
+            let o = overrides(&m, &a.host, &a.run, base)?;
+            let title = m.product.clone().or(m.description.clone()).unwrap_or_else(|| origin.clone());
+            let title = format!("{title}{}", features_said(&m, &o));
+            run_manifest(&m, &src, &origin, title, &a.run, o).await
         }
         Command::Profile(a) => {
             let p = profile::find(&a.name).ok_or_else(|| {
                 UsageError(format!("no profile {:?}; the profiles are: {}", a.name, profile::names().join(", ")))
             })?;
             let m = p.manifest()?;
-            let title = profile_title(&m, &a.host, a.run.offset);
-            run_manifest(&m, p.yaml, &p.origin(), Some(a.host), title, &a.run, None).await
+            // Today's default: every role on this machine, unless --host places any.
+            let hosts = if a.host.is_empty() { vec!["127.0.0.1".to_owned()] } else { a.host.clone() };
+            let o = overrides(&m, &hosts, &a.run, None)?;
+            if a.list {
+                let entries = profile::port_model(&m, p.yaml, &p.origin(), &o)?;
+                let text = match a.run.output.format.unwrap_or(Format::Table) {
+                    Format::Table => profile::render_list(p.name, &m, &entries, &o),
+                    Format::Json => {
+                        serde_json::to_string_pretty(&profile::list_json(p.name, &m, &entries, &o)).expect("serializes")
+                            + "\n"
+                    }
+                    other => {
+                        return Err(UsageError(format!(
+                            "--list is written as table or json, not {}",
+                            other.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
+                        )));
+                    }
+                };
+                match &a.run.output.output {
+                    Some(path) => std::fs::write(path, text)
+                        .map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?,
+                    None => emit(&text),
+                }
+                return Ok(0);
+            }
+            let title = format!("{}{}", profile_title(&m, &hosts.join(" "), o.offset), features_said(&m, &o));
+            run_manifest(&m, p.yaml, &p.origin(), title, &a.run, o).await
         }
         Command::Profiles => {
             let mut out = String::from("PROFILE    CHECKS  PRODUCT\n");
@@ -622,27 +670,83 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
     }
 }
 
-/// Plans a manifest or profile with the command line's host and offset, then runs it.
-async fn run_manifest(
+/// The command line's hosts, features, offset and configuration files, checked: its own
+/// mistakes name the flag, not the manifest line they would otherwise surface at.
+fn overrides(
     m: &Manifest,
-    src: &str,
-    origin: &str,
-    host: Option<String>,
-    title: String,
+    hosts: &[String],
     a: &ManifestRunArgs,
     base: Option<PathBuf>,
-) -> Result<u8, UsageError> {
-    // The command line's own mistakes name the flag, not the manifest line they would
-    // otherwise surface at.
-    if let Some(h) = &host {
-        manifest::check_host(h).map_err(|e| UsageError(format!("--host: {e}")))?;
+) -> Result<Overrides, UsageError> {
+    let mut o = Overrides {
+        offset: a.offset,
+        with: a.with.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect(),
+        all: a.all,
+        timeout: a.runner.timeout,
+        ca: a.ca.clone(),
+        base,
+        ..Overrides::default()
+    };
+    for h in hosts {
+        match h.split_once('=') {
+            Some((role, list)) => {
+                let list: Vec<String> =
+                    list.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
+                if list.is_empty() {
+                    return Err(UsageError(format!("--host {h}: give ROLE=HOST[,HOST...]")));
+                }
+                if o.role_hosts.iter().any(|(r, _)| r == role) {
+                    return Err(UsageError(format!(
+                        "--host {role}=...: given twice; list its hosts in one, comma-separated"
+                    )));
+                }
+                o.role_hosts.push((role.trim().to_owned(), list));
+            }
+            None => {
+                manifest::check_host(h).map_err(|e| UsageError(format!("--host: {e}")))?;
+                if let Some(first) = &o.host {
+                    return Err(UsageError(format!(
+                        "--host {first} and --host {h}: one host for every role; place roles with --host ROLE=HOST"
+                    )));
+                }
+                o.host = Some(h.clone());
+            }
+        }
     }
     if let Some(ca) = &a.ca {
         let opts = TlsOptions { ca: Some(ca.clone()), ..TlsOptions::default() };
         portproof_probes::tls::validate(&opts)
             .map_err(|f| UsageError(format!("--ca {}: {}", ca.display(), f.message)))?;
     }
-    let o = Overrides { host, offset: a.offset, timeout: a.runner.timeout, ca: a.ca.clone(), base };
+    for c in &a.config {
+        o.config.push(profile::read_config(m, c).map_err(UsageError)?);
+    }
+    Ok(o)
+}
+
+/// Which features a run turned on and left off, for its title.
+fn features_said(m: &Manifest, o: &Overrides) -> String {
+    if m.features.is_empty() {
+        return String::new();
+    }
+    let (on, off): (Vec<&String>, Vec<&String>) = m.features.keys().partition(|f| o.all || o.with.contains(f));
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+    match (on.is_empty(), off.is_empty()) {
+        (_, true) => " — every feature on".to_owned(),
+        (true, false) => format!(" — features off: {} (--with F)", join(&off)),
+        (false, false) => format!(" — with {}; off: {}", join(&on), join(&off)),
+    }
+}
+
+/// Plans a manifest or profile with the command line's overrides, then runs it.
+async fn run_manifest(
+    m: &Manifest,
+    src: &str,
+    origin: &str,
+    title: String,
+    a: &ManifestRunArgs,
+    o: Overrides,
+) -> Result<u8, UsageError> {
     let checks = manifest::plan(m, src, origin, &o)?;
     run_and_report(checks, Some(title), &a.output, &a.runner).await
 }
@@ -821,6 +925,7 @@ fn check_spec(a: &CheckArgs, p: &Parsed) -> Result<RawCheck, UsageError> {
         }),
         login: login(a, p)?,
         sections,
+        ..RawCheck::default()
     })
 }
 
@@ -873,8 +978,7 @@ async fn check(mut a: CheckArgs) -> Result<u8, UsageError> {
     }
     let raw = check_spec(&a, &parsed)?;
     let spec = CheckSpec::try_from(raw).map_err(UsageError)?;
-    let m =
-        Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
+    let m = Manifest::one(spec);
     let o = Overrides { timeout: a.runner.timeout, ..Default::default() };
     let checks = manifest::plan(&m, "", "<command line>", &o).map_err(command_line_error)?;
     run_and_report(checks, None, &a.output, &a.runner).await
@@ -980,8 +1084,7 @@ async fn tls_command(a: TlsCmdArgs) -> Result<u8, UsageError> {
     args.tls_opts.scan = true;
     let parsed = parse_target(&args.target)?;
     let spec = CheckSpec::try_from(check_spec(&args, &parsed)?).map_err(UsageError)?;
-    let m =
-        Manifest { product: None, description: None, source: None, defaults: Default::default(), checks: vec![spec] };
+    let m = Manifest::one(spec);
     let o = Overrides { timeout: Some(a.timeout), ..Default::default() };
     let checks = manifest::plan(&m, "", "<command line>", &o).map_err(command_line_error)?;
     let render = |report: &Report, format: Format, color: bool| match (format, report.results.first()) {
@@ -1038,8 +1141,10 @@ async fn testbed(a: TestbedArgs) -> Result<u8, UsageError> {
         files.client_cert.display(),
         files.client_key.display()
     );
+    let with = product.features().join(",");
+    let with = if with.is_empty() { String::new() } else { format!(" --with {with}") };
     println!(
-        "Check it with: portproof profile {} --host {} --offset {} --ca {}",
+        "Check it with: portproof profile {} --host {} --offset {}{with} --ca {}",
         product.profile(),
         gw.ip,
         gw.offset,
@@ -1078,17 +1183,20 @@ async fn demo_in(a: &DemoArgs, products: &[Product], dir: &std::path::Path) -> R
         let files = gw.pki.write_to(&own)?;
         let p = profile::find(product.profile()).expect("every testbed product has an embedded profile");
         let m = p.manifest()?;
+        // The features the testbed serves: the demo checks every port it has.
         let o = Overrides {
             host: Some(gw.ip.to_string()),
             offset: Some(i32::from(gw.offset)),
-            timeout: None,
+            with: product.features().iter().map(|f| (*f).to_owned()).collect(),
             ca: Some(files.ca),
-            base: None,
+            ..Overrides::default()
         };
         let mut planned = manifest::plan(&m, p.yaml, &p.origin(), &o)?;
         if products.len() > 1 {
             for c in &mut planned {
                 c.name = format!("{}: {}", product.label(), c.name);
+                // Each product's groups are its own, though all sites share 127.0.0.1.
+                c.any_of = c.any_of.take().map(|g| format!("{}: {g}", product.label()));
             }
         }
         checks.extend(planned);
@@ -1097,8 +1205,10 @@ async fn demo_in(a: &DemoArgs, products: &[Product], dir: &std::path::Path) -> R
     let title = match sites.as_slice() {
         [(product, gw)] => {
             let m = profile::find(product.profile()).expect("embedded").manifest()?;
+            let with = product.features().join(",");
+            let with = if with.is_empty() { String::new() } else { format!(" with {with}") };
             format!(
-                "{} — demo against the in-process testbed",
+                "{}{with} — demo against the in-process testbed",
                 profile_title(&m, &gw.ip.to_string(), Some(i32::from(gw.offset)))
             )
         }

@@ -14,6 +14,7 @@
 //! checks that need the command line (a missing host, an offset past 65535) find the line of
 //! their check again with [`locate_check`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -38,8 +39,133 @@ pub struct Manifest {
     /// Settings every check inherits unless it sets its own.
     #[serde(default)]
     pub defaults: Defaults,
+    /// The machines the checks belong to, by name (`gateway`, `database`), with what each is:
+    /// `--host ROLE=HOST[,HOST...]` places each on its hosts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, String>,
+    /// Named groups of checks that are off unless `--with NAME` (or `--all`) turns them on
+    /// ("if using OPC UA"), with what each is.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<String, String>,
+    /// Groups of checks of which one passing is enough ("either HTTP or HTTPS required").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_of: Vec<AnyOf>,
+    /// The product's own configuration files `--config FILE` reads ports from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<ConfigSource>,
     /// The checks, reported in this order.
     pub checks: Vec<CheckSpec>,
+}
+
+/// A group of checks of which at least one must pass on each host: the others' failures are
+/// reported but do not fail the run.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnyOf {
+    /// A name for the report (`web`).
+    pub name: String,
+    /// The names of the checks in the group.
+    pub checks: Vec<String>,
+    /// Why one is enough, for people (the vendor document's words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One kind of product configuration file, and which of its keys set which checks' ports.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSource {
+    /// The file's name as the product writes it (`gateway.xml`): `--config PATH` picks this
+    /// entry by the path's file name, or `--config NAME=PATH` by this name.
+    pub file: String,
+    /// How the file is written.
+    pub format: ConfigFormat,
+    /// Where the product keeps it, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Key → the checks whose port it sets. A key the file sets to 0 turns the port off: those
+    /// checks then expect it closed. Keys are the format's own: an entry key (`gateway.port`),
+    /// a dotted TOML key (`server.offset`), a property name, or an XML path
+    /// (`Server/Service/Connector[@scheme='https']/@port`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, Vec<String>>,
+    /// The key that holds the port offset added to every port that moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<String>,
+}
+
+/// How a configuration file is written; each is read by its own parser, so a bad file is
+/// reported at its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigFormat {
+    /// Java properties as XML: `<entry key="gateway.port">8088</entry>`.
+    XmlEntries,
+    /// Any XML, keys being element paths from the root with local names
+    /// (`Server/Ports/Offset`), optional `[@attr='value']` filters, and a last `@attr` for an
+    /// attribute's value.
+    Xml,
+    /// TOML, keys being dotted paths (`server.offset`).
+    Toml,
+    /// Java `.properties`: `key=value` lines.
+    Properties,
+}
+
+impl fmt::Display for ConfigFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigFormat::XmlEntries => "xml-entries",
+            ConfigFormat::Xml => "xml",
+            ConfigFormat::Toml => "toml",
+            ConfigFormat::Properties => "properties",
+        })
+    }
+}
+
+/// Which way a port's traffic crosses the firewall of the machine its check's role names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Other machines connect to it: it is opened inbound on the role's machine.
+    #[default]
+    Inbound,
+    /// The product connects out to it, on the machine the role names (a vendor's server).
+    Outbound,
+    /// Only the role's own machine uses it ("used locally only"): checked from that machine
+    /// (a loopback host) it must speak; from anywhere else it must be closed.
+    LocalOnly,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+            Direction::LocalOnly => "local-only",
+        })
+    }
+}
+
+/// Whether a check's port moves with the product's port offset (`--offset`, or the offset
+/// its configuration file sets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetRule {
+    /// The port is its number plus the offset.
+    #[default]
+    Moves,
+    /// The product's document says this port does not move with the offset.
+    Fixed,
+}
+
+/// `expect:` of a check that must find its port closed, whatever would speak there.
+pub const CLOSED: &str = "closed";
+
+/// What `expect:` accepts: every probe name and TLS alias, and `closed`.
+fn expect_values() -> Vec<&'static str> {
+    let mut v = portproof_probes::expect_names();
+    v.push(CLOSED);
+    v
 }
 
 /// Settings inherited by every check.
@@ -49,6 +175,9 @@ pub struct Defaults {
     /// Host of checks that name none (`--host` replaces it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Role of checks that name none (one of `roles:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Deadline of one probe attempt, like `5s` or `500ms`.
     #[serde(default, with = "humantime_opt", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
@@ -74,7 +203,7 @@ pub struct CheckSpec {
 /// Besides the fields every check has, a check carries the settings of its probe under the
 /// probe's name (`http:`, `amqp:`, ...): each probe owns its section's type, and the sections
 /// are read through the registry, so this file names no protocol.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 #[schemars(title = "Check", transform = add_sections)]
 pub struct RawCheck {
     /// A name for people: it heads the line in the report.
@@ -86,9 +215,24 @@ pub struct RawCheck {
     #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
     /// The protocol the port must speak: a probe name (`portproof probes`), or a TLS alias
-    /// (`https`).
-    #[schemars(extend("enum" = portproof_probes::expect_names()))]
+    /// (`https`); or `closed`: nothing may answer (a refused or filtered port passes, and
+    /// whatever answers is named).
+    #[schemars(extend("enum" = expect_values()))]
     pub expect: String,
+    /// The machine the port is on: one of `roles:` (default `defaults.role`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The feature (one of `features:`) the check belongs to: it runs only with `--with`
+    /// naming it, or `--all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// `inbound` (default), `outbound` or `local-only` (closed when checked from another
+    /// machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// `fixed` for a port that does not move with the product's port offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<OffsetRule>,
     /// Run the protocol directly on TCP, inside TLS, or in UDP datagrams: one of the probe's
     /// transports (`portproof probes`), by default its first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,8 +292,24 @@ fn add_sections(schema: &mut schemars::Schema) {
 }
 
 /// The fields every check has, for `unknown field` errors (the probe sections come after).
-const COMMON_FIELDS: &[&str] =
-    &["name", "host", "port", "expect", "over", "require", "timeout", "optional", "planned", "note", "tls", "login"];
+const COMMON_FIELDS: &[&str] = &[
+    "name",
+    "host",
+    "port",
+    "expect",
+    "role",
+    "feature",
+    "direction",
+    "offset",
+    "over",
+    "require",
+    "timeout",
+    "optional",
+    "planned",
+    "note",
+    "tls",
+    "login",
+];
 
 fn field_names() -> &'static [&'static str] {
     static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
@@ -226,21 +386,7 @@ impl<'de> Deserialize<'de> for RawCheck {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCheck, A::Error> {
                 #[derive(Deserialize)]
                 struct Timeout(#[serde(with = "humantime_opt")] Option<Duration>);
-                let mut c = RawCheck {
-                    name: String::new(),
-                    host: None,
-                    port: 0,
-                    expect: String::new(),
-                    over: None,
-                    require: None,
-                    timeout: None,
-                    optional: false,
-                    planned: None,
-                    note: None,
-                    tls: None,
-                    login: None,
-                    sections: Vec::new(),
-                };
+                let mut c = RawCheck::default();
                 // Every key once: a second `require:` must not quietly replace the first.
                 let mut seen = std::collections::HashSet::new();
                 while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -252,6 +398,10 @@ impl<'de> Deserialize<'de> for RawCheck {
                         "host" => c.host = map.next_value()?,
                         "port" => c.port = map.next_value()?,
                         "expect" => c.expect = map.next_value()?,
+                        "role" => c.role = map.next_value()?,
+                        "feature" => c.feature = map.next_value()?,
+                        "direction" => c.direction = map.next_value()?,
+                        "offset" => c.offset = map.next_value()?,
                         "over" => c.over = map.next_value()?,
                         "require" => c.require = map.next_value()?,
                         "timeout" => c.timeout = map.next_value::<Timeout>()?.0,
@@ -304,9 +454,17 @@ impl CheckSpec {
 
     /// The probe and whether TLS is on, after `expect` aliases and `over`.
     pub fn probe(&self) -> (&'static dyn Probe, Over) {
+        if self.is_closed() {
+            return (portproof_probes::baseline(), Over::Tcp);
+        }
         let (probe, implied) = portproof_probes::resolve_expect(&self.raw.expect).expect("validated on parse");
         let over = if implied { Over::Tls } else { self.raw.over.unwrap_or_else(|| default_over(probe)) };
         (probe, over)
+    }
+
+    /// Whether the check says its port must be closed (`expect: closed`).
+    pub fn is_closed(&self) -> bool {
+        self.raw.expect == CLOSED
     }
 
     /// Everything that can be checked from the check alone, before defaults and the command
@@ -320,15 +478,31 @@ impl CheckSpec {
         if r.port == 0 {
             return err("port", format!("0 is not a port: ports are 1..65535 (check {:?})", r.name));
         }
+        if self.is_closed() {
+            // Nothing is spoken on a closed port: settings for a protocol would be ignored.
+            let ignored = [
+                (r.over.is_some_and(|o| o != Over::Tcp), "over"),
+                (r.require.is_some(), "require"),
+                (r.tls.is_some(), "tls"),
+                (r.login.is_some(), "login"),
+                (r.planned.is_some(), "planned"),
+                (!r.sections.is_empty(), r.sections.first().map_or("", |(n, _)| n.as_str())),
+            ];
+            if let Some((_, field)) = ignored.iter().find(|(set, _)| *set) {
+                return err(
+                    field,
+                    format!("check {:?} expects its port closed, where {field} means nothing; drop it", r.name),
+                );
+            }
+            if let Some(h) = &r.host {
+                check_host(h).map_err(|message| ShapeError { field: "host".into(), message })?;
+            }
+            return Ok(());
+        }
         let Some((probe, implied)) = portproof_probes::resolve_expect(&r.expect) else {
             return err(
                 "expect",
-                format!(
-                    "unknown protocol {:?} in check {:?}; known: {}",
-                    r.expect,
-                    r.name,
-                    portproof_probes::expect_names().join(", ")
-                ),
+                format!("unknown protocol {:?} in check {:?}; known: {}", r.expect, r.name, expect_values().join(", ")),
             );
         };
         if implied && r.over == Some(Over::Tcp) {
@@ -536,6 +710,21 @@ impl fmt::Display for ManifestError {
 impl std::error::Error for ManifestError {}
 
 impl Manifest {
+    /// A manifest of one check, as the command line describes it (`portproof check`).
+    pub fn one(check: CheckSpec) -> Manifest {
+        Manifest {
+            product: None,
+            description: None,
+            source: None,
+            defaults: Defaults::default(),
+            roles: BTreeMap::new(),
+            features: BTreeMap::new(),
+            any_of: Vec::new(),
+            config: Vec::new(),
+            checks: vec![check],
+        }
+    }
+
     /// Reads and parses a manifest file.
     pub fn load(path: &Path) -> Result<(Manifest, String), ManifestError> {
         let origin = path.display().to_string();
@@ -567,6 +756,14 @@ impl Manifest {
             source: Option<String>,
             #[serde(default)]
             defaults: Defaults,
+            #[serde(default)]
+            roles: BTreeMap<String, String>,
+            #[serde(default)]
+            features: BTreeMap<String, String>,
+            #[serde(default)]
+            any_of: Vec<AnyOf>,
+            #[serde(default)]
+            config: Vec<ConfigSource>,
             checks: Vec<RawCheck>,
         }
         let doc: Doc = yaml_serde::from_str(src).map_err(|e| {
@@ -606,14 +803,144 @@ impl Manifest {
             }
             checks.push(spec);
         }
-        Ok(Manifest {
+        let m = Manifest {
             product: doc.product,
             description: doc.description,
             source: doc.source,
             defaults: doc.defaults,
+            roles: doc.roles,
+            features: doc.features,
+            any_of: doc.any_of,
+            config: doc.config,
             checks,
-        })
+        };
+        m.check_model(src, origin)?;
+        Ok(m)
     }
+
+    /// Every name the model's parts use is declared: each check's role and feature, the
+    /// checks `any_of` and `config` name.
+    fn check_model(&self, src: &str, origin: &str) -> Result<(), ManifestError> {
+        let list = |names: &mut dyn Iterator<Item = &String>| names.cloned().collect::<Vec<_>>().join(", ");
+        let names: std::collections::HashSet<&str> = self.checks.iter().map(|c| c.raw().name.as_str()).collect();
+        if let Some(role) = &self.defaults.role
+            && !self.roles.contains_key(role)
+        {
+            return Err(at_text(
+                src,
+                origin,
+                &format!("role: {role}"),
+                format!("defaults.role: {role:?} is not one of roles: ({})", list(&mut self.roles.keys())),
+            ));
+        }
+        for (i, c) in self.checks.iter().enumerate() {
+            let r = c.raw();
+            match (&r.role, self.roles.is_empty()) {
+                (Some(role), true) => {
+                    return Err(at_field(
+                        src,
+                        origin,
+                        i,
+                        "role",
+                        format!("{role:?}: the manifest declares no roles; add it under roles:"),
+                    ));
+                }
+                (Some(role), false) if !self.roles.contains_key(role) => {
+                    return Err(at_field(
+                        src,
+                        origin,
+                        i,
+                        "role",
+                        format!("{role:?} is not one of roles: ({})", list(&mut self.roles.keys())),
+                    ));
+                }
+                (None, false) if self.defaults.role.is_none() => {
+                    return Err(at_field(
+                        src,
+                        origin,
+                        i,
+                        "role",
+                        format!(
+                            "check {:?} names no role, and the manifest declares roles ({}): give role: or defaults.role",
+                            r.name,
+                            list(&mut self.roles.keys())
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(f) = &r.feature
+                && !self.features.contains_key(f)
+            {
+                let known = if self.features.is_empty() {
+                    "the manifest declares no features; add it under features:".to_owned()
+                } else {
+                    format!("it is not one of features: ({})", list(&mut self.features.keys()))
+                };
+                return Err(at_field(src, origin, i, "feature", format!("{f:?}: {known}")));
+            }
+        }
+        let mut grouped = std::collections::HashMap::new();
+        for (g, group) in self.any_of.iter().enumerate() {
+            if group.checks.len() < 2 {
+                return Err(at_text(
+                    src,
+                    origin,
+                    &group.name,
+                    format!("any_of[{g}].checks: a group of one is a plain check; name two or more"),
+                ));
+            }
+            for name in &group.checks {
+                let at = |message: String| at_text(src, origin, name, format!("any_of[{g}].checks: {message}"));
+                if !names.contains(name.as_str()) {
+                    return Err(at(format!("{name:?} is not the name of a check")));
+                }
+                if let Some(other) = grouped.insert(name.clone(), group.name.clone()) {
+                    return Err(at(format!("{name:?} is already in any_of group {other:?}")));
+                }
+                let check = self.checks.iter().find(|c| &c.raw().name == name).expect("name checked");
+                if check.raw().optional {
+                    return Err(at(format!(
+                        "{name:?} is optional; a member of an any_of group is required unless another member passes"
+                    )));
+                }
+                if check.is_closed() {
+                    return Err(at(format!("{name:?} expects its port closed; it cannot stand in for the others")));
+                }
+            }
+        }
+        let mut files = std::collections::HashSet::new();
+        for (k, source) in self.config.iter().enumerate() {
+            if !files.insert(source.file.to_ascii_lowercase()) {
+                return Err(at_text(
+                    src,
+                    origin,
+                    &source.file,
+                    format!("config[{k}].file: {:?} is given twice", source.file),
+                ));
+            }
+            for (key, checks) in &source.ports {
+                for name in checks {
+                    if !names.contains(name.as_str()) {
+                        return Err(at_text(
+                            src,
+                            origin,
+                            name,
+                            format!("config[{k}].ports.{key}: {name:?} is not the name of a check"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error about a top-level section, at the first line that holds `needle` (the name at
+/// fault), or without a line when none does.
+fn at_text(src: &str, origin: &str, needle: &str, message: String) -> ManifestError {
+    let loc = src.lines().enumerate().find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)));
+    ManifestError { origin: origin.to_owned(), line: loc.map(|l| l.0), column: loc.map(|l| l.1), message }
 }
 
 /// An error about field `field` of check `index`: at that key's line and column (the check's
@@ -751,10 +1078,19 @@ pub fn locate_field(src: &str, index: usize, field: Option<&str>) -> Option<(usi
 /// Settings from the command line that apply to a whole manifest.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
-    /// Replaces `defaults.host`.
+    /// Replaces `defaults.host`: the host of every role `role_hosts` does not place (a bare
+    /// `--host H`).
     pub host: Option<String>,
-    /// Added to every port (WSO2's port offset, a testbed's shifted ports).
+    /// Hosts of roles (`--host ROLE=HOST[,HOST...]`): the role's checks run on each.
+    pub role_hosts: Vec<(String, Vec<String>)>,
+    /// Added to every port that moves (WSO2's port offset, a testbed's shifted ports).
     pub offset: Option<i32>,
+    /// The features turned on (`--with`).
+    pub with: Vec<String>,
+    /// Every feature on (`--all`).
+    pub all: bool,
+    /// What the product's own configuration files (`--config`) set.
+    pub config: Vec<ConfigValues>,
     /// Replaces every check's deadline.
     pub timeout: Option<Duration>,
     /// CA file for TLS checks that name none (a private CA that signs every port of a site).
@@ -764,10 +1100,19 @@ pub struct Overrides {
     pub base: Option<std::path::PathBuf>,
 }
 
+/// What one configuration file set, read by [`crate::profile::read_config`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigValues {
+    /// Check name → the port the file sets for it and where (`gateway.port in gateway.xml:4`).
+    pub ports: Vec<(String, u16, String)>,
+    /// The port offset the file sets, and where.
+    pub offset: Option<(i32, String)>,
+}
+
 /// A check ready to run: its target, probe and pass mark.
 #[derive(Clone, Debug)]
 pub struct Check {
-    /// The name from the manifest.
+    /// The name from the manifest (with ` @ HOST` when its role is on several hosts).
     pub name: String,
     /// Where and how to probe.
     pub target: Target,
@@ -783,93 +1128,265 @@ pub struct Check {
     pub planned: Option<String>,
     /// Free text from the manifest.
     pub note: Option<String>,
+    /// The role whose machine the port is on.
+    pub role: Option<String>,
+    /// The feature that turned the check on.
+    pub feature: Option<String>,
+    /// How the port crosses its machine's firewall.
+    pub direction: Direction,
+    /// Where the port number came from: `default`, `8088 +100 (--offset)`, `gateway.port in
+    /// gateway.xml:4`.
+    pub port_from: String,
+    /// Set when the check passes only if nothing answers: why it must be closed.
+    pub closed: Option<String>,
+    /// The any_of group the check is in: another member passing on the same host covers it.
+    pub any_of: Option<String>,
 }
 
 /// The default deadline of one probe attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// One check of a manifest with the model applied (features, offset, configuration files),
+/// before it is placed on hosts: what `profile --list`, `firewall` and `ports` read.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// Its index in `checks:`.
+    pub index: usize,
+    /// Whether the features asked for turn it on.
+    pub selected: bool,
+    /// Its role (the check's, else `defaults.role`).
+    pub role: Option<String>,
+    /// Its port, after the offset and configuration files.
+    pub port: u16,
+    /// Where the port number came from.
+    pub port_from: String,
+    /// Why it must be closed wherever it is checked from (`expect: closed`, a port set to 0),
+    /// if it must.
+    pub closed: Option<String>,
+    /// Its any_of group.
+    pub any_of: Option<String>,
+}
+
+/// Whether `host` is this machine's loopback (`127.0.0.0/8`, `::1`, `localhost`). Names are
+/// not resolved: a name that happens to point at loopback counts as another machine, so a
+/// local-only port there is held to the stricter rule.
+pub fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn usage(origin: &str, message: String) -> ManifestError {
+    ManifestError { origin: origin.to_owned(), line: None, column: None, message }
+}
+
+/// Applies features, the offset and configuration files to every check (no hosts yet).
+pub fn resolve(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<Resolved>, ManifestError> {
+    for f in &o.with {
+        if !m.features.contains_key(f) {
+            let known = if m.features.is_empty() {
+                "it declares no features".to_owned()
+            } else {
+                format!("its features are: {}", m.features.keys().cloned().collect::<Vec<_>>().join(", "))
+            };
+            return Err(usage(origin, format!("--with {f}: no such feature; {known}")));
+        }
+    }
+    // The command line's offset wins over a file's: it is what this run was asked for.
+    let offset = match (o.offset, o.config.iter().find_map(|c| c.offset.clone())) {
+        (Some(n), _) => Some((n, "--offset".to_owned())),
+        (None, Some((n, from))) => Some((n, from)),
+        (None, None) => None,
+    };
+    let group_of = |name: &str| m.any_of.iter().find(|g| g.checks.iter().any(|c| c == name)).map(|g| g.name.clone());
+    let mut out = Vec::with_capacity(m.checks.len());
+    for (i, spec) in m.checks.iter().enumerate() {
+        let r = spec.raw();
+        let selected = r.feature.as_ref().is_none_or(|f| o.all || o.with.contains(f));
+        let set = o.config.iter().flat_map(|c| &c.ports).find(|(name, _, _)| *name == r.name);
+        let moved = |port: u16| -> Result<(u16, String), ManifestError> {
+            match (&offset, r.offset.unwrap_or_default()) {
+                (Some((n, from)), OffsetRule::Moves) => {
+                    let p = u16::try_from(i32::from(port) + n).ok().filter(|p| *p != 0).ok_or_else(|| {
+                        at_field(
+                            src,
+                            origin,
+                            i,
+                            "port",
+                            format!("{port} with offset {n} ({from}) is outside 1..65535 (check {:?})", r.name),
+                        )
+                    })?;
+                    Ok((p, format!("{port} {n:+} ({from})")))
+                }
+                (Some(_), OffsetRule::Fixed) => Ok((port, "fixed: does not move with the offset".to_owned())),
+                (None, _) => Ok((port, "default".to_owned())),
+            }
+        };
+        let mut closed = spec.is_closed().then(|| "expect: closed".to_owned());
+        let (port, port_from) = match set {
+            Some((_, 0, from)) => {
+                let (p, _) = moved(r.port)?;
+                closed = Some(format!("{from} is 0: the product does not listen there"));
+                (p, format!("{from} = 0 (off); checked closed at {p}"))
+            }
+            Some((_, p, from)) => (*p, from.clone()),
+            None => moved(r.port)?,
+        };
+        let any_of = if closed.is_some() { None } else { group_of(&r.name) };
+        out.push(Resolved {
+            index: i,
+            selected,
+            role: r.role.clone().or_else(|| m.defaults.role.clone()),
+            port,
+            port_from,
+            closed,
+            any_of,
+        });
+    }
+    Ok(out)
+}
+
+/// The hosts of `role` from the command line, the bare `--host`, or `defaults.host`.
+fn role_hosts<'a>(m: &'a Manifest, o: &'a Overrides, role: Option<&str>) -> Option<Vec<String>> {
+    if let Some(role) = role
+        && let Some((_, hosts)) = o.role_hosts.iter().find(|(r, _)| r == role)
+    {
+        return Some(hosts.clone());
+    }
+    o.host.clone().or_else(|| m.defaults.host.clone()).map(|h| vec![h])
+}
+
 /// Applies defaults and the command line to every check, and validates each target.
 pub fn plan(m: &Manifest, src: &str, origin: &str, o: &Overrides) -> Result<Vec<Check>, ManifestError> {
+    for (role, hosts) in &o.role_hosts {
+        if !m.roles.contains_key(role) {
+            let known = if m.roles.is_empty() {
+                "it declares no roles: give a bare --host HOST".to_owned()
+            } else {
+                format!("its roles are: {}", m.roles.keys().cloned().collect::<Vec<_>>().join(", "))
+            };
+            return Err(usage(origin, format!("--host {role}=...: no such role; {known}")));
+        }
+        for h in hosts {
+            check_host(h).map_err(|e| usage(origin, format!("--host {role}={h}: {e}")))?;
+        }
+    }
+    let resolved = resolve(m, src, origin, o)?;
     let mut out = Vec::with_capacity(m.checks.len());
     let mut names = std::collections::HashSet::new();
-    for (i, spec) in m.checks.iter().enumerate() {
+    for (res, spec) in resolved.iter().zip(&m.checks) {
+        let i = res.index;
         // The key at fault when the check writes it, else the check's own line.
         let at = |field: &str, message: String| at_field(src, origin, i, field, message);
         let r = spec.raw();
         if !names.insert(r.name.clone()) {
             return Err(at("name", format!("{:?} is used by an earlier check; names must be unique", r.name)));
         }
-        let host = r.host.clone().or_else(|| o.host.clone()).or_else(|| m.defaults.host.clone()).ok_or_else(|| {
-            at("host", format!("check {:?} has no host; give host:, defaults.host, or --host", r.name))
-        })?;
-        let port = match o.offset {
-            Some(off) => u16::try_from(i32::from(r.port) + off).ok().filter(|p| *p != 0).ok_or_else(|| {
-                at("port", format!("{} with --offset {off} is outside 1..65535 (check {:?})", r.port, r.name))
-            })?,
-            None => r.port,
-        };
-        let (probe, over) = spec.probe();
-        let mut target = Target::new(host, port);
-        target.over = over;
-        target.timeout = o.timeout.or(r.timeout).or(m.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
-        target.tls = r.tls.clone().or_else(|| m.defaults.tls.clone()).unwrap_or_default();
-        // Files the manifest names are where the manifest is, wherever portproof runs from.
-        if let Some(base) = &o.base {
-            for file in [&mut target.tls.ca, &mut target.tls.client_cert, &mut target.tls.client_key] {
-                if let Some(f) = file.as_mut().filter(|f| f.is_relative()) {
-                    *f = base.join(&*f);
-                }
-            }
+        if !res.selected {
+            continue;
         }
-        if target.tls.ca.is_none() {
-            target.tls.ca = o.ca.clone();
-        }
-        target.login = r.login.clone();
-        if let (Some(base), Some(login)) = (&o.base, target.login.as_mut())
-            && let Some(f) = login.password_file.as_mut().filter(|f| f.is_relative())
-        {
-            *f = base.join(&*f);
-        }
-        target.options = r.sections.first().map(|(_, o)| o.clone());
-        if let Err(f) = probe.validate(&target) {
-            // The probe says what is wrong, not where: its own section is the likeliest place,
-            // then the check's TLS and login settings.
-            let transport = r.over.filter(|_| f.message.contains("over:")).map(|_| "over");
-            let field = transport
-                .or(r.sections.first().map(|(name, _)| name.as_str()))
-                .or(r.tls.as_ref().map(|_| "tls"))
-                .or(r.login.as_ref().map(|_| "login"))
-                .unwrap_or("expect");
-            return Err(at(field, format!("{} (check {:?})", f.message, r.name)));
-        }
-        // A check's own `require` is held to what its probe can prove (an error below); the
-        // manifest-wide default applies as far as each probe can go.
-        let require = r
-            .require
-            .or(m.defaults.require.map(|d| d.min(probe.best_level())))
-            .unwrap_or_else(|| probe.default_require(&target));
-        if require > probe.best_level() {
-            return Err(at(
-                "require",
-                format!(
-                    "{require} is beyond what the {} probe can prove (at best {})",
-                    probe.name(),
-                    probe.best_level()
+        let hosts = match &r.host {
+            Some(h) => vec![h.clone()],
+            None => role_hosts(m, o, res.role.as_deref()).ok_or_else(|| match &res.role {
+                Some(role) => at(
+                    "role",
+                    format!(
+                        "role {role:?} has no host (check {:?}): give --host {role}=HOST, or a bare --host for every role",
+                        r.name
+                    ),
                 ),
-            ));
+                None => at("host", format!("check {:?} has no host; give host:, defaults.host, or --host", r.name)),
+            })?,
+        };
+        for host in &hosts {
+            let mut check = plan_one(m, spec, res, host, o, &at)?;
+            if hosts.len() > 1 {
+                check.name = format!("{} @ {host}", check.name);
+            }
+            out.push(check);
         }
-        out.push(Check {
-            name: r.name.clone(),
-            target,
-            probe,
-            expect: r.expect.clone(),
-            require,
-            optional: r.optional,
-            planned: r.planned.clone(),
-            note: r.note.clone(),
-        });
     }
     Ok(out)
+}
+
+/// One check on one host.
+fn plan_one(
+    m: &Manifest,
+    spec: &CheckSpec,
+    res: &Resolved,
+    host: &str,
+    o: &Overrides,
+    at: &dyn Fn(&str, String) -> ManifestError,
+) -> Result<Check, ManifestError> {
+    let r = spec.raw();
+    let direction = r.direction.unwrap_or_default();
+    let closed = res.closed.clone().or_else(|| {
+        (direction == Direction::LocalOnly && !is_loopback(host))
+            .then(|| format!("local-only, and {host} is not this machine's loopback"))
+    });
+    let (probe, over) = spec.probe();
+    let mut target = Target::new(host, res.port);
+    target.over = over;
+    target.timeout = o.timeout.or(r.timeout).or(m.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
+    target.tls = r.tls.clone().or_else(|| m.defaults.tls.clone()).unwrap_or_default();
+    // Files the manifest names are where the manifest is, wherever portproof runs from.
+    if let Some(base) = &o.base {
+        for file in [&mut target.tls.ca, &mut target.tls.client_cert, &mut target.tls.client_key] {
+            if let Some(f) = file.as_mut().filter(|f| f.is_relative()) {
+                *f = base.join(&*f);
+            }
+        }
+    }
+    if target.tls.ca.is_none() {
+        target.tls.ca = o.ca.clone();
+    }
+    target.login = r.login.clone();
+    if let (Some(base), Some(login)) = (&o.base, target.login.as_mut())
+        && let Some(f) = login.password_file.as_mut().filter(|f| f.is_relative())
+    {
+        *f = base.join(&*f);
+    }
+    target.options = r.sections.first().map(|(_, o)| o.clone());
+    if let Err(f) = probe.validate(&target) {
+        // The probe says what is wrong, not where: its own section is the likeliest place,
+        // then the check's TLS and login settings.
+        let transport = r.over.filter(|_| f.message.contains("over:")).map(|_| "over");
+        let field = transport
+            .or(r.sections.first().map(|(name, _)| name.as_str()))
+            .or(r.tls.as_ref().map(|_| "tls"))
+            .or(r.login.as_ref().map(|_| "login"))
+            .unwrap_or("expect");
+        return Err(at(field, format!("{} (check {:?})", f.message, r.name)));
+    }
+    // A check's own `require` is held to what its probe can prove (an error below); the
+    // manifest-wide default applies as far as each probe can go.
+    let require = r
+        .require
+        .or(m.defaults.require.map(|d| d.min(probe.best_level())))
+        .unwrap_or_else(|| probe.default_require(&target));
+    if require > probe.best_level() {
+        return Err(at(
+            "require",
+            format!("{require} is beyond what the {} probe can prove (at best {})", probe.name(), probe.best_level()),
+        ));
+    }
+    Ok(Check {
+        name: r.name.clone(),
+        target,
+        probe,
+        expect: r.expect.clone(),
+        require,
+        // A port that must be closed and answers is a finding, "optional" or not: the
+        // optional word was about whether the service is in use.
+        optional: r.optional && closed.is_none(),
+        planned: r.planned.clone(),
+        note: r.note.clone(),
+        role: res.role.clone(),
+        feature: r.feature.clone(),
+        direction,
+        port_from: res.port_from.clone(),
+        any_of: if closed.is_some() { None } else { res.any_of.clone() },
+        closed,
+    })
 }
 
 /// The JSON Schema of manifests, for editors (`portproof schema manifest`).
@@ -1055,6 +1572,64 @@ checks:
         ] {
             assert!(s.contains(needle), "schema lacks {needle}");
         }
+    }
+
+    #[test]
+    fn the_model_refuses_names_it_does_not_declare() {
+        let cases: &[(&str, Option<usize>, &str)] = &[
+            ("checks:\n  - {name: a, port: 1, expect: tcp, feature: x}\n", Some(2), "declares no features"),
+            (
+                "features: {y: why}\nchecks:\n  - name: a\n    port: 1\n    expect: tcp\n    feature: x\n",
+                Some(6),
+                "not one of features: (y)",
+            ),
+            ("checks:\n  - {name: a, port: 1, expect: tcp, role: db}\n", Some(2), "declares no roles"),
+            ("roles: {db: d, gw: g}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n", Some(3), "names no role"),
+            (
+                "roles: {gw: g}\ndefaults: {role: db}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "defaults.role",
+            ),
+            (
+                "any_of:\n  - {name: web, checks: [a, nope]}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "\"nope\" is not the name of a check",
+            ),
+            (
+                "any_of:\n  - {name: web, checks: [a, b]}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n  - {name: b, port: 2, expect: tcp, optional: true}\n",
+                Some(2),
+                "is optional",
+            ),
+            (
+                "any_of:\n  - {name: web, checks: [a]}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "group of one",
+            ),
+            (
+                "config:\n  - {file: g.xml, format: xml-entries, ports: {p: [zz]}}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n",
+                Some(2),
+                "\"zz\" is not the name of a check",
+            ),
+            ("config:\n  - {file: g.xml, format: ini}\nchecks:\n  - {name: a, port: 1, expect: tcp}\n", Some(2), "ini"),
+            ("checks:\n  - {name: a, port: 1, expect: tcp, direction: sideways}\n", Some(2), "sideways"),
+            ("checks:\n  - name: a\n    port: 1\n    expect: closed\n    require: open\n", Some(5), "closed"),
+            ("checks:\n  - name: a\n    port: 80\n    expect: closed\n    http: { path: / }\n", Some(5), "closed"),
+        ];
+        for (src, line, needle) in cases {
+            let e = err(src);
+            assert_eq!(e.line, *line, "{src}\n=> {e}");
+            assert!(e.message.contains(needle), "{src}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn expect_closed_listens_with_the_connect_only_probe() {
+        let src = "checks:\n  - {name: shut, host: 10.0.0.1, port: 23, expect: closed}\n";
+        let m = Manifest::parse(src, "m.yaml").unwrap();
+        let c = &plan(&m, src, "m.yaml", &Overrides::default()).unwrap()[0];
+        assert_eq!(c.probe.name(), portproof_probes::baseline().name());
+        assert_eq!(c.closed.as_deref(), Some("expect: closed"));
+        assert_eq!(c.any_of, None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::manifest::Check;
+use crate::manifest::{Check, Direction};
 
 /// How the runner runs.
 #[derive(Clone, Debug)]
@@ -73,15 +73,53 @@ pub struct CheckResult {
     /// Free text from the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The role whose machine the port is on (a profile's `gateway`, `database`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The feature (`--with`) that turned this check on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// `inbound`, `outbound` or `local-only`.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Where the port number came from: `default`, `8088 +100 (--offset)`, `gateway.port in
+    /// gateway.xml:4`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub port_from: String,
+    /// Set when the check passes only if nothing answers: why the port must be closed. A
+    /// refused or filtered port then passes (`facts.closed` says which), and whatever answers
+    /// fails it with `closed.answered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
+    /// The any_of group the check is in, and which members passed on its host: when one did,
+    /// this check's failure does not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any_of: Option<AnyOfResult>,
     /// The probe's outcome.
     #[serde(flatten)]
     pub outcome: Outcome,
 }
 
+/// A check's any_of group, as the report shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AnyOfResult {
+    /// The group's name.
+    pub group: String,
+    /// The host the group is judged on (each host of a role needs one member passing).
+    pub host: String,
+    /// The members that passed on that host.
+    pub passed_by: Vec<String>,
+}
+
 impl CheckResult {
     /// Whether this result fails the run.
     pub fn fails_run(&self) -> bool {
-        !self.ok && !self.optional
+        !self.ok && !self.optional && !self.covered()
+    }
+
+    /// Whether another member of its any_of group passed on the same host.
+    pub fn covered(&self) -> bool {
+        self.any_of.as_ref().is_some_and(|g| !g.passed_by.is_empty())
     }
 }
 
@@ -96,6 +134,10 @@ pub struct Summary {
     pub failed: usize,
     /// Of `failed`, how many are optional (they do not fail the run).
     pub failed_optional: usize,
+    /// Of `failed`, how many are covered by another member of their any_of group that passed
+    /// (they do not fail the run).
+    #[serde(default)]
+    pub failed_covered: usize,
     /// Checks per level reached.
     pub levels: std::collections::BTreeMap<Level, usize>,
     /// The run was interrupted before every check finished.
@@ -124,7 +166,22 @@ pub struct Report {
 
 impl Report {
     /// Builds the report and its summary from results in manifest order.
-    pub fn new(title: Option<String>, started: SystemTime, duration: Duration, results: Vec<CheckResult>) -> Self {
+    pub fn new(title: Option<String>, started: SystemTime, duration: Duration, mut results: Vec<CheckResult>) -> Self {
+        // Which members of each any_of group passed, per host.
+        let mut passed: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for r in &results {
+            if let Some(g) = &r.any_of {
+                let e = passed.entry((g.group.clone(), host_key(&g.host))).or_default();
+                if r.ok {
+                    e.push(r.name.clone());
+                }
+            }
+        }
+        for r in &mut results {
+            if let Some(g) = &mut r.any_of {
+                g.passed_by = passed[&(g.group.clone(), host_key(&g.host))].clone();
+            }
+        }
         let mut s = Summary { total: results.len(), ..Summary::default() };
         for r in &results {
             if r.ok {
@@ -133,6 +190,8 @@ impl Report {
                 s.failed += 1;
                 if r.optional {
                     s.failed_optional += 1;
+                } else if r.covered() {
+                    s.failed_covered += 1;
                 }
             }
             *s.levels.entry(r.outcome.level).or_default() += 1;
@@ -258,6 +317,12 @@ fn shell(c: &Check) -> CheckResult {
         duration_ms: 0.0,
         planned: c.planned.clone(),
         note: c.note.clone(),
+        role: c.role.clone(),
+        feature: c.feature.clone(),
+        direction: c.direction,
+        port_from: c.port_from.clone(),
+        closed: c.closed.clone(),
+        any_of: c.any_of.clone().map(|group| AnyOfResult { group, host: c.target.host.clone(), passed_by: Vec::new() }),
         outcome: Outcome {
             level: Level::Unreachable,
             identified: None,
@@ -322,7 +387,13 @@ async fn run_check(
             }
         };
         // An interrupted check did not finish: it never counts as passed.
-        result.ok = !interrupted && result.outcome.passes(check.require);
+        result.ok = !interrupted
+            && match &check.closed {
+                Some(why) => {
+                    crate::profile::judge_closed(&mut result.outcome, why, check.probe.name(), check.target.over)
+                }
+                None => result.outcome.passes(check.require),
+            };
         spent += attempt_start.elapsed();
         let Some(wait) = opts.wait else { break };
         if result.ok || interrupted || run_start.elapsed() + pause > wait {
@@ -450,6 +521,12 @@ mod tests {
             optional: false,
             planned: None,
             note: None,
+            role: None,
+            feature: None,
+            direction: Direction::Inbound,
+            port_from: String::new(),
+            closed: None,
+            any_of: None,
         }
     }
 
@@ -552,6 +629,29 @@ mod tests {
         let r = run(checks, &opts, CancellationToken::new(), None, |_| {}).await;
         assert_eq!(r.results[0].attempts, 2, "1 s pause, then one more attempt fits in 1.5 s");
         assert_eq!(r.results[0].outcome.facts["attempts"], 2);
+    }
+
+    #[tokio::test]
+    async fn an_any_of_group_is_covered_per_host_by_a_member_that_passed() {
+        let failing = |name: &str, host: &str| {
+            let mut c = check(name, host, 3000, Duration::from_millis(30));
+            c.any_of = Some("web".into());
+            c
+        };
+        let passing = |name: &str, host: &str| {
+            let mut c = check(name, host, 1, Duration::from_secs(5));
+            c.any_of = Some("web".into());
+            c
+        };
+        // Host a: one member passes, the other is covered. Host b: neither passes.
+        let checks =
+            vec![passing("http a", "a"), failing("https a", "a"), failing("http b", "b"), failing("https b", "b")];
+        let r = run(checks, &RunOptions::default(), CancellationToken::new(), None, |_| {}).await;
+        let https_a = &r.results[1];
+        assert!(!https_a.ok && https_a.covered() && !https_a.fails_run(), "{https_a:?}");
+        assert_eq!(https_a.any_of.as_ref().unwrap().passed_by, ["http a"]);
+        assert!(r.results[2].fails_run() && r.results[3].fails_run(), "host b has no member passing");
+        assert_eq!((r.summary.failed, r.summary.failed_covered, r.summary.passed), (3, 1, false));
     }
 
     #[test]

@@ -127,7 +127,8 @@ fn profile_ignition_against_the_testbed() {
     let offset = gw.offset.to_string();
     let dir = tempfile::tempdir().unwrap();
     let ca = gw.pki.write_to(dir.path()).unwrap().ca;
-    let args = ["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "-f", "json"];
+    let with = "gan,opcua,modbus,mysql,postgres,mssql,oracle";
+    let args = ["profile", "ignition", "--host", "127.0.0.1", "--offset", &offset, "--with", with, "-f", "json"];
     let run = portproof(&[&args[..], &["--ca", ca.to_str().unwrap()]].concat());
     assert_eq!(run.code, 0, "{}", run.stdout);
     let j = run.json();
@@ -524,7 +525,7 @@ fn the_table_of_one_check_reads_right() {
     .unwrap();
     let run = portproof(&["run", path.to_str().unwrap()]);
     assert_eq!(run.code, 0, "an optional failure does not fail the run: {}", run.stdout);
-    assert!(run.stdout.contains("fail (optional)") && !run.stdout.contains("skip"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL (optional)") && !run.stdout.contains("skip"), "{}", run.stdout);
     assert!(run.stdout.contains("CHECK"), "named checks keep their column: {}", run.stdout);
 }
 

@@ -20,6 +20,7 @@ mod mssql;
 mod nginx;
 mod opcua;
 mod oracle;
+mod profiles;
 mod reports;
 mod rmi;
 mod stated;

@@ -280,6 +280,12 @@ pub mod core {
             hint: "please report it with the command line and PORTPROOF_LOG=debug output",
             spec: "",
         }
+        /// Something answered on a port that must be closed.
+        CLOSED_ANSWERED = failure "closed.answered" at Open {
+            about: "the port must be closed from here (expect: closed, a local-only port checked from another host, or a port the product's configuration sets to 0), and something answered",
+            hint: "close the port or bind the service to loopback only; the message names what answered",
+            spec: "",
+        }
         /// Another protocol answered.
         PROTO_MISMATCH = failure "proto.mismatch" at Open {
             about: "the port answered in another protocol than the one expected (`identified` names it)",

@@ -754,6 +754,12 @@ pub fn registry() -> &'static [&'static dyn Probe] {
     ]
 }
 
+/// The probe that only connects (and names a service that greets first): what a check that
+/// must find its port closed (`expect: closed`) listens with, since it states no protocol.
+pub fn baseline() -> &'static dyn Probe {
+    &tcp::Tcp
+}
+
 /// Looks a probe up by its name.
 pub fn find(name: &str) -> Option<&'static dyn Probe> {
     registry().iter().copied().find(|p| p.name() == name)

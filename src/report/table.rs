@@ -15,19 +15,51 @@ use super::key_facts;
 use super::paint::{BOLD, DIM, GREEN, Paint, RED, YELLOW};
 
 fn verdict(r: &CheckResult) -> (&'static str, &'static str, &'static str) {
-    match (r.ok, r.optional) {
-        (true, _) => ("✔", "ok", GREEN),
+    match (r.ok, r.optional, r.covered()) {
+        (true, _, _) => ("✔", "ok", GREEN),
         // It ran and failed; it only does not fail the run. "skip" said it had not run.
-        (false, true) => ("•", "fail (optional)", YELLOW),
-        (false, false) => ("✘", "FAIL", RED),
+        (false, true, _) => ("•", "FAIL (optional)", YELLOW),
+        (false, false, true) => ("•", "FAIL (any_of)", YELLOW),
+        (false, false, false) => ("✘", "FAIL", RED),
     }
 }
 
 fn expect_label(r: &CheckResult) -> String {
-    match &r.planned {
-        Some(p) => format!("{} ({p} later)", r.expect),
-        None => r.expect.clone(),
+    match (&r.closed, &r.planned) {
+        // A port that must be closed is checked with its protocol's probe, to name what answers.
+        (Some(_), _) if r.expect == crate::manifest::CLOSED => r.expect.clone(),
+        (Some(_), _) => format!("closed ({})", r.expect),
+        (None, Some(p)) => format!("{} ({p} later)", r.expect),
+        (None, None) => r.expect.clone(),
     }
+}
+
+/// What the profile model adds to a line: the feature that turned the check on, its any_of
+/// group and who covered it, why it must be closed and how it was found.
+fn model_notes(r: &CheckResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(f) = &r.feature {
+        out.push(format!("feature {f}"));
+    }
+    if let Some(g) = &r.any_of {
+        let others: Vec<&String> = g.passed_by.iter().filter(|n| **n != r.name).collect();
+        out.push(match (r.ok, others.is_empty()) {
+            (false, false) => {
+                format!(
+                    "any_of {}: {} passed",
+                    g.group,
+                    others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            }
+            (false, true) => format!("any_of {}: no member passed", g.group),
+            (true, _) => format!("any_of {}", g.group),
+        });
+    }
+    if let (Some(why), true) = (&r.closed, r.ok) {
+        let how = r.outcome.facts.get("closed").and_then(|v| v.as_str()).unwrap_or("closed");
+        out.push(format!("closed as it must be ({why}): {how}"));
+    }
+    out
 }
 
 fn detail(r: &CheckResult) -> String {
@@ -47,6 +79,10 @@ fn detail(r: &CheckResult) -> String {
         }
         (None, _) => parts.join(", "),
     };
+    let notes = model_notes(r);
+    if !notes.is_empty() {
+        s = if s.is_empty() { notes.join("; ") } else { format!("{}; {s}", notes.join("; ")) };
+    }
     let t = millis(r.duration_ms);
     if s.is_empty() {
         s = t;
@@ -136,8 +172,13 @@ pub fn render(report: &Report, color: bool) -> String {
     let s = &report.summary;
     let checks = if s.total == 1 { "check" } else { "checks" };
     let mut tail = format!("{} {checks}: {} ok, {} failed", s.total, s.ok, s.failed);
-    if s.failed_optional > 0 {
-        tail.push_str(&format!(" ({} optional)", s.failed_optional));
+    let tolerated: Vec<String> = [(s.failed_optional, "optional"), (s.failed_covered, "covered by any_of")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    if !tolerated.is_empty() {
+        tail.push_str(&format!(" ({})", tolerated.join(", ")));
     }
     tail.push_str(&format!(" in {}", millis(report.duration_ms)));
     if s.interrupted {
@@ -167,6 +208,12 @@ mod tests {
             duration_ms: 0.25,
             planned: None,
             note: None,
+            role: None,
+            feature: None,
+            direction: Default::default(),
+            port_from: String::new(),
+            closed: None,
+            any_of: None,
             outcome: Outcome {
                 level: Level::Speaks,
                 identified: None,

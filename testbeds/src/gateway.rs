@@ -115,6 +115,18 @@ impl Product {
         }
     }
 
+    /// The features of its profile (`--with`) whose ports the site serves: the demo turns
+    /// these on. Ignition's `require-ssl` is not (its 8088 answers /StatusPing, it does not
+    /// redirect) and neither is `redundancy` (one site has no backup gateway); PADS4's UDP
+    /// discovery and time, and WSO2's JMX and clustering ports, are not served.
+    pub fn features(self) -> &'static [&'static str] {
+        match self {
+            Product::Ignition => &["gan", "opcua", "modbus", "mysql", "postgres", "mssql", "oracle"],
+            Product::Pads4 => &["web", "broker-tls"],
+            Product::Wso2Mb => &[],
+        }
+    }
+
     /// A short name for reports.
     pub fn label(self) -> &'static str {
         match self {

@@ -56,6 +56,12 @@ crate::codes! {
         hint: "the server answered, but not with a status the check accepts: check http.status",
         spec: "RFC 9110 §15",
     }
+    /// The Location header is missing or points elsewhere than stated.
+    LOCATION = failure "http.location" at Speaks {
+        about: "the answer has no Location header, or it does not start with http.location (a redirect to HTTPS that is not there)",
+        hint: "the server does not redirect where the check says: for Ignition, set gateway.requireSSL and gateway.forceSecureRedirect in gateway.xml",
+        spec: "RFC 9110 §10.2.2",
+    }
     /// The body lacks the text or pattern asked for.
     BODY_MISMATCH = failure "http.body_mismatch" at Speaks {
         about: "the body does not contain http.body_contains, or does not match http.body_regex",

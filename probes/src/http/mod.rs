@@ -636,6 +636,28 @@ fn evaluate(
             .hint(status_hint(status, &a.headers))
             .stated_if(stated));
     }
+    if let Some(prefix) = &opts.location {
+        let location = a.headers.get(hyper::header::LOCATION).and_then(|v| v.to_str().ok());
+        if let Some(l) = location {
+            cx.fact("location", l);
+        }
+        // Schemes and host names are case-insensitive (RFC 3986 §3.1, §3.2.2): `HTTPS://` is
+        // the same redirect.
+        let starts = location.is_some_and(|l| {
+            l.len() >= prefix.len()
+                && l.is_char_boundary(prefix.len())
+                && l[..prefix.len()].eq_ignore_ascii_case(prefix)
+        });
+        if !starts {
+            let said = location.map_or_else(|| "no Location header".to_owned(), |l| format!("Location {l:?}"));
+            return Err(Failure::new(
+                &codes::LOCATION,
+                Phase::Request,
+                format!("HTTP {status} with {said}, expected a Location starting with {prefix:?}"),
+            )
+            .stated());
+        }
+    }
     let text = String::from_utf8_lossy(&a.body);
     if let Some(needle) = &opts.body_contains
         && !text.contains(needle.as_str())

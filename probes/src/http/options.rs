@@ -70,6 +70,11 @@ pub struct HttpOptions {
     /// or not the check passes (a version, a cluster name).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, String>,
+    /// What the answer's `Location` header must start with, like `https://`: a server set to
+    /// force HTTPS (Ignition's `gateway.forceSecureRedirect`) must redirect there. Give it with
+    /// `status: [3xx]` and `follow_redirects: false`, so the redirect itself is what is graded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl Default for HttpOptions {
@@ -85,6 +90,7 @@ impl Default for HttpOptions {
             follow_redirects: true,
             max_body: default_max_body(),
             facts: BTreeMap::new(),
+            location: None,
         }
     }
 }
@@ -92,7 +98,11 @@ impl Default for HttpOptions {
 impl HttpOptions {
     /// Whether any health criterion was stated; if so a check requires `healthy` by default.
     pub fn has_criteria(&self) -> bool {
-        self.status.is_some() || self.body_contains.is_some() || self.body_regex.is_some() || self.json.is_some()
+        self.status.is_some()
+            || self.body_contains.is_some()
+            || self.body_regex.is_some()
+            || self.json.is_some()
+            || self.location.is_some()
     }
 }
 
@@ -237,6 +247,7 @@ const FLAGS: &[Flag] = &[
         repeat: false,
     },
     Flag::value("max-body", "max_body", "BYTES", "HTTP: most body bytes to read"),
+    Flag::value("location", "location", "PREFIX", "HTTP: what the Location header must start with, like https://"),
 ];
 
 fn method(v: &[String]) -> Result<Vec<(&'static str, serde_json::Value)>, String> {
@@ -292,5 +303,7 @@ mod tests {
         assert!(!HttpOptions::default().has_criteria());
         let o = HttpOptions { body_contains: Some("ok".into()), ..Default::default() };
         assert!(o.has_criteria());
+        let o = HttpOptions { location: Some("https://".into()), ..Default::default() };
+        assert!(o.has_criteria(), "a stated Location is a criterion");
     }
 }
