@@ -395,12 +395,16 @@ fn judge(e: &PortEntry, holders: &[Holder], product_process: &[String]) -> (Stat
     }
     if product_process.is_empty() {
         let says = format!(
-            "{held}: unless that is {}, {} cannot start its {} here (give --process to tell)",
-            e.product, e.product, e.name
+            "{held}: if that is not {}, its {} cannot start here (--process names the product's process)",
+            e.product, e.name
         );
         return (State::InUse, says);
     }
-    if !ours && !(others.is_empty() && unseen) {
+    if !ours && others.is_empty() {
+        // Every process seen is the product's, but a socket's holder could not be seen.
+        return (State::InUse, format!("{held}: whether that is {} cannot be seen", e.product));
+    }
+    if !ours {
         let names: Vec<String> = others.iter().map(|p| format!("{} (pid {})", p.command, p.pid)).collect();
         let says = format!(
             "{held}: another program ({}) holds it, so {} cannot start its {} here; stop that program or move the port",
@@ -410,14 +414,8 @@ fn judge(e: &PortEntry, holders: &[Holder], product_process: &[String]) -> (Stat
         );
         return (State::Conflict, says);
     }
-    if !ours {
-        return (State::InUse, format!("{held}: whether that is {} cannot be seen", e.product));
-    }
-    let mut says = format!("{held}: held by {}", e.product);
-    if e.direction == Direction::Inbound && holders.iter().all(|h| h.scope == Scope::Loopback) {
-        says.push_str(": bound to loopback only, so other hosts cannot reach it");
-    }
-    (State::Product, says)
+    // Where it is bound is in `held`: loopback only is said there.
+    (State::Product, format!("{held}: {}'s own", e.product))
 }
 
 /// The report as a table, or as JSON.
@@ -576,7 +574,11 @@ mod tests {
         // Without --process, a holder is only "in use": whose it is is not known.
         let r = survey(&listing(), &entries[..1], &[], &fake());
         assert_eq!(r.ports[0].state, State::InUse);
-        assert!(r.ports[0].says.contains("unless that is Acme") && !r.has_problem(), "{}", r.ports[0].says);
+        assert!(
+            r.ports[0].says.contains("if that is not Acme, its Web cannot start here") && !r.has_problem(),
+            "{}",
+            r.ports[0].says
+        );
     }
 
     #[test]
@@ -586,7 +588,7 @@ mod tests {
         let r = survey(&listing(), &[entry("Admin", 0x1111, Transport::Tcp, Direction::Inbound)], &["java".into()], &f);
         assert_eq!(r.ports[0].state, State::Product);
         assert!(
-            r.ports[0].says.ends_with("bound to loopback only, so other hosts cannot reach it"),
+            r.ports[0].says.contains("(loopback only: other hosts cannot reach it): Acme's own"),
             "{}",
             r.ports[0].says
         );
