@@ -114,7 +114,7 @@ fn header(plan: &Plan) -> Vec<String> {
         lines.push(format!("Ports from: {d}."));
     }
     if plan.left_closed.is_empty() {
-        lines.push("Outbound and local-only ports are never opened inbound; this profile lists none.".into());
+        lines.push("Outbound and local-only ports are never opened inbound; this profile marks none as such.".into());
     } else {
         let list: Vec<String> = plan
             .left_closed

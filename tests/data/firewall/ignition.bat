@@ -1,6 +1,6 @@
 REM Inbound firewall rules for Inductive Automation Ignition 8.3 gateway: portproof profile ignition.
 REM Ports from: Ignition 8.3.0 Network Ports Configuration reference (gateway.xml keys noted per check).
-REM Outbound and local-only ports are never opened inbound; this profile lists none.
+REM Outbound and local-only ports are never opened inbound; this profile marks none as such.
 REM Run as Administrator: save as a .bat file, or type each line into an elevated prompt.
 
 REM Gateway HTTP: gateway.port: web interface, Perspective, Designer launcher, REST; the load-balancer health check

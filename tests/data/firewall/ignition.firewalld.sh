@@ -1,6 +1,6 @@
 # Inbound firewall rules for Inductive Automation Ignition 8.3 gateway: portproof profile ignition.
 # Ports from: Ignition 8.3.0 Network Ports Configuration reference (gateway.xml keys noted per check).
-# Outbound and local-only ports are never opened inbound; this profile lists none.
+# Outbound and local-only ports are never opened inbound; this profile marks none as such.
 # Run as root. One service, portproof-ignition, holds the ports, added to the default zone.
 # To make it again: firewall-cmd --permanent --delete-service=portproof-ignition
 

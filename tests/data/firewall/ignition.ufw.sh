@@ -1,6 +1,6 @@
 # Inbound firewall rules for Inductive Automation Ignition 8.3 gateway: portproof profile ignition.
 # Ports from: Ignition 8.3.0 Network Ports Configuration reference (gateway.xml keys noted per check).
-# Outbound and local-only ports are never opened inbound; this profile lists none.
+# Outbound and local-only ports are never opened inbound; this profile marks none as such.
 # Run as root (ufw --dry-run shows what a line would change); they apply once ufw is enabled.
 
 # Gateway HTTP: gateway.port: web interface, Perspective, Designer launcher, REST; the load-balancer health check

@@ -1,6 +1,6 @@
 REM Inbound firewall rules for PADS4 digital signage server: portproof profile pads4.
 REM Ports from: PADS4 network ports reference (server ports, server local ports, viewer ports).
-REM Outbound and local-only ports are never opened inbound; this profile lists none.
+REM Outbound and local-only ports are never opened inbound; this profile marks none as such.
 REM Run as Administrator: save as a .bat file, or type each line into an elevated prompt.
 
 REM PADS4 communication: the one port PADS4 components talk over (inbound on the server)

@@ -1,6 +1,6 @@
 # Inbound firewall rules for PADS4 digital signage server: portproof profile pads4.
 # Ports from: PADS4 network ports reference (server ports, server local ports, viewer ports).
-# Outbound and local-only ports are never opened inbound; this profile lists none.
+# Outbound and local-only ports are never opened inbound; this profile marks none as such.
 # Run as root. One service, portproof-pads4, holds the ports, added to the default zone.
 # To make it again: firewall-cmd --permanent --delete-service=portproof-pads4
 

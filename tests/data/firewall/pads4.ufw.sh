@@ -1,6 +1,6 @@
 # Inbound firewall rules for PADS4 digital signage server: portproof profile pads4.
 # Ports from: PADS4 network ports reference (server ports, server local ports, viewer ports).
-# Outbound and local-only ports are never opened inbound; this profile lists none.
+# Outbound and local-only ports are never opened inbound; this profile marks none as such.
 # Run as root (ufw --dry-run shows what a line would change); they apply once ufw is enabled.
 
 # PADS4 communication: the one port PADS4 components talk over (inbound on the server)

@@ -1,6 +1,6 @@
 REM Inbound firewall rules for WSO2 Message Broker: portproof profile wso2-mb.
 REM Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker.
-REM Outbound and local-only ports are never opened inbound; this profile lists none.
+REM Outbound and local-only ports are never opened inbound; this profile marks none as such.
 REM Run as Administrator: save as a .bat file, or type each line into an elevated prompt.
 
 REM Management console (HTTPS): the Carbon management console; a self-signed default certificate needs --ca or tls.insecure

@@ -1,6 +1,6 @@
 # Inbound firewall rules for WSO2 Message Broker: portproof profile wso2-mb.
 # Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker.
-# Outbound and local-only ports are never opened inbound; this profile lists none.
+# Outbound and local-only ports are never opened inbound; this profile marks none as such.
 # Run as root. One service, portproof-wso2-mb, holds the ports, added to the default zone.
 # To make it again: firewall-cmd --permanent --delete-service=portproof-wso2-mb
 
