@@ -205,7 +205,9 @@ fn ident(name: &str, sep: char) -> String {
     while s.contains(&format!("{sep}{sep}")) {
         s = s.replace(&format!("{sep}{sep}"), &sep.to_string());
     }
-    s.trim_matches(sep).to_owned()
+    // A name of nothing but punctuation still needs a table or service name.
+    let s = s.trim_matches(sep);
+    if s.is_empty() { "product".to_owned() } else { s.to_owned() }
 }
 
 fn nftables(plan: &Plan) -> String {
@@ -388,6 +390,7 @@ mod tests {
         assert!(out.contains("\t\tudp dport 123 accept comment \"Acme - Time (123/udp)\"\n"), "{out}");
         assert!(out.contains("#   nft add rule inet filter input tcp dport { 8088 } accept\n"), "{out}");
         assert_eq!(ident("WSO2 MB..x", '_'), "wso2_mb_x");
+        assert_eq!(ident("\"'?", '-'), "product");
     }
 
     #[test]
