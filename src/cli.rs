@@ -116,6 +116,21 @@ pub enum Command {
   portproof demo
   portproof demo --format junit -o demo.xml")]
     Demo(DemoArgs),
+    /// Print the firewall rules that open a product's inbound ports (Windows netsh, an nft -f
+    /// file, ufw, firewall-cmd), ready to run.
+    #[command(after_help = "Examples:
+  portproof firewall ignition --os windows > ignition-firewall.bat
+  portproof firewall ignition --os nftables > ignition.nft && nft -c -f ignition.nft
+  portproof firewall wso2-mb --os ufw --offset 1
+  portproof firewall checks.yaml --os firewalld")]
+    Firewall(FirewallArgs),
+    /// Show, on this machine, whether each of a product's ports is free or which process holds
+    /// it, on which address (Linux, from /proc).
+    #[command(after_help = "Examples:
+  portproof ports ignition
+  portproof ports ignition --process ignition      # name the product's own process: others are conflicts
+  portproof ports wso2-mb --offset 1 --format json")]
+    Ports(PortsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Examples:
   portproof completions bash > ~/.local/share/bash-completion/completions/portproof
@@ -394,6 +409,59 @@ pub struct ManifestRunArgs {
     pub runner: RunnerArgs,
 }
 
+/// Which ports of a profile `firewall` and `ports` take.
+#[derive(Debug, Args)]
+pub struct PortListArgs {
+    /// The profile (see `portproof profiles`), or a manifest file.
+    pub name: String,
+    /// Add N to every port (negative to subtract).
+    #[arg(long, allow_hyphen_values = true)]
+    pub offset: Option<i32>,
+    /// Only the ports of the machine in this role (gateway, database, ...), for profiles whose
+    /// ports are on several machines.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Also the ports of these features (comma-separated), for profiles that have features.
+    #[arg(long, value_name = "F,..", value_delimiter = ',')]
+    pub with: Vec<String>,
+    /// Every feature's ports.
+    #[arg(long)]
+    pub all: bool,
+    /// The product's own configuration file for the ports it sets (`FILE`, or `NAME=FILE`
+    /// where the profile reads several); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub config: Vec<String>,
+}
+
+/// `portproof firewall`.
+#[derive(Debug, Args)]
+pub struct FirewallArgs {
+    /// Profile, offset, role and features.
+    #[command(flatten)]
+    pub ports: PortListArgs,
+    /// The firewall to write the rules for.
+    #[arg(long, value_enum)]
+    pub os: crate::firewall::Os,
+    /// Write the rules to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `portproof ports`.
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Profile, offset, role and features.
+    #[command(flatten)]
+    pub ports: PortListArgs,
+    /// The product's own process: a word of its name or command line (java, ignition, ...).
+    /// A port held by any other program is then a conflict (exit 1).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub process: Vec<String>,
+    /// table or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = crate::ports::Format::Table)]
+    pub format: crate::ports::Format,
+}
+
 /// `portproof codes`.
 #[derive(Debug, Args)]
 pub struct CodesArgs {
@@ -659,6 +727,8 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
         Command::Tls(a) => tls_command(*a).await,
         Command::Testbed(a) => testbed(a).await,
         Command::Demo(a) => demo(a).await,
+        Command::Firewall(a) => firewall_command(&a),
+        Command::Ports(a) => ports_command(&a),
         Command::Completions(a) => {
             emit(&crate::completions::script(a.shell));
             Ok(0)
@@ -668,6 +738,42 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
             Ok(0)
         }
     }
+}
+
+/// The ports `firewall` and `ports` act on: the profile's, for the role and features asked.
+fn port_list(a: &PortListArgs) -> Result<(crate::portlist::Listing, Vec<crate::portlist::PortEntry>), UsageError> {
+    let sel = crate::portlist::Selection {
+        offset: a.offset,
+        with: a.with.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect(),
+        all: a.all,
+        config: a.config.clone(),
+    };
+    let listing = crate::portlist::load(&a.name, &sel).map_err(UsageError)?;
+    let entries = crate::portlist::select(&listing.entries, a.role.as_deref()).map_err(UsageError)?;
+    Ok((listing, entries))
+}
+
+/// `portproof firewall`: the rules, on standard output or into `-o FILE`.
+fn firewall_command(a: &FirewallArgs) -> Result<u8, UsageError> {
+    let (listing, entries) = port_list(&a.ports)?;
+    let text = crate::firewall::render(&crate::firewall::plan(&listing, &entries), a.os);
+    match &a.output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?
+        }
+        None => emit(&text),
+    }
+    Ok(0)
+}
+
+/// `portproof ports`: 1 when a port is held by another program than the product, or a
+/// local-only port is reachable from other hosts.
+fn ports_command(a: &PortsArgs) -> Result<u8, UsageError> {
+    let (listing, entries) = port_list(&a.ports)?;
+    let machine = crate::ports::Proc::here().map_err(UsageError)?;
+    let report = crate::ports::survey(&listing, &entries, &a.process, &machine);
+    emit(&crate::ports::render(&report, a.format));
+    Ok(u8::from(report.has_problem()))
 }
 
 /// The command line's hosts, features, offset and configuration files, checked: its own

@@ -5,9 +5,12 @@
 pub mod cli;
 pub mod codes;
 pub mod completions;
+pub mod firewall;
 pub mod identify;
 pub mod man;
 pub mod manifest;
+pub mod portlist;
+pub mod ports;
 pub mod probe_args;
 pub mod profile;
 pub mod report;
