@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod amqp;
 pub mod codes;
+pub mod cql;
 pub mod hadoop_ipc;
 pub mod hazelcast;
-pub mod cql;
 pub mod http;
 pub mod ignite;
 pub mod modbus;

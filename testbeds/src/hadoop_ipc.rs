@@ -135,7 +135,9 @@ mod tests {
         let mut all = Vec::new();
         c.read_to_end(&mut all).await.unwrap();
         assert_eq!(u32::from_be_bytes(all[..4].try_into().unwrap()) as usize, all.len() - 4);
-        assert!(String::from_utf8_lossy(&all).contains("Server IPC version 9 cannot communicate with client version 127"));
+        assert!(
+            String::from_utf8_lossy(&all).contains("Server IPC version 9 cannot communicate with client version 127")
+        );
     }
 
     #[tokio::test]

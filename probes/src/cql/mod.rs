@@ -120,9 +120,7 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
 async fn attempt(t: &Target, cx: &mut ProbeCx, version: u8) -> Result<Attempt, Failure> {
     let net::Opened { mut conn, tape, peer } = net::open(cx, t, &[]).await?;
     cx.phase(Phase::Greeting);
-    conn.write_all(&wire::options(version))
-        .await
-        .map_err(|e| read_failure(&e, Phase::Greeting, "sending OPTIONS"))?;
+    conn.write_all(&wire::options(version)).await.map_err(|e| read_failure(&e, Phase::Greeting, "sending OPTIONS"))?;
     let mut head = [0u8; wire::HEADER_LEN];
     let got = read_head(&mut conn, &mut head, Phase::Greeting, "waiting for the answer to OPTIONS").await?;
     if got == 0 {
@@ -139,9 +137,11 @@ async fn attempt(t: &Target, cx: &mut ProbeCx, version: u8) -> Result<Attempt, F
             let options = wire::supported(&body).map_err(|m| malformed(Phase::Greeting, "SUPPORTED", m))?;
             cx.reach(Level::Speaks);
             cx.fact("protocol", "CQL native protocol");
-            for (key, fact) in
-                [("CQL_VERSION", "cql_versions"), ("COMPRESSION", "cql_compression"), ("PROTOCOL_VERSIONS", "cql_protocol_versions")]
-            {
+            for (key, fact) in [
+                ("CQL_VERSION", "cql_versions"),
+                ("COMPRESSION", "cql_compression"),
+                ("PROTOCOL_VERSIONS", "cql_protocol_versions"),
+            ] {
                 if let Some((_, v)) = options.iter().find(|(k, _)| k == key) {
                     cx.fact(fact, v.clone());
                 }
@@ -186,7 +186,11 @@ async fn read_frame(conn: &mut net::Conn<net::BoxIo>, phase: Phase, what: &str) 
 
 async fn read_body(conn: &mut net::Conn<net::BoxIo>, h: &Header, phase: Phase, what: &str) -> Result<Vec<u8>, Failure> {
     if h.flags & 0x01 != 0 {
-        return Err(Failure::new(&codes::MALFORMED, phase, format!("{what} is compressed, which the probe never asked for")));
+        return Err(Failure::new(
+            &codes::MALFORMED,
+            phase,
+            format!("{what} is compressed, which the probe never asked for"),
+        ));
     }
     // The length is bounded by the header check (`MAX_BODY`).
     let mut body = vec![0u8; h.length as usize];
@@ -206,7 +210,11 @@ fn server_error(body: &[u8], phase: Phase) -> Result<Failure, Failure> {
 /// `cql.error.0x<code>`: bad credentials (0x0100) would need a login the probe never sends,
 /// so every ERROR here is the server refusing the handshake itself.
 fn error_failure(code: i32, message: &str, phase: Phase) -> Failure {
-    codes::ERROR.failure_with(format!("0x{code:04x}"), phase, format!("the server answered ERROR 0x{code:04x}: {message}"))
+    codes::ERROR.failure_with(
+        format!("0x{code:04x}"),
+        phase,
+        format!("the server answered ERROR 0x{code:04x}: {message}"),
+    )
 }
 
 #[cfg(test)]

@@ -184,7 +184,8 @@ pub fn authenticate(body: &[u8]) -> Result<String, Malformed> {
 /// "Beta version of the protocol used (5/v5-beta), but USE_BETA flag is unset").
 pub fn is_version_refusal(code: i32, message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    (code == PROTOCOL_ERROR || code == 0) && m.contains("protocol version") || m.contains("beta version of the protocol")
+    (code == PROTOCOL_ERROR || code == 0) && m.contains("protocol version")
+        || m.contains("beta version of the protocol")
 }
 
 /// The highest version the server names in a version refusal: "the greatest is 4" (Cassandra
@@ -249,11 +250,16 @@ mod tests {
     #[test]
     fn version_texts_name_the_greatest() {
         assert_eq!(
-            greatest_named("Invalid or unsupported protocol version (6); supported versions are (3/v3, 4/v4, 5/v5, 6/v6-beta)"),
+            greatest_named(
+                "Invalid or unsupported protocol version (6); supported versions are (3/v3, 4/v4, 5/v5, 6/v6-beta)"
+            ),
             Some(5)
         );
         assert_eq!(greatest_named("Invalid or unsupported protocol version: 5"), None);
-        assert!(is_version_refusal(0x000A, "Beta version of the protocol used (5/v5-beta), but USE_BETA flag is unset"));
+        assert!(is_version_refusal(
+            0x000A,
+            "Beta version of the protocol used (5/v5-beta), but USE_BETA flag is unset"
+        ));
         assert!(!is_version_refusal(0x2200, "Invalid query"));
         assert_eq!(greatest_named("the greatest is 99999"), None);
     }
@@ -283,7 +289,16 @@ mod tests {
         let mut inputs: Vec<Vec<u8>> = vec![include_bytes!("fixtures/supported-v4.bin").to_vec()];
         let mut x = 0x9e37_79b9_u32;
         for n in 0..512 {
-            inputs.push((0..n % 64).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect());
+            inputs.push(
+                (0..n % 64)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        x as u8
+                    })
+                    .collect(),
+            );
         }
         for i in &inputs {
             for cut in 0..=i.len() {

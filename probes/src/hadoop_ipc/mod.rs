@@ -56,7 +56,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let mut buf = vec![0u8; 4];
     if read_head(&mut conn, &mut buf, Phase::Greeting, "waiting for the server's answer").await? < 4 {
         if tape.bytes_read() == 0 {
-            let f = Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the peer closed the connection on the hrpc header");
+            let f =
+                Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the peer closed the connection on the hrpc header");
             return Err(sniff::silent_then_closed(cx, t, peer, &EXPECTED, "the hrpc header", f).await);
         }
         return Err(Failure::new(&codes::MALFORMED, Phase::Greeting, "the peer closed after fewer than 4 bytes"));
@@ -90,7 +91,10 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
                 return Err(Failure::new(
                     &codes::MALFORMED,
                     Phase::Greeting,
-                    format!("the answer to the hrpc header is not Hadoop IPC ({why}): {}", sniff::describe(&tape.head())),
+                    format!(
+                        "the answer to the hrpc header is not Hadoop IPC ({why}): {}",
+                        sniff::describe(&tape.head())
+                    ),
                 ));
             }
         }

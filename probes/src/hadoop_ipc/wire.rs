@@ -120,7 +120,10 @@ fn writable(b: &[u8]) -> Result<Fatal, Malformed> {
 fn wstring(b: &[u8]) -> Result<(String, &[u8]), Malformed> {
     let n = b.get(..4).ok_or(Malformed::Short)?;
     let n = i32::from_be_bytes(n.try_into().expect("four"));
-    let n = usize::try_from(n).ok().filter(|n| *n <= MAX_ANSWER).ok_or_else(|| Malformed::Bad(format!("a string of {n} bytes")))?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_ANSWER)
+        .ok_or_else(|| Malformed::Bad(format!("a string of {n} bytes")))?;
     let s = b.get(4..4 + n).ok_or(Malformed::Short)?;
     Ok((String::from_utf8_lossy(s).into_owned(), &b[4 + n..]))
 }

@@ -78,7 +78,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let got = read_head(&mut conn, &mut buf, Phase::Greeting, "waiting for the authentication's answer").await?;
     buf.truncate(got);
     if got == 0 {
-        let f = Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the peer closed the connection on the CP2 preamble");
+        let f =
+            Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the peer closed the connection on the CP2 preamble");
         return Err(sniff::silent_then_closed(cx, t, peer, &EXPECTED, "the CP2 preamble", f).await);
     }
     let frames = loop {
@@ -86,7 +87,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             Ok(f) => break f,
             Err(Malformed::Short) if buf.len() < wire::MAX_MESSAGE => {
                 let mut more = [0u8; 4096];
-                let n = conn.read(&mut more).await.map_err(|e| read_failure(&e, Phase::Greeting, "reading the answer"))?;
+                let n =
+                    conn.read(&mut more).await.map_err(|e| read_failure(&e, Phase::Greeting, "reading the answer"))?;
                 if n == 0 {
                     return Err(Failure::new(
                         &codes::MALFORMED,
@@ -96,12 +98,18 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
                 }
                 buf.extend_from_slice(&more[..n]);
             }
-            Err(Malformed::Short) => return Err(Failure::new(&codes::MALFORMED, Phase::Greeting, "the answer never ends")),
+            Err(Malformed::Short) => {
+                return Err(Failure::new(&codes::MALFORMED, Phase::Greeting, "the answer never ends"));
+            }
             Err(Malformed::Bad(why)) => return Err(other_protocol(cx, &tape, &why)),
         }
     };
     let answer = wire::answer(&frames).map_err(|m| match m {
-        Malformed::Bad(why) => Failure::new(&codes::MALFORMED, Phase::Greeting, format!("the answer is not an authentication response: {why}")),
+        Malformed::Bad(why) => Failure::new(
+            &codes::MALFORMED,
+            Phase::Greeting,
+            format!("the answer is not an authentication response: {why}"),
+        ),
         Malformed::Short => Failure::new(&codes::MALFORMED, Phase::Greeting, "the answer is cut short"),
     })?;
     let _ = conn.shutdown().await;
@@ -157,7 +165,9 @@ async fn health(cx: &mut ProbeCx, t: &Target) -> Result<(), Failure> {
     let net::Opened { mut conn, .. } = net::open(cx, t, &[]).await?;
     cx.phase(Phase::Query);
     let request = format!("GET /hazelcast/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", t.host);
-    conn.write_all(request.as_bytes()).await.map_err(|e| read_failure(&e, Phase::Query, "sending the health request"))?;
+    conn.write_all(request.as_bytes())
+        .await
+        .map_err(|e| read_failure(&e, Phase::Query, "sending the health request"))?;
     let mut all = Vec::new();
     let mut chunk = [0u8; 4096];
     while all.len() < wire::MAX_MESSAGE {
@@ -194,7 +204,12 @@ async fn health(cx: &mut ProbeCx, t: &Target) -> Result<(), Failure> {
     let node = h.node_state.as_deref().unwrap_or("?");
     let state = h.cluster_state.as_deref().unwrap_or("?");
     if node != "ACTIVE" || state != "ACTIVE" {
-        return Err(Failure::new(&codes::NOT_ACTIVE, Phase::Query, format!("node state {node}, cluster state {state}")).stated());
+        return Err(Failure::new(
+            &codes::NOT_ACTIVE,
+            Phase::Query,
+            format!("node state {node}, cluster state {state}"),
+        )
+        .stated());
     }
     cx.reach(Level::Healthy);
     Ok(())

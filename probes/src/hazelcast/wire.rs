@@ -197,21 +197,23 @@ pub fn answer(frames: &[Frame]) -> Result<Answer, Malformed> {
                 return bad(format!("authentication status {}", a.status));
             }
             // The address: null, or a structure of an initial frame (the port) and the host.
-            let mut i = 0;
-            match rest.first() {
-                Some(f) if f.flags & IS_NULL != 0 => i = 1,
+            let i = match rest.first() {
+                Some(f) if f.flags & IS_NULL != 0 => 1,
                 Some(f) if f.flags & BEGIN_STRUCT != 0 => {
-                    let port = rest.get(1).and_then(|f| f.content.get(..4)).map(|p| i32::from_le_bytes(p.try_into().expect("four")));
+                    let port = rest
+                        .get(1)
+                        .and_then(|f| f.content.get(..4))
+                        .map(|p| i32::from_le_bytes(p.try_into().expect("four")));
                     let host = rest.get(2).and_then(text);
                     if let (Some(port), Some(host)) = (port, host) {
                         a.address = Some(format!("{host}:{port}"));
                     }
                     let end = rest.iter().position(|f| f.flags & END_STRUCT != 0);
                     let Some(end) = end else { return bad("the address structure never ends") };
-                    i = end + 1;
+                    end + 1
                 }
                 _ => return bad("no address after the fixed fields"),
-            }
+            };
             a.version = rest.get(i).and_then(text);
             if a.version.is_none() {
                 return bad("no server version after the address");
@@ -311,8 +313,12 @@ mod tests {
     fn health_in_both_shapes() {
         let h = health(br#"{"nodeState":"ACTIVE","clusterState":"FROZEN","clusterSafe":true,"migrationQueueSize":0,"clusterSize":2}"#)
             .unwrap();
-        assert_eq!((h.node_state.as_deref(), h.cluster_state.as_deref(), h.cluster_size), (Some("ACTIVE"), Some("FROZEN"), Some(2)));
-        let h = health(b"Hazelcast::NodeState=ACTIVE\nHazelcast::ClusterState=ACTIVE\nHazelcast::ClusterSafe=TRUE\n").unwrap();
+        assert_eq!(
+            (h.node_state.as_deref(), h.cluster_state.as_deref(), h.cluster_size),
+            (Some("ACTIVE"), Some("FROZEN"), Some(2))
+        );
+        let h = health(b"Hazelcast::NodeState=ACTIVE\nHazelcast::ClusterState=ACTIVE\nHazelcast::ClusterSafe=TRUE\n")
+            .unwrap();
         assert_eq!(h.cluster_state.as_deref(), Some("ACTIVE"));
         assert_eq!(health(br#"{"status":"ok"}"#), None);
     }

@@ -75,7 +75,11 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             let opened = net::open(cx, t, &[]).await?;
             match thin(cx, t, opened, wire::OFFERED, true).await? {
                 Some(r) => r,
-                None => Err(Failure::new(&codes::NO_RESPONSE, Phase::Request, "the port closed on the thin-client handshake")),
+                None => Err(Failure::new(
+                    &codes::NO_RESPONSE,
+                    Phase::Request,
+                    "the port closed on the thin-client handshake",
+                )),
             }
         }
         PortKind::Communication => {
@@ -97,7 +101,11 @@ async fn auto(cx: &mut ProbeCx, t: &Target) -> Result<(), Failure> {
     let mut first = [0u8; 64];
     match tokio::time::timeout(listen, conn.read(&mut first)).await {
         Ok(Ok(0)) => {
-            let f = Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the port closed the connection before a word was said");
+            let f = Failure::new(
+                &codes::NO_RESPONSE,
+                Phase::Greeting,
+                "the port closed the connection before a word was said",
+            );
             return Err(sniff::silent_then_closed(cx, t, peer, &EXPECTED, "the connection", f).await);
         }
         Ok(Ok(n)) => {
@@ -105,7 +113,11 @@ async fn auto(cx: &mut ProbeCx, t: &Target) -> Result<(), Failure> {
             return communication(cx, &mut conn, &tape, &mut buf).await;
         }
         Ok(Err(e)) if net::is_reset(&e) => {
-            return Err(Failure::new(&core::TCP_RESET, Phase::Greeting, "the port reset the connection before a word was said"));
+            return Err(Failure::new(
+                &core::TCP_RESET,
+                Phase::Greeting,
+                "the port reset the connection before a word was said",
+            ));
         }
         Ok(Err(e)) => return Err(read_failure(&e, Phase::Greeting, "waiting for a node id")),
         // Silence: not a communication port.
@@ -129,7 +141,9 @@ async fn thin(
 ) -> Result<Option<Result<(), Failure>>, Failure> {
     let net::Opened { mut conn, tape, .. } = opened;
     cx.phase(Phase::Request);
-    conn.write_all(&wire::handshake(offer)).await.map_err(|e| read_failure(&e, Phase::Request, "sending the handshake"))?;
+    conn.write_all(&wire::handshake(offer))
+        .await
+        .map_err(|e| read_failure(&e, Phase::Request, "sending the handshake"))?;
     let mut buf = Vec::new();
     let answer = loop {
         match wire::handshake_answer(&buf) {
@@ -153,7 +167,9 @@ async fn thin(
                 }
                 buf.extend_from_slice(&more[..n]);
             }
-            Err(Malformed::Short) => return Err(Failure::new(&codes::MALFORMED, Phase::Request, "the answer never ends")),
+            Err(Malformed::Short) => {
+                return Err(Failure::new(&codes::MALFORMED, Phase::Request, "the answer never ends"));
+            }
             Err(Malformed::Bad(why)) => return Err(other_protocol(cx, &tape, "the thin-client handshake", &why)),
         }
     };
@@ -183,7 +199,9 @@ async fn thin(
                     Phase::Request,
                     format!("the server requires a login: {text}"),
                 )
-                .hint("Ignite answers with authentication enabled: the port is proven; a login is not part of this check"))));
+                .hint(
+                    "Ignite answers with authentication enabled: the port is proven; a login is not part of this check",
+                ))));
             }
             if retry && server < offer && server >= Version(1, 0, 0) {
                 let opened = net::open(cx, t, &[]).await?;
@@ -210,7 +228,8 @@ async fn communication(
             Ok(g) => break g,
             Err(Malformed::Short) => {
                 let mut more = [0u8; 64];
-                let n = conn.read(&mut more).await.map_err(|e| read_failure(&e, Phase::Greeting, "reading the node id"))?;
+                let n =
+                    conn.read(&mut more).await.map_err(|e| read_failure(&e, Phase::Greeting, "reading the node id"))?;
                 if n == 0 {
                     return Err(if buf.is_empty() {
                         Failure::new(&codes::NO_RESPONSE, Phase::Greeting, "the port closed without sending a node id")
@@ -269,7 +288,11 @@ async fn discovery(cx: &mut ProbeCx, t: &Target) -> Result<(), Failure> {
         (true, false) => "closed the connection that sent Ignite's header too",
         _ => "answered or closed both",
     };
-    Err(Failure::new(&codes::DISCOVERY_UNCONFIRMED, Phase::Greeting, format!("the header check failed: the port {seen}")))
+    Err(Failure::new(
+        &codes::DISCOVERY_UNCONFIRMED,
+        Phase::Greeting,
+        format!("the header check failed: the port {seen}"),
+    ))
 }
 
 /// The answer is not Ignite's: another protocol the sniffer names, else malformed.
@@ -278,5 +301,9 @@ fn other_protocol(cx: &mut ProbeCx, tape: &net::Tape, to: &str, why: &str) -> Fa
     if let Some(f) = sniff::mismatch(cx, &head, &EXPECTED, Phase::Request) {
         return f;
     }
-    Failure::new(&codes::MALFORMED, Phase::Request, format!("the answer to {to} is not Ignite's ({why}): {}", sniff::describe(&head)))
+    Failure::new(
+        &codes::MALFORMED,
+        Phase::Request,
+        format!("the answer to {to} is not Ignite's ({why}): {}", sniff::describe(&head)),
+    )
 }

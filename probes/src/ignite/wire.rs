@@ -167,7 +167,8 @@ pub fn handshake_answer(b: &[u8]) -> Result<Handshake, Malformed> {
         Some([TYPE_NULL]) => None,
         Some([TYPE_STRING]) => {
             let n = r.i32().and_then(|n| usize::try_from(n).ok());
-            let s = n.and_then(|n| r.take(n)).ok_or_else(|| Malformed::Bad("the message runs past the answer".into()))?;
+            let s =
+                n.and_then(|n| r.take(n)).ok_or_else(|| Malformed::Bad("the message runs past the answer".into()))?;
             Some(String::from_utf8_lossy(s).into_owned())
         }
         Some(other) => return bad(format!("type code {} where the message goes", other[0])),
@@ -251,7 +252,10 @@ mod tests {
         assert!(matches!(handshake_answer(b"\x07\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00"), Err(Malformed::Bad(_))));
         assert!(matches!(greeting(b"\xff\xff\x00"), Err(Malformed::Short)));
         assert!(matches!(greeting(b"SSH-2.0"), Err(Malformed::Bad(_))));
-        assert!(matches!(greeting(&[0xff; 2].iter().chain(&[0u8; 16]).copied().collect::<Vec<_>>()), Err(Malformed::Bad(_))));
+        assert!(matches!(
+            greeting(&[0xff; 2].iter().chain(&[0u8; 16]).copied().collect::<Vec<_>>()),
+            Err(Malformed::Bad(_))
+        ));
     }
 
     #[test]
