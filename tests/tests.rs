@@ -21,6 +21,7 @@ mod opcua;
 mod oracle;
 mod reports;
 mod rmi;
+mod spec_written;
 mod stated;
 mod tls;
 mod udp;
