@@ -206,6 +206,19 @@ pub fn greatest_named(message: &str) -> Option<u8> {
         .max()
 }
 
+/// Runs every parser on `data`: the fuzz target's body, and the no-panic test's.
+pub fn fuzz(data: &[u8]) {
+    if let Some(h) = data.get(..HEADER_LEN) {
+        let _ = header(h.try_into().expect("nine bytes"));
+    }
+    let _ = supported(data);
+    let _ = error(data);
+    let _ = authenticate(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = greatest_named(&text);
+    let _ = is_version_refusal(0x000A, &text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,17 +319,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Runs every parser on `data`: the fuzz target's body, and the no-panic test's.
-pub fn fuzz(data: &[u8]) {
-    if let Some(h) = data.get(..HEADER_LEN) {
-        let _ = header(h.try_into().expect("nine bytes"));
-    }
-    let _ = supported(data);
-    let _ = error(data);
-    let _ = authenticate(data);
-    let text = String::from_utf8_lossy(data);
-    let _ = greatest_named(&text);
-    let _ = is_version_refusal(0x000A, &text);
 }

@@ -270,7 +270,7 @@ async fn discovery(cx: &mut ProbeCx, t: &Target) -> Result<(), Failure> {
         Ok(Err(e)) => net::is_reset(&e),
         _ => false,
     };
-    let right_held = matches!(tokio::time::timeout(Duration::from_millis(20), right.read(&mut b)).await, Err(_));
+    let right_held = tokio::time::timeout(Duration::from_millis(20), right.read(&mut b)).await.is_err();
     drop(wrong);
     let _ = right.shutdown().await;
     if wrong_closed && right_held {
