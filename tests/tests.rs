@@ -25,6 +25,7 @@ mod ports;
 mod profiles;
 mod reports;
 mod rmi;
+mod spec_written;
 mod stated;
 mod tls;
 mod udp;

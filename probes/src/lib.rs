@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod amqp;
 pub mod codes;
+pub mod cql;
+pub mod hadoop_ipc;
+pub mod hazelcast;
 pub mod http;
+pub mod ignite;
 pub mod modbus;
 pub mod mqtt;
 pub mod mssql;
@@ -748,6 +752,10 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &opcua::Opcua,
         &rmi::Rmi,
         &rmi::Jmx,
+        &cql::Cql,
+        &hadoop_ipc::HadoopIpc,
+        &ignite::Ignite,
+        &hazelcast::Hazelcast,
         &ntp::Ntp,
         &nettcp::NetTcp,
         &ws_discovery::WsDiscovery,

@@ -6,9 +6,13 @@
 pub mod amqp;
 mod bytes;
 mod conn;
+pub mod cql;
 pub mod gateway;
+pub mod hadoop_ipc;
+pub mod hazelcast;
 pub mod hostile;
 pub mod http;
+pub mod ignite;
 pub mod modbus;
 pub mod mqtt;
 pub mod mssql;
