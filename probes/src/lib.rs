@@ -31,7 +31,9 @@ pub mod rabbitmq_api;
 pub mod rmi;
 pub mod sniff;
 pub mod tcp;
+pub mod thrift;
 pub mod tls;
+pub mod websocket;
 pub mod ws_discovery;
 
 mod target;
@@ -734,6 +736,8 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &ntp::Ntp,
         &nettcp::NetTcp,
         &ws_discovery::WsDiscovery,
+        &thrift::Thrift,
+        &websocket::Websocket,
     ]
 }
 
