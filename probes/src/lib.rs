@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub mod amqp;
 pub mod codes;
 pub mod http;
+pub mod ldap;
 pub mod modbus;
 pub mod mqtt;
 pub mod mssql;
@@ -736,6 +737,7 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &ntp::Ntp,
         &nettcp::NetTcp,
         &ws_discovery::WsDiscovery,
+        &ldap::Ldap,
         &thrift::Thrift,
         &websocket::Websocket,
     ]

@@ -151,8 +151,17 @@ async fn run(t: &Target, cx: &mut ProbeCx, o: &WebsocketOptions) -> Result<(), F
     }
     if head.status != 101 {
         let mut body = buf[used..].to_vec();
-        if body.len() < 256 {
-            body.extend(net::read_available(&mut conn, 256 - body.len(), std::time::Duration::from_millis(100)).await);
+        if body.len() < 512 {
+            body.extend(net::read_available(&mut conn, 512 - body.len(), std::time::Duration::from_millis(100)).await);
+        }
+        if head.status == 400 && t.over == crate::Over::Tcp && sniff::https_only_complaint(&body) {
+            cx.identify("tls");
+            return Err(Failure::new(
+                &core::PROTO_MISMATCH,
+                Phase::Request,
+                "the server answered HTTP 400 saying this port expects TLS (plain ws:// sent to a TLS port)",
+            )
+            .hint("use expect: wss (a wss:// URL, or over: tls) for this port"));
         }
         return Err(refusal(cx, o, &head, &body));
     }
