@@ -6,7 +6,10 @@ use crate::harness::{code, portproof, portproof_env, real_peer, serve};
 
 fn check(port: u16, expect: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let target = format!("127.0.0.1:{port}");
-    let mut args = vec!["check", &target, "-e", expect, "-f", "json", "--timeout", "5s"];
+    let mut args = vec!["check", &target, "-e", expect, "-f", "json"];
+    if !extra.contains(&"--timeout") {
+        args.extend_from_slice(&["--timeout", "5s"]);
+    }
     args.extend_from_slice(extra);
     let run = portproof_env(&args, &[("LDAP_PW", "portproof-secret"), ("LDAP_BAD", "wrong")]);
     (run.code, run.result())

@@ -6,7 +6,10 @@ use crate::harness::{code, portproof, real_peer, serve};
 
 fn check(port: u16, expect: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let target = format!("127.0.0.1:{port}");
-    let mut args = vec!["check", &target, "-e", expect, "-f", "json", "--timeout", "5s"];
+    let mut args = vec!["check", &target, "-e", expect, "-f", "json"];
+    if !extra.contains(&"--timeout") {
+        args.extend_from_slice(&["--timeout", "5s"]);
+    }
     args.extend_from_slice(extra);
     let run = portproof(&args);
     (run.code, run.result())

@@ -4,7 +4,10 @@
 use crate::harness::{code, portproof, real_peer, serve};
 
 fn check(target: &str, extra: &[&str]) -> (i32, serde_json::Value) {
-    let mut args = vec!["check", target, "-f", "json", "--timeout", "5s"];
+    let mut args = vec!["check", target, "-f", "json"];
+    if !extra.contains(&"--timeout") {
+        args.extend_from_slice(&["--timeout", "5s"]);
+    }
     args.extend_from_slice(extra);
     let run = portproof(&args);
     (run.code, run.result())
