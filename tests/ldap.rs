@@ -110,9 +110,8 @@ fn decoys_never_pass() {
     let silent = serve(async { portproof_testbeds::hostile::silent(portproof_testbeds::bind_any().await.unwrap()) });
     let (rc, r) = check(silent.port(), "ldap", &["--timeout", "2s"]);
     assert_eq!((rc, code(&r).as_str()), (1, "auth.timeout"), "{r}");
-    let garbage = serve(async {
-        portproof_testbeds::hostile::endless_garbage(portproof_testbeds::bind_any().await.unwrap())
-    });
+    let garbage =
+        serve(async { portproof_testbeds::hostile::endless_garbage(portproof_testbeds::bind_any().await.unwrap()) });
     let (rc, r) = check(garbage.port(), "ldap", &[]);
     assert_eq!((rc, r["level"].as_str()), (1, Some("open")), "{r}");
     if real_peer("nginx", "127.0.0.1:18080", "bash testbeds/scripts/nginx.sh") {

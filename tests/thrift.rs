@@ -75,9 +75,8 @@ fn decoys_never_pass() {
     assert_eq!((rc, r["level"].as_str()), (1, Some("open")), "{r}");
     assert_eq!(code(&r), "thrift.no_response", "{r}");
     // Garbage.
-    let garbage = serve(async {
-        portproof_testbeds::hostile::endless_garbage(portproof_testbeds::bind_any().await.unwrap())
-    });
+    let garbage =
+        serve(async { portproof_testbeds::hostile::endless_garbage(portproof_testbeds::bind_any().await.unwrap()) });
     let (rc, r) = check(garbage.port(), "thrift", &[]);
     assert_eq!((rc, r["level"].as_str()), (1, Some("open")), "{r}");
     if real_peer("nginx", "127.0.0.1:18080", "bash testbeds/scripts/nginx.sh") {

@@ -83,7 +83,11 @@ fn decoys_never_pass() {
     assert_eq!((rc, code(&r).as_str()), (1, "request.timeout"), "{r}");
     if real_peer("nginx", "127.0.0.1:18080", "bash testbeds/scripts/nginx.sh") {
         let (rc, r) = check("ws://127.0.0.1:18080/", &[]);
-        assert_eq!((rc, code(&r).as_str(), r["level"].as_str()), (1, "websocket.not_upgraded.200", Some("open")), "{r}");
+        assert_eq!(
+            (rc, code(&r).as_str(), r["level"].as_str()),
+            (1, "websocket.not_upgraded.200", Some("open")),
+            "{r}"
+        );
     }
     if real_peer("the JDK RMI peer", "127.0.0.1:11099", "bash testbeds/scripts/java.sh") {
         let (rc, r) = check("ws://127.0.0.1:11099/", &[]);

@@ -230,9 +230,15 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             Ok(m) => m,
             Err(Silence::Failed(f)) => return Err(f),
             Err(Silence::Closed) => {
-                return Err(Failure::new(&codes::MALFORMED, Phase::Query, "the server closed the connection on the RootDSE search"));
+                return Err(Failure::new(
+                    &codes::MALFORMED,
+                    Phase::Query,
+                    "the server closed the connection on the RootDSE search",
+                ));
             }
-            Err(Silence::Bad(why)) => return Err(Failure::new(&codes::MALFORMED, Phase::Query, format!("the RootDSE answer: {why}"))),
+            Err(Silence::Bad(why)) => {
+                return Err(Failure::new(&codes::MALFORMED, Phase::Query, format!("the RootDSE answer: {why}")));
+            }
         };
         disconnected(&m)?;
         if m.id != i64::from(id) {
@@ -247,7 +253,11 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
             Op::Entry { .. } | Op::Reference => {}
             Op::Done(r) => break r,
             other => {
-                return Err(Failure::new(&codes::MALFORMED, Phase::Query, format!("{other:?} in the answer to a search")));
+                return Err(Failure::new(
+                    &codes::MALFORMED,
+                    Phase::Query,
+                    format!("{other:?} in the answer to a search"),
+                ));
             }
         }
     };
@@ -300,7 +310,9 @@ async fn answer(
             let f = Failure::new(&codes::NO_RESPONSE, phase, format!("the peer closed the connection on {sent}"));
             Err(sniff::silent_then_closed(cx, t, peer, &EXPECTED, sent, f).await)
         }
-        Err(Silence::Closed) => Err(Failure::new(&codes::MALFORMED, phase, format!("the server closed the connection on {sent}"))),
+        Err(Silence::Closed) => {
+            Err(Failure::new(&codes::MALFORMED, phase, format!("the server closed the connection on {sent}")))
+        }
         Err(Silence::Bad(why)) => {
             if was_first {
                 if let Some(f) = sniff::mismatch(cx, &tape.head(), &EXPECTED, phase) {
@@ -331,7 +343,11 @@ fn expect(
     }
     let shown = format!("{:?}", m.op);
     pick(m.op).ok_or_else(|| {
-        Failure::new(&codes::MALFORMED, phase, format!("the {what} was answered with {}", shown.chars().take(80).collect::<String>()))
+        Failure::new(
+            &codes::MALFORMED,
+            phase,
+            format!("the {what} was answered with {}", shown.chars().take(80).collect::<String>()),
+        )
     })
 }
 

@@ -367,7 +367,10 @@ mod tests {
         let b = include_bytes!("fixtures/slapd-bind-anonymous.bin");
         assert_eq!(frame(b).unwrap(), Some(b.len()));
         let m = parse(b).unwrap();
-        assert_eq!(m, Message { id: 1, op: Op::Bind(LdapResult { code: 0, matched_dn: "".into(), diagnostic: "".into() }) });
+        assert_eq!(
+            m,
+            Message { id: 1, op: Op::Bind(LdapResult { code: 0, matched_dn: "".into(), diagnostic: "".into() }) }
+        );
 
         let b = include_bytes!("fixtures/slapd-bind-refused.bin");
         let Op::Bind(r) = parse(b).unwrap().op else { panic!("a BindResponse") };
@@ -427,10 +430,9 @@ mod tests {
 
     #[test]
     fn no_input_panics() {
-        for fixture in [
-            &include_bytes!("fixtures/slapd-rootdse.bin")[..],
-            &include_bytes!("fixtures/slapd-bind-refused.bin")[..],
-        ] {
+        for fixture in
+            [&include_bytes!("fixtures/slapd-rootdse.bin")[..], &include_bytes!("fixtures/slapd-bind-refused.bin")[..]]
+        {
             for i in 0..fixture.len() {
                 for flip in [0x01u8, 0x20, 0x80, 0xff] {
                     let mut b = fixture.to_vec();

@@ -74,7 +74,8 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let mut peer = None;
     for (i, &(protocol, framing)) in wire::ATTEMPTS.iter().enumerate() {
         let left = (wire::ATTEMPTS.len() - i) as u32;
-        let budget = cx.remaining().map_or(ATTEMPT, |r| ATTEMPT.min(r.saturating_sub(Duration::from_millis(50)) / left));
+        let budget =
+            cx.remaining().map_or(ATTEMPT, |r| ATTEMPT.min(r.saturating_sub(Duration::from_millis(50)) / left));
         let net::Opened { mut conn, tape, peer: p } = net::open(cx, t, &[]).await?;
         peer = p;
         cx.phase(Phase::Request);

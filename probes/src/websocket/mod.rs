@@ -119,8 +119,15 @@ async fn run(t: &Target, cx: &mut ProbeCx, o: &WebsocketOptions) -> Result<(), F
             Ok(Some(h)) => break h,
             Ok(None) => {}
             Err(_) => {
-                return Err(sniff::not_expected(cx, &mut conn, &tape, &EXPECTED, "the upgrade request", &codes::MALFORMED)
-                    .await);
+                return Err(sniff::not_expected(
+                    cx,
+                    &mut conn,
+                    &tape,
+                    &EXPECTED,
+                    "the upgrade request",
+                    &codes::MALFORMED,
+                )
+                .await);
             }
         }
         let n = match conn.read(&mut chunk).await {
@@ -186,7 +193,9 @@ async fn run(t: &Target, cx: &mut ProbeCx, o: &WebsocketOptions) -> Result<(), F
                 &codes::ACCEPT_MISMATCH,
                 Phase::Request,
                 match got {
-                    Some(got) => format!("101 with Sec-WebSocket-Accept {got:?}, where the key sent calls for {want:?}"),
+                    Some(got) => {
+                        format!("101 with Sec-WebSocket-Accept {got:?}, where the key sent calls for {want:?}")
+                    }
                     None => "101 without a Sec-WebSocket-Accept header".to_owned(),
                 },
             ));
@@ -221,7 +230,10 @@ async fn close(cx: &mut ProbeCx, conn: &mut Conn<BoxIo>, mut pending: Vec<u8>) -
             match wire::frame_header(&pending) {
                 Err(e) => return Err(broken(format!("after the upgrade: {e}"))),
                 Ok(Some(h)) if h.masked => {
-                    return Err(broken(format!("the server sent a masked frame (opcode {:#x}); §5.1 forbids it", h.opcode)));
+                    return Err(broken(format!(
+                        "the server sent a masked frame (opcode {:#x}); §5.1 forbids it",
+                        h.opcode
+                    )));
                 }
                 Ok(Some(h)) if h.opcode == wire::CLOSE => {
                     let end = h.header_len + h.len as usize;
@@ -309,7 +321,10 @@ fn refusal(cx: &mut ProbeCx, o: &WebsocketOptions, head: &Head, body: &[u8]) -> 
         }
         404 => Failure::new(&codes::NOT_FOUND, Phase::Request, format!("{line} (path {})", o.path)),
         426 => {
-            let v = head.get("sec-websocket-version").map(|v| format!(" (it speaks Sec-WebSocket-Version {v})")).unwrap_or_default();
+            let v = head
+                .get("sec-websocket-version")
+                .map(|v| format!(" (it speaks Sec-WebSocket-Version {v})"))
+                .unwrap_or_default();
             Failure::new(&codes::VERSION_REFUSED, Phase::Request, format!("{line}{v}"))
         }
         s => {
@@ -362,7 +377,9 @@ mod tests {
     #[tokio::test]
     async fn a_right_accept_and_a_close_is_healthy() {
         // A text message first, then the Close: the message is read past.
-        let o = probe(peer(|k| upgraded(k, &wire::accept_for(k), b"\x81\x02hi\x88\x02\x03\xe8")).await, Default::default()).await;
+        let o =
+            probe(peer(|k| upgraded(k, &wire::accept_for(k), b"\x81\x02hi\x88\x02\x03\xe8")).await, Default::default())
+                .await;
         assert_eq!(o.level, Level::Healthy, "{:?}", o.failure);
         assert_eq!(o.facts["websocket_close_code"], 1000);
     }
@@ -383,15 +400,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_masked_server_frame_is_a_protocol_error() {
-        let o = probe(peer(|k| upgraded(k, &wire::accept_for(k), b"\x88\x82\x00\x00\x00\x00\x03\xe8")).await, Default::default())
-            .await;
+        let o = probe(
+            peer(|k| upgraded(k, &wire::accept_for(k), b"\x88\x82\x00\x00\x00\x00\x03\xe8")).await,
+            Default::default(),
+        )
+        .await;
         assert_eq!(o.level, Level::Speaks);
         assert_eq!(o.failure.unwrap().code, "websocket.protocol_error");
     }
 
     #[tokio::test]
     async fn refusals_are_decoded() {
-        let o = probe(peer(|_| b"HTTP/1.1 400 Bad Request\r\nContent-Length: 4\r\n\r\nnope".to_vec()).await, Default::default()).await;
+        let o = probe(
+            peer(|_| b"HTTP/1.1 400 Bad Request\r\nContent-Length: 4\r\n\r\nnope".to_vec()).await,
+            Default::default(),
+        )
+        .await;
         let f = o.failure.unwrap();
         assert_eq!((o.level, f.code.as_str()), (Level::Open, "websocket.bad_request"));
         assert!(f.message.ends_with(": nope"), "{}", f.message);
@@ -403,7 +427,8 @@ mod tests {
         let f = o.failure.unwrap();
         assert_eq!(f.code, "websocket.upgrade_required");
         assert!(f.message.contains("13, 8"), "{}", f.message);
-        let o = probe(peer(|_| b"HTTP/1.1 302 Found\r\nLocation: /login\r\n\r\n".to_vec()).await, Default::default()).await;
+        let o =
+            probe(peer(|_| b"HTTP/1.1 302 Found\r\nLocation: /login\r\n\r\n".to_vec()).await, Default::default()).await;
         assert_eq!(o.failure.unwrap().code, "websocket.not_upgraded.302");
         let with_token = WebsocketOptions {
             headers: [("Authorization".to_owned(), "Bearer expired".to_owned())].into(),
@@ -415,11 +440,15 @@ mod tests {
 
     #[test]
     fn the_handshake_headers_and_broken_paths_are_refused_before_any_io() {
-        let o = WebsocketOptions { headers: [("Sec-WebSocket-Key".to_owned(), "x".to_owned())].into(), ..Default::default() };
+        let o = WebsocketOptions {
+            headers: [("Sec-WebSocket-Key".to_owned(), "x".to_owned())].into(),
+            ..Default::default()
+        };
         assert!(validate(&o).unwrap_err().message.contains("websocket.headers.Sec-WebSocket-Key"));
         let o = WebsocketOptions { path: "/a b".into(), ..Default::default() };
         assert!(validate(&o).unwrap_err().message.starts_with("websocket.path"));
-        let o = WebsocketOptions { headers: [("X-A".to_owned(), "1\r\nEvil: 2".to_owned())].into(), ..Default::default() };
+        let o =
+            WebsocketOptions { headers: [("X-A".to_owned(), "1\r\nEvil: 2".to_owned())].into(), ..Default::default() };
         assert!(validate(&o).is_err());
         assert!(validate(&WebsocketOptions::default()).is_ok());
     }

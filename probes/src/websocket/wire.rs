@@ -17,8 +17,15 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_BEFORE_CLOSE: u64 = 1 << 20;
 
 /// The request headers the handshake itself sets; a check's headers may not replace them.
-pub const RESERVED: &[&str] =
-    &["upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "content-length", "transfer-encoding"];
+pub const RESERVED: &[&str] = &[
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "content-length",
+    "transfer-encoding",
+];
 
 /// The Sec-WebSocket-Key for 16 random bytes (§4.1: base64 of a 16-byte nonce).
 pub fn key(nonce: [u8; 16]) -> String {
@@ -179,7 +186,8 @@ pub fn close_payload(p: &[u8]) -> Result<(Option<u16>, String), WireError> {
         [] => Ok((None, String::new())),
         [_] => wire_err("a Close payload of one byte (§5.5.1 wants none, or a 2-byte code first)"),
         [a, b, rest @ ..] => {
-            let reason = std::str::from_utf8(rest).map_err(|_| crate::WireError("the Close reason is not UTF-8".into()))?;
+            let reason =
+                std::str::from_utf8(rest).map_err(|_| crate::WireError("the Close reason is not UTF-8".into()))?;
             Ok((Some(u16::from_be_bytes([*a, *b])), reason.to_owned()))
         }
     }
@@ -215,7 +223,10 @@ mod tests {
         let r = request("/echo", "127.0.0.1:9099", &[("Authorization".into(), "Bearer x".into())], "k");
         let r = String::from_utf8(r).unwrap();
         assert!(r.starts_with("GET /echo HTTP/1.1\r\nHost: 127.0.0.1:9099\r\nUpgrade: websocket\r\n"), "{r}");
-        assert!(r.contains("Sec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n") && r.ends_with("Authorization: Bearer x\r\n\r\n"));
+        assert!(
+            r.contains("Sec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n")
+                && r.ends_with("Authorization: Bearer x\r\n\r\n")
+        );
     }
 
     #[test]
