@@ -320,7 +320,10 @@ pub fn parse(b: &[u8]) -> Result<Message, WireError> {
                     if let PL::C(vals) = &vals.payload {
                         for x in vals.iter().take(MAX_VALUES) {
                             let mut s = text(x)?;
-                            s.truncate(s.floor_char_boundary(512));
+                            if s.len() > 512 {
+                                let end = (0..=512).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                                s.truncate(end);
+                            }
                             values.push(s);
                         }
                     }

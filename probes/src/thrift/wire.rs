@@ -424,7 +424,7 @@ impl<'a> Cursor<'a> {
         match ty {
             // A boolean field carries its value in the type; in a collection it is a byte.
             1 | 2 if in_field => {}
-            1 | 2 | 3 => drop(self.take(1)?),
+            1..=3 => drop(self.take(1)?),
             4..=6 => drop(self.varint()?),
             7 => drop(self.take(8)?),
             13 => drop(self.take(16)?),
