@@ -74,4 +74,4 @@ conf closed "disallow bind_anon"
 start open "ldap://127.0.0.1:10389/ ldaps://127.0.0.1:10636/" 10389
 listening 10636 || die "slapd open does not listen on 10636 (ldaps)"
 start closed "ldap://127.0.0.1:10390/" 10390
-log "slapd $(/usr/sbin/slapd -VV 2>&1 | grep -o 'slapd [0-9.]*' | head -1): 10389 (anonymous, StartTLS), 10636 (ldaps), 10390 (no anonymous bind): up"
+log "$(/usr/sbin/slapd -VV 2>&1 | grep -o 'slapd [0-9.]*' | head -1): 10389 (anonymous, StartTLS), 10636 (ldaps), 10390 (no anonymous bind): up"
