@@ -59,7 +59,10 @@ impl Probe for Ldap {
                 "ldap.starttls: this check is already over TLS (ldaps); StartTLS is for a plain LDAP port",
             ));
         }
-        if !o.starttls && t.over == Over::Tcp && t.tls != crate::TlsOptions::default() {
+        // A CA alone may come from the run's --ca, which every check gets: only the settings a
+        // check writes for itself are refused where no TLS would use them.
+        let own = crate::TlsOptions { ca: None, ..t.tls.clone() };
+        if !o.starttls && t.over == Over::Tcp && own != crate::TlsOptions::default() {
             return Err(Failure::config(
                 "tls: settings are used only over TLS: add ldap.starttls: true (--starttls), or use expect: ldaps",
             ));
@@ -477,6 +480,19 @@ mod tests {
         let o = probe(peer(vec![m]).await).await;
         assert_eq!(o.level, Level::Open);
         assert_eq!(o.failure.unwrap().code, "ldap.disconnected.unavailable");
+    }
+
+    #[test]
+    fn tls_settings_off_tls_are_refused_but_a_runs_ca_is_not() {
+        let mut t = Target::new("127.0.0.1", 389);
+        t.tls.ca = Some("/nonexistent/ca.pem".into());
+        // A CA is not refused (a run's --ca reaches every check); the file itself is still read.
+        assert!(Ldap.validate(&t).is_err_and(|f| !f.message.contains("ldap.starttls")));
+        t.tls.ca = None;
+        t.tls.insecure = true;
+        assert!(Ldap.validate(&t).unwrap_err().message.contains("ldap.starttls"));
+        t.tls.insecure = false;
+        assert!(Ldap.validate(&t).is_ok());
     }
 
     #[tokio::test]
