@@ -20,6 +20,7 @@ pub mod hadoop_ipc;
 pub mod hazelcast;
 pub mod http;
 pub mod ignite;
+pub mod ldap;
 pub mod modbus;
 pub mod mqtt;
 pub mod mssql;
@@ -35,7 +36,9 @@ pub mod rabbitmq_api;
 pub mod rmi;
 pub mod sniff;
 pub mod tcp;
+pub mod thrift;
 pub mod tls;
+pub mod websocket;
 pub mod ws_discovery;
 
 mod target;
@@ -759,6 +762,9 @@ pub fn registry() -> &'static [&'static dyn Probe] {
         &ntp::Ntp,
         &nettcp::NetTcp,
         &ws_discovery::WsDiscovery,
+        &ldap::Ldap,
+        &thrift::Thrift,
+        &websocket::Websocket,
     ]
 }
 

@@ -224,8 +224,8 @@ pub static SECTION: Section = Section::of::<HttpOptions>("http", FLAGS);
 
 const FLAGS: &[Flag] = &[
     Flag::value("method", "method", "METHOD", "HTTP: request method [default: GET]").custom(method),
-    Flag::value("path", "path", "PATH", "HTTP: request path (Ignition: /StatusPing)"),
-    Flag::value("header", "headers", "NAME:VALUE", "HTTP: extra request header (repeatable)").short('H').custom(headers).repeatable(),
+    Flag::value("path", "path", "PATH", "HTTP and WebSocket: request path (Ignition: /StatusPing)"),
+    Flag::value("header", "headers", "NAME:VALUE", "HTTP and WebSocket: extra request header (repeatable)").short('H').custom(headers).repeatable(),
     Flag::value("status", "status", "CODE", "HTTP: healthy status, a code or a class like 2xx (repeatable)").list(),
     Flag::value("body-contains", "body_contains", "TEXT", "HTTP: text the body must contain"),
     Flag::value("body-regex", "body_regex", "REGEX", "HTTP: regular expression the body must match"),
