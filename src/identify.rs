@@ -12,6 +12,9 @@
 //!    unknown ports are HTTP), then the rest of the registry. A candidate that hears another
 //!    protocol moves that one's probe to the front.
 //!
+//! When a probe wins, the probes that refine it (`About::refines`: the WebSocket upgrade and
+//! RabbitMQ's management API refine HTTP) are tried too, and one that is proved is the name.
+//!
 //! A probe marked [`Identify::OwnPortOnly`] (industrial protocols: a device might act on a
 //! request of another protocol) is tried only on its own ports, and [`Identify::Never`] not at
 //! all. Candidates run one at a time: a single-threaded server sees one question at a time.
@@ -230,6 +233,20 @@ fn candidates(port: u16, tls: bool, heard: Option<&str>) -> Vec<&'static dyn Pro
     all
 }
 
+/// The probes that refine `name` (`About::refines`) and may be tried here.
+fn refinements(name: &str, port: u16, tls: bool) -> Vec<&'static dyn Probe> {
+    candidates(port, tls, None).into_iter().filter(|p| p.about().refines == Some(name)).collect()
+}
+
+/// Records `r` of the probe asked as `expect` as the finding's answer.
+fn won(f: &mut Finding, expect: &str, section: &str, r: CheckResult) {
+    f.level = f.level.max(r.outcome.level);
+    f.protocol = Some(expect.to_owned());
+    f.evidence = crate::report::key_facts(&r);
+    f.suggest = Some(format!("expect: {expect}{}", if section.contains("over: tls") { ", over: tls" } else { "" }));
+    f.result = Some(r);
+}
+
 /// How a candidate is asked for over `tls`: its TLS name, or its name with `over: tls`; and the
 /// manifest lines that go with it (identification does not judge the certificate).
 fn ask(p: &dyn Probe, tls: bool) -> (String, &'static str) {
@@ -303,13 +320,27 @@ pub async fn identify(host: &str, port: u16, budget: Budget) -> Finding {
         let Some(r) = try_probe(host, port, &expect, section, budget.per_try.min(left)).await else { continue };
         f.tried.push(tried(&expect, &r));
         if r.outcome.level >= Level::Speaks {
-            f.level = f.level.max(r.outcome.level);
-            f.protocol = Some(expect.clone());
-            f.evidence = crate::report::key_facts(&r);
-            f.suggest =
-                Some(format!("expect: {expect}{}", if section.contains("over: tls") { ", over: tls" } else { "" }));
             f.heard = None;
-            f.result = Some(r);
+            won(&mut f, &expect, section, r);
+            // A more specific protocol on top of this one (a WebSocket upgrade over HTTP): when
+            // its probe is proved too, it is the better name.
+            for refined in refinements(p.name(), port, f.tls) {
+                if !asked.insert(refined.name()) {
+                    continue;
+                }
+                let left = budget.total.saturating_sub(started.elapsed());
+                if left < Duration::from_millis(100) {
+                    break;
+                }
+                let (expect, section) = ask(refined, f.tls);
+                let Some(r) = try_probe(host, port, &expect, section, budget.per_try.min(left)).await else { continue };
+                f.tried.push(tried(&expect, &r));
+                if r.outcome.level >= Level::Speaks {
+                    f.level = Level::Open;
+                    won(&mut f, &expect, section, r);
+                    break;
+                }
+            }
             break;
         }
         // What this candidate heard instead goes next, if a probe speaks it.

@@ -15,9 +15,12 @@ const PEERS: &[(&str, &str, &[&str])] = &[
     ("Mosquitto over TLS", "127.0.0.1:18884", &["mqtts"]),
     ("nginx", "127.0.0.1:18080", &["http"]),
     ("nginx (TLS)", "127.0.0.1:18443", &["https"]),
-    // A registry that binds the JMX connector is both: either name is proved.
+    // The JDK's registry with the JMX connector bound is both: either name is proved.
     ("the JDK RMI peer", "127.0.0.1:11099", &["rmi", "jmx"]),
     ("the JDK RMI registry", "127.0.0.1:11097", &["rmi"]),
+    ("OpenLDAP slapd", "127.0.0.1:10389", &["ldap"]),
+    ("OpenLDAP slapd (ldaps)", "127.0.0.1:10636", &["ldaps"]),
+    ("Python websockets", "127.0.0.1:19099", &["websocket"]),
 ];
 
 fn findings(target: &str, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {

@@ -577,6 +577,10 @@ pub struct About {
     /// Whether `portproof identify` may send this probe's opening to a port of unknown
     /// protocol ([`Identify`]).
     pub identify: Identify,
+    /// The probe whose protocol this one is a specialisation of (`http` for the WebSocket
+    /// upgrade and RabbitMQ's management API): where that one is identified, `identify` also
+    /// tries this one, and names it when it too is proved.
+    pub refines: Option<&'static str>,
 }
 
 /// Where `portproof identify` may try a probe on a port whose protocol is not known.
@@ -613,6 +617,7 @@ impl About {
         tls_in_band: false,
         tls_expectations: false,
         identify: Identify::Anywhere,
+        refines: None,
     };
 }
 

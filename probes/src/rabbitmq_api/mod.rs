@@ -59,6 +59,7 @@ static ABOUT: crate::About = crate::About {
     default_ports: &[15672, 15671],
     codes: codes::CODES,
     logs_in: true,
+    refines: Some("http"),
     ..crate::About::DEFAULT
 };
 

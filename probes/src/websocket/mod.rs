@@ -40,6 +40,7 @@ static ABOUT: crate::About = crate::About {
         crate::UrlScheme { scheme: "wss", default_port: 443, tls: true, path_key: Some("path") },
     ],
     codes: codes::CODES,
+    refines: Some("http"),
     ..crate::About::DEFAULT
 };
 
