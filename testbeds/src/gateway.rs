@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::http::GatewayState;
 use crate::pki::Pki;
-use crate::{Server, amqp, hostile, http, modbus, mqtt, mssql, mysql, opcua, oracle, postgres};
+use crate::{Server, amqp, hostile, http, modbus, mqtt, mssql, mysql, opcua, oracle, postgres, thrift};
 
 /// The offset `portproof testbed` and `portproof demo` use by default: 8088 becomes 19088.
 /// Every product's ports stay below Linux's ephemeral range with it (see [`offset_fits`]).
@@ -161,7 +161,7 @@ pub const WSO2_MB_LAYOUT: &[(u16, &str)] = &[
     (8672, "AMQP 0-9-1 responder over TLS"),
     (1883, "MQTT 5 / 3.1.1 responder"),
     (8833, "MQTT responder over TLS"),
-    (7611, "Thrift (open port stand-in)"),
+    (7611, "Thrift server (unknown-method answers, binary protocol)"),
 ];
 
 /// The Ignition ports served and what each is, before the offset.
@@ -253,6 +253,7 @@ impl Gateway {
                         ..Default::default()
                     }),
                 ),
+                (Product::Wso2Mb, 7611) => thrift::serve(listener),
                 _ => hostile::holder(listener),
             };
             ports.push(Port { base, role, server });

@@ -23,6 +23,7 @@ pub mod oracle;
 pub mod pki;
 pub mod postgres;
 pub mod tally;
+pub mod thrift;
 pub mod ws_discovery;
 
 /// The TLS library of the testbed servers, for callers that build their configurations.
