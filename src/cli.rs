@@ -116,10 +116,13 @@ pub enum Command {
   portproof demo
   portproof demo --format junit -o demo.xml")]
     Demo(DemoArgs),
-    /// Print the firewall rules that open a product's inbound ports (Windows netsh, an nft -f
-    /// file, ufw, firewall-cmd), ready to run.
+    /// Print the firewall rules that open one machine's inbound ports of a product (Windows
+    /// netsh, an nft -f file, ufw, firewall-cmd), ready to run.
     #[command(after_help = "Examples:
   portproof firewall ignition --os windows > ignition-firewall.bat
+  portproof firewall ignition --os windows --with gan,opcua     # the features the site uses
+  portproof firewall ignition --os ufw --role database --with postgres
+  portproof firewall ignition --os windows --config gateway.xml # the ports the gateway sets
   portproof firewall ignition --os nftables > ignition.nft && nft -c -f ignition.nft
   portproof firewall wso2-mb --os ufw --offset 1
   portproof firewall checks.yaml --os firewalld")]
@@ -129,6 +132,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   portproof ports ignition
   portproof ports ignition --process ignition      # name the product's own process: others are conflicts
+  portproof ports pads4                            # a local-only broker on 0.0.0.0 is EXPOSED
   portproof ports wso2-mb --offset 1 --format json")]
     Ports(PortsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
