@@ -204,8 +204,7 @@ fn header(plan: &Plan) -> Vec<String> {
     let (local, outbound) = (named(Direction::LocalOnly), named(Direction::Outbound));
     if !local.is_empty() {
         lines.push(format!(
-            "Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports {} shows where they are): {}.",
-            plan.name,
+            "Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports shows where they are): {}.",
             local.join(", ")
         ));
     }
@@ -427,7 +426,7 @@ mod tests {
             "netsh advfirewall firewall add rule name=\"Acme - Web + Web TLS check (8088/TCP)\" dir=in action=allow protocol=TCP localport=8088\n"
         ), "{out}");
         assert!(out.contains("protocol=UDP localport=123\n"), "{out}");
-        assert!(out.contains("REM Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports acme shows where they are): 5672/tcp Broker.\n"), "{out}");
+        assert!(out.contains("REM Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports shows where they are): 5672/tcp Broker.\n"), "{out}");
         assert!(
             out.contains(
                 "REM Never opened inbound, outbound (this machine connects to them elsewhere): 4525/tcp Activation.\n"

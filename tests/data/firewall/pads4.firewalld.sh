@@ -2,7 +2,7 @@
 # Ports from: PADS4 network ports reference (server ports, server local ports, viewer ports).
 # Features on: none.
 # Ports of features not on (--with F or --all adds them): web 80/tcp, 443/tcp; discovery 3702/udp; ntp 123/udp; broker-tls 5671/tcp, 15671/tcp.
-# Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports pads4 shows where they are): 5672/tcp RabbitMQ AMQP, 15672/tcp RabbitMQ HTTP API.
+# Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports shows where they are): 5672/tcp RabbitMQ AMQP, 15672/tcp RabbitMQ HTTP API.
 # Run as root. One service, portproof-pads4, holds the ports, added to the default zone.
 # To make it again: firewall-cmd --permanent --delete-service=portproof-pads4
 
