@@ -116,10 +116,13 @@ pub enum Command {
   portproof demo
   portproof demo --format junit -o demo.xml")]
     Demo(DemoArgs),
-    /// Print the firewall rules that open a product's inbound ports (Windows netsh, an nft -f
-    /// file, ufw, firewall-cmd), ready to run.
+    /// Print the firewall rules that open one machine's inbound ports of a product (Windows
+    /// netsh, an nft -f file, ufw, firewall-cmd), ready to run.
     #[command(after_help = "Examples:
   portproof firewall ignition --os windows > ignition-firewall.bat
+  portproof firewall ignition --os windows --with gan,opcua     # the features the site uses
+  portproof firewall ignition --os ufw --role database --with postgres
+  portproof firewall ignition --os windows --config gateway.xml # the ports the gateway sets
   portproof firewall ignition --os nftables > ignition.nft && nft -c -f ignition.nft
   portproof firewall wso2-mb --os ufw --offset 1
   portproof firewall checks.yaml --os firewalld")]
@@ -129,6 +132,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   portproof ports ignition
   portproof ports ignition --process ignition      # name the product's own process: others are conflicts
+  portproof ports pads4                            # a local-only broker on 0.0.0.0 is EXPOSED
   portproof ports wso2-mb --offset 1 --format json")]
     Ports(PortsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -741,7 +745,7 @@ pub async fn execute(cli: Cli) -> Result<u8, UsageError> {
 }
 
 /// The ports `firewall` and `ports` act on: the profile's, for the role and features asked.
-fn port_list(a: &PortListArgs) -> Result<(crate::portlist::Listing, Vec<crate::portlist::PortEntry>), UsageError> {
+fn port_list(a: &PortListArgs) -> Result<(crate::portlist::Listing, crate::portlist::Selected), UsageError> {
     let sel = crate::portlist::Selection {
         offset: a.offset,
         with: a.with.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect(),
@@ -749,14 +753,14 @@ fn port_list(a: &PortListArgs) -> Result<(crate::portlist::Listing, Vec<crate::p
         config: a.config.clone(),
     };
     let listing = crate::portlist::load(&a.name, &sel).map_err(UsageError)?;
-    let entries = crate::portlist::select(&listing.entries, a.role.as_deref()).map_err(UsageError)?;
-    Ok((listing, entries))
+    let selected = crate::portlist::select(&listing, a.role.as_deref()).map_err(UsageError)?;
+    Ok((listing, selected))
 }
 
 /// `portproof firewall`: the rules, on standard output or into `-o FILE`.
 fn firewall_command(a: &FirewallArgs) -> Result<u8, UsageError> {
-    let (listing, entries) = port_list(&a.ports)?;
-    let text = crate::firewall::render(&crate::firewall::plan(&listing, &entries), a.os);
+    let (listing, selected) = port_list(&a.ports)?;
+    let text = crate::firewall::render(&crate::firewall::plan(&listing, &selected), a.os);
     match &a.output {
         Some(path) => {
             std::fs::write(path, text).map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())))?
@@ -769,9 +773,9 @@ fn firewall_command(a: &FirewallArgs) -> Result<u8, UsageError> {
 /// `portproof ports`: 1 when a port is held by another program than the product, or a
 /// local-only port is reachable from other hosts.
 fn ports_command(a: &PortsArgs) -> Result<u8, UsageError> {
-    let (listing, entries) = port_list(&a.ports)?;
+    let (listing, selected) = port_list(&a.ports)?;
     let machine = crate::ports::Proc::here().map_err(UsageError)?;
-    let report = crate::ports::survey(&listing, &entries, &a.process, &machine);
+    let report = crate::ports::survey(&listing, &selected, &a.process, &machine);
     emit(&crate::ports::render(&report, a.format));
     Ok(u8::from(report.has_problem()))
 }

@@ -2,15 +2,19 @@
 //! firewall that will load them (Windows `netsh advfirewall`, an `nft -f` file, `ufw`,
 //! `firewall-cmd`), so the output is run as it is.
 //!
-//! Only inbound ports are opened: an outbound port is one this machine connects to elsewhere,
-//! and a local-only port must stay closed to other machines; both are named in a comment line so
-//! their absence reads as intended. Every text that reaches a rule (product and check names, the
+//! The rules are for one machine: a profile's role (`--role`; the gateway, its database
+//! server, ...), with the features turned on (`--with`, `--all`) and the ports its
+//! configuration files set (`--config`), all as the profile model resolves them. Only inbound
+//! ports are opened: an outbound port is one this machine connects to elsewhere, a local-only
+//! port must stay closed to other machines, and a port the profile says must be closed (a
+//! configuration file sets it to 0) is not opened. Those, and the ports of features that are
+//! off, are named in the header's comment lines so that their absence reads as intended. Every text that reaches a rule (product and check names, the
 //! profile's notes) goes through the escaping of that syntax: the product's name is data, and a
 //! quote in it must not end a string early or run a command.
 
 use std::fmt::Write as _;
 
-use crate::portlist::{Direction, Listing, PortEntry, Transport};
+use crate::portlist::{Direction, LeftOut, Listing, PortEntry, Selected, Transport, Why};
 
 /// The firewall the rules are written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -49,18 +53,27 @@ pub struct Plan {
     pub document: Option<String>,
     /// The offset applied to the ports.
     pub offset: Option<i32>,
+    /// The machine's role and what it is, when the profile has roles.
+    pub role: Option<(String, String)>,
+    /// Whether the profile declares several roles: the role is then part of the table's or
+    /// service's name, so that two roles' rules loaded on one machine do not replace each other.
+    pub several_roles: bool,
+    /// The features turned on.
+    pub features_on: Vec<String>,
     /// The inbound rules, one per port and transport.
     pub rules: Vec<Rule>,
     /// Outbound and local-only entries: not opened inbound.
     pub left_closed: Vec<PortEntry>,
+    /// The role's ports not listed: their features off, or closed.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// Groups the inbound entries into one rule per port and transport (two checks on one port
 /// need one rule), and sets the others aside.
-pub fn plan(listing: &Listing, entries: &[PortEntry]) -> Plan {
+pub fn plan(listing: &Listing, selected: &Selected) -> Plan {
     let mut rules: Vec<Rule> = Vec::new();
     let mut left_closed = Vec::new();
-    for e in entries {
+    for e in &selected.entries {
         if e.direction != Direction::Inbound {
             left_closed.push(e.clone());
             continue;
@@ -87,8 +100,38 @@ pub fn plan(listing: &Listing, entries: &[PortEntry]) -> Plan {
         name: listing.name.clone(),
         document: listing.document.clone(),
         offset: listing.offset,
+        role: selected.role.clone(),
+        several_roles: selected.several_roles,
+        // The features on that this machine's ports belong to (listed, or closed): another
+        // role's are not this file's to name.
+        features_on: listing
+            .features_on
+            .iter()
+            .filter(|f| {
+                let of = |e: &PortEntry| e.feature.as_deref() == Some(f.as_str());
+                selected.entries.iter().any(of) || selected.left_out.iter().any(|l| of(&l.entry))
+            })
+            .cloned()
+            .collect(),
         rules,
         left_closed,
+        left_out: selected.left_out.clone(),
+    }
+}
+
+impl Plan {
+    /// The name a table or service is made from: the profile's, and the role's where the
+    /// profile has several.
+    fn ident_source(&self) -> String {
+        match &self.role {
+            Some((r, _)) if self.several_roles => format!("{} {r}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
+    /// Whether a rule opens `port` over `transport`.
+    fn opens(&self, port: u16, transport: Transport) -> bool {
+        self.rules.iter().any(|r| r.port == port && r.transport == transport)
     }
 }
 
@@ -102,7 +145,8 @@ pub fn render(plan: &Plan, os: Os) -> String {
     }
 }
 
-/// The header every format starts with, as plain sentences (each renderer makes them comments).
+/// The header every format starts with, as plain sentences (each renderer makes them comments):
+/// what the rules are for, and every port of the role that is not opened, with why.
 fn header(plan: &Plan) -> Vec<String> {
     let offset = match plan.offset {
         Some(o) if o != 0 => format!(", its ports {o:+}"),
@@ -113,15 +157,65 @@ fn header(plan: &Plan) -> Vec<String> {
     if let Some(d) = &plan.document {
         lines.push(format!("Ports from: {d}."));
     }
-    if plan.left_closed.is_empty() {
-        lines.push("Outbound and local-only ports are never opened inbound; this profile marks none as such.".into());
-    } else {
-        let list: Vec<String> = plan
-            .left_closed
+    if let Some((role, about)) = plan.role.as_ref().filter(|_| plan.several_roles) {
+        let about = if about.is_empty() { String::new() } else { format!(": {about}") };
+        lines.push(format!("For the {role} machine{about}. Each role's machine has its own rules (--role)."));
+    }
+    let off: Vec<&LeftOut> = plan.left_out.iter().filter(|l| l.why == Why::FeatureOff).collect();
+    if !plan.features_on.is_empty() || !off.is_empty() {
+        let on = if plan.features_on.is_empty() { "none".to_owned() } else { plan.features_on.join(", ") };
+        lines.push(format!("Features on: {on}."));
+    }
+    if !off.is_empty() {
+        // Grouped by feature: `gan 8060/tcp; opcua 4840/tcp, 4096/tcp`.
+        let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+        for l in off {
+            let f = l.entry.feature.as_deref().unwrap_or("?");
+            let port = format!("{}/{}", l.entry.port, l.entry.transport);
+            match groups.iter_mut().find(|(g, _)| *g == f) {
+                Some((_, ports)) if !ports.contains(&port) => ports.push(port),
+                Some(_) => {}
+                None => groups.push((f, vec![port])),
+            }
+        }
+        let list: Vec<String> = groups.iter().map(|(f, ports)| format!("{f} {}", ports.join(", "))).collect();
+        lines.push(format!("Ports of features not on (--with F or --all adds them): {}.", list.join("; ")));
+    }
+    for l in &plan.left_out {
+        if let Why::Closed(why) = &l.why {
+            let also = if plan.opens(l.entry.port, l.entry.transport) {
+                " (another check here needs the port, so a rule below opens it)"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "Not opened, it must be closed: {}/{} {}: {why}{also}.",
+                l.entry.port, l.entry.transport, l.entry.name
+            ));
+        }
+    }
+    let named = |d: Direction| -> Vec<String> {
+        plan.left_closed
             .iter()
-            .map(|e| format!("{}/{} {} ({})", e.port, e.transport, e.name, e.direction))
-            .collect();
-        lines.push(format!("Not opened inbound (outbound, or used on this machine only): {}.", list.join(", ")));
+            .filter(|e| e.direction == d)
+            .map(|e| format!("{}/{} {}", e.port, e.transport, e.name))
+            .collect()
+    };
+    let (local, outbound) = (named(Direction::LocalOnly), named(Direction::Outbound));
+    if !local.is_empty() {
+        lines.push(format!(
+            "Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports shows where they are): {}.",
+            local.join(", ")
+        ));
+    }
+    if !outbound.is_empty() {
+        lines.push(format!(
+            "Never opened inbound, outbound (this machine connects to them elsewhere): {}.",
+            outbound.join(", ")
+        ));
+    }
+    if local.is_empty() && outbound.is_empty() {
+        lines.push("None of these ports is outbound or local-only.".into());
     }
     if plan.rules.is_empty() {
         lines.push("Nothing to open inbound.".into());
@@ -211,7 +305,7 @@ fn ident(name: &str, sep: char) -> String {
 }
 
 fn nftables(plan: &Plan) -> String {
-    let table = format!("portproof_{}", ident(&plan.name, '_'));
+    let table = format!("portproof_{}", ident(&plan.ident_source(), '_'));
     let mut out = String::from("#!/usr/sbin/nft -f\n");
     for l in header(plan) {
         let _ = writeln!(out, "# {}", one_line(&l));
@@ -265,7 +359,7 @@ fn ufw(plan: &Plan) -> String {
 }
 
 fn firewalld(plan: &Plan) -> String {
-    let service = format!("portproof-{}", ident(&plan.name, '-'));
+    let service = format!("portproof-{}", ident(&plan.ident_source(), '-'));
     let mut out = String::new();
     for l in header(plan) {
         let _ = writeln!(out, "# {}", one_line(&l));
@@ -277,8 +371,12 @@ fn firewalld(plan: &Plan) -> String {
     let _ = writeln!(out, "{fc} --service={service} --set-short={}", sh_quoted(&one_line(&plan.product)));
     let names: Vec<String> =
         plan.rules.iter().map(|r| format!("{} {}/{}", r.names.join(" + "), r.port, r.transport)).collect();
+    let role = match &plan.role {
+        Some((r, _)) if plan.several_roles => format!(", role {r}"),
+        _ => String::new(),
+    };
     let description =
-        format!("Inbound ports of {} (portproof profile {}): {}", plan.product, plan.name, names.join(", "));
+        format!("Inbound ports of {} (portproof profile {}{role}): {}", plan.product, plan.name, names.join(", "));
     let _ = writeln!(out, "{fc} --service={service} --set-description={}", sh_quoted(&one_line(&description)));
     for r in &plan.rules {
         let _ = writeln!(out, "# {}", one_line(&rule_comment(r)));
@@ -292,16 +390,10 @@ fn firewalld(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::portlist::tests::entry;
+    use crate::portlist::tests::{entry, listing, selected};
 
     fn sample(product: &str) -> Plan {
-        let listing = Listing {
-            name: "acme".into(),
-            product: product.into(),
-            document: Some("Acme ports".into()),
-            offset: None,
-            entries: Vec::new(),
-        };
+        let listing = Listing { document: Some("Acme ports".into()), ..listing("acme", product) };
         let mut web = entry("Web", 8088, Transport::Tcp, Direction::Inbound);
         web.note = Some("the web port".into());
         let mut web_tls = entry("Web TLS check", 8088, Transport::Tcp, Direction::Inbound);
@@ -313,7 +405,7 @@ mod tests {
             entry("Broker", 5672, Transport::Tcp, Direction::LocalOnly),
             entry("Activation", 4525, Transport::Tcp, Direction::Outbound),
         ];
-        plan(&listing, &entries)
+        plan(&listing, &selected(entries))
     }
 
     #[test]
@@ -334,7 +426,14 @@ mod tests {
             "netsh advfirewall firewall add rule name=\"Acme - Web + Web TLS check (8088/TCP)\" dir=in action=allow protocol=TCP localport=8088\n"
         ), "{out}");
         assert!(out.contains("protocol=UDP localport=123\n"), "{out}");
-        assert!(out.contains("REM Not opened inbound (outbound, or used on this machine only): 5672/tcp Broker (local-only), 4525/tcp Activation (outbound)."), "{out}");
+        assert!(out.contains("REM Never opened inbound, used on this machine only (keep them bound to loopback; portproof ports shows where they are): 5672/tcp Broker.\n"), "{out}");
+        assert!(
+            out.contains(
+                "REM Never opened inbound, outbound (this machine connects to them elsewhere): 4525/tcp Activation.\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("None of these ports"), "{out}");
         assert!(!out.contains("localport=5672") && !out.contains("localport=4525"));
         // Every line is a REM, a blank line or a rule: nothing cmd would run by mistake.
         assert!(out.lines().all(|l| l.is_empty() || l.starts_with("REM ") || l.starts_with("netsh ")), "{out}");
@@ -408,18 +507,105 @@ mod tests {
         ] {
             assert!(fwd.lines().any(|x| x == l), "{l} in {fwd}");
         }
-        assert!(!fwd.contains("5672") || fwd.contains("Not opened inbound"));
+        assert!(
+            !fwd.contains("--add-port=5672") && fwd.contains("Never opened inbound, used on this machine only"),
+            "{fwd}"
+        );
     }
 
     #[test]
     fn an_empty_plan_says_so_and_is_still_a_valid_file() {
-        let listing =
-            Listing { name: "x".into(), product: "X".into(), document: None, offset: None, entries: Vec::new() };
-        let p = plan(&listing, &[entry("Out", 1, Transport::Tcp, Direction::Outbound)]);
+        let p = plan(&listing("x", "X"), &selected(vec![entry("Out", 1, Transport::Tcp, Direction::Outbound)]));
         for os in [Os::Windows, Os::Nftables, Os::Ufw, Os::Firewalld] {
             let out = render(&p, os);
             assert!(out.contains("Nothing to open inbound."), "{out}");
-            assert!(out.contains("1/tcp Out (outbound)"), "{out}");
+            assert!(out.contains("outbound (this machine connects to them elsewhere): 1/tcp Out."), "{out}");
         }
+    }
+
+    /// A profile of two roles, the database's features off but one, and a port set to 0.
+    fn two_roles() -> (Listing, Vec<PortEntry>, Vec<LeftOut>) {
+        let mut l = listing("acme", "Acme");
+        l.roles = [("gateway", "the gateway"), ("database", "its database server")]
+            .map(|(r, w)| (r.to_owned(), w.to_owned()))
+            .into();
+        l.features_on = vec!["pg".into()];
+        let on = |name: &str, port, role: &str, feature: Option<&str>| PortEntry {
+            role: Some(role.into()),
+            feature: feature.map(Into::into),
+            ..entry(name, port, Transport::Tcp, Direction::Inbound)
+        };
+        let entries = vec![on("Web", 8088, "gateway", None), on("PostgreSQL", 5432, "database", Some("pg"))];
+        let left_out = vec![
+            LeftOut { entry: on("MySQL", 3306, "database", Some("my")), why: Why::FeatureOff },
+            LeftOut {
+                entry: on("Metro", 8060, "gateway", Some("gan")),
+                why: Why::Closed("metro in g.xml:3 is 0".into()),
+            },
+            LeftOut { entry: on("UA", 4840, "gateway", Some("ua")), why: Why::FeatureOff },
+            LeftOut { entry: on("UA discovery", 4096, "gateway", Some("ua")), why: Why::FeatureOff },
+        ];
+        (l, entries, left_out)
+    }
+
+    #[test]
+    fn rules_are_per_role_and_name_what_is_left_out_and_why() {
+        let (mut l, entries, left_out) = two_roles();
+        l.entries = entries;
+        l.left_out = left_out;
+        let db = plan(&l, &crate::portlist::select(&l, Some("database")).unwrap());
+        let ports: Vec<u16> = db.rules.iter().map(|r| r.port).collect();
+        assert_eq!(ports, [5432], "only the database machine's ports");
+        let out = render(&db, Os::Nftables);
+        for line in [
+            "# For the database machine: its database server. Each role's machine has its own rules (--role).\n",
+            "# Features on: pg.\n",
+            "# Ports of features not on (--with F or --all adds them): my 3306/tcp.\n",
+            "# None of these ports is outbound or local-only.\n",
+            // Two roles' tables on one machine must not replace each other.
+            "\ntable inet portproof_acme_database {\n",
+        ] {
+            assert!(out.contains(line), "{line} in {out}");
+        }
+        assert!(!out.contains("8060") && !out.contains("4840"), "the gateway's ports are not the database's: {out}");
+        let gw = plan(&l, &crate::portlist::select(&l, Some("gateway")).unwrap());
+        let out = render(&gw, Os::Firewalld);
+        for line in [
+            "# Ports of features not on (--with F or --all adds them): ua 4840/tcp, 4096/tcp.\n",
+            "# Not opened, it must be closed: 8060/tcp Metro: metro in g.xml:3 is 0.\n",
+            "firewall-cmd --permanent --new-service=portproof-acme-gateway\n",
+            "(portproof profile acme, role gateway): Web 8088/tcp'\n",
+        ] {
+            assert!(out.contains(line), "{line} in {out}");
+        }
+        assert!(!out.contains("--add-port=8060"), "{out}");
+    }
+
+    #[test]
+    fn a_closed_port_another_check_needs_is_said_to_be_opened() {
+        let (mut l, entries, _) = two_roles();
+        l.entries = entries;
+        l.left_out = vec![LeftOut {
+            entry: PortEntry {
+                role: Some("gateway".into()),
+                ..entry("Old web", 8088, Transport::Tcp, Direction::Inbound)
+            },
+            why: Why::Closed("expect: closed".into()),
+        }];
+        let out = render(&plan(&l, &crate::portlist::select(&l, Some("gateway")).unwrap()), Os::Ufw);
+        assert!(out.contains("# Not opened, it must be closed: 8088/tcp Old web: expect: closed (another check here needs the port, so a rule below opens it).\n"), "{out}");
+        assert!(out.contains("\nufw allow 8088/tcp "), "{out}");
+    }
+
+    #[test]
+    fn a_profile_of_one_role_keeps_its_plain_names() {
+        let mut l = listing("solo", "Solo");
+        l.roles = [("server".to_owned(), "the server".to_owned())].into();
+        l.entries =
+            vec![PortEntry { role: Some("server".into()), ..entry("A", 1, Transport::Tcp, Direction::Inbound) }];
+        let p = plan(&l, &crate::portlist::select(&l, None).unwrap());
+        let out = render(&p, Os::Nftables);
+        assert!(out.contains("\ntable inet portproof_solo {\n") && !out.contains("For the server machine"), "{out}");
+        assert!(!out.contains("Features on"), "a profile of no features says nothing of them: {out}");
     }
 }

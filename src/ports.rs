@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::portlist::{Direction, Listing, PortEntry, Transport};
+use crate::portlist::{Direction, LeftOut, Listing, PortEntry, Selected, Transport, Why};
 
 /// How `ports` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -194,10 +194,16 @@ pub struct Report {
     pub profile: String,
     /// The offset applied to the ports.
     pub offset: Option<i32>,
+    /// The role whose machine's ports these are, where the profile has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Where the answer was read: the kernel's tables on this machine.
     pub read_from: &'static str,
     /// Each port.
     pub ports: Vec<PortState>,
+    /// The role's ports not surveyed, and why (their features off, or closed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
 }
 
 impl Report {
@@ -307,8 +313,9 @@ fn is_product(p: &Process, names: &[String]) -> bool {
     names.iter().map(|n| n.to_lowercase()).any(|n| command == n || cmdline.contains(&n))
 }
 
-/// Reads who holds each of `entries`' ports on `machine`.
-pub fn survey(listing: &Listing, entries: &[PortEntry], product_process: &[String], machine: &dyn Machine) -> Report {
+/// Reads who holds each of the selected ports on `machine`.
+pub fn survey(listing: &Listing, selected: &Selected, product_process: &[String], machine: &dyn Machine) -> Report {
+    let entries = &selected.entries;
     let sockets: Vec<Socket> = machine.sockets().into_iter().filter(Socket::holds_port).collect();
     let wanted: HashSet<(Transport, u16)> = entries.iter().map(|e| (e.transport, e.port)).collect();
     let inodes: HashSet<u64> =
@@ -341,8 +348,10 @@ pub fn survey(listing: &Listing, entries: &[PortEntry], product_process: &[Strin
         product: listing.product.clone(),
         profile: listing.name.clone(),
         offset: listing.offset,
+        role: selected.role.as_ref().filter(|_| selected.several_roles).map(|(r, _)| r.clone()),
         read_from: "/proc (Linux)",
         ports,
+        left_out: selected.left_out.clone(),
     }
 }
 
@@ -431,7 +440,9 @@ fn table(r: &Report) -> String {
         Some(o) if o != 0 => format!(", ports {o:+}"),
         _ => String::new(),
     };
-    let mut out = format!("{} (profile {}{offset}): who holds each port on this machine\n\n", r.product, r.profile);
+    let role = r.role.as_ref().map(|x| format!(", role {x}")).unwrap_or_default();
+    let mut out =
+        format!("{} (profile {}{role}{offset}): who holds each port on this machine\n\n", r.product, r.profile);
     let name_w = r.ports.iter().map(|p| p.entry.name.chars().count()).max().unwrap_or(4).max(4);
     let _ = writeln!(out, "{:<11} {:<name_w$}  {:<8}  HELD BY", "PORT", "NAME", "STATE");
     for p in &r.ports {
@@ -462,6 +473,32 @@ fn table(r: &Report) -> String {
             let _ = writeln!(out, "{}", p.says);
         }
     }
+    let off: Vec<String> = r
+        .left_out
+        .iter()
+        .filter(|l| l.why == Why::FeatureOff)
+        .map(|l| {
+            format!(
+                "{}/{} {} ({})",
+                l.entry.port,
+                l.entry.transport,
+                l.entry.name,
+                l.entry.feature.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if !off.is_empty() {
+        let _ = writeln!(out, "\nNot surveyed, their features off (--with F or --all adds them): {}.", off.join(", "));
+    }
+    for l in &r.left_out {
+        if let Why::Closed(why) = &l.why {
+            let _ = writeln!(
+                out,
+                "Not surveyed, it must be closed: {}/{} {}: {why}.",
+                l.entry.port, l.entry.transport, l.entry.name
+            );
+        }
+    }
     out
 }
 
@@ -475,7 +512,7 @@ fn addr_with_port(a: IpAddr, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::portlist::tests::entry;
+    use crate::portlist::tests::{entry, selected};
 
     /// A captured `/proc/net/tcp6` and `udp` (Debian 12, kernel 6.1): a listener on `::1`, one
     /// on `::ffff:127.0.0.1`, one on `::` and an established connection; UDP on 127.0.0.1 and
@@ -540,7 +577,7 @@ mod tests {
     }
 
     fn listing() -> Listing {
-        Listing { name: "acme".into(), product: "Acme".into(), document: None, offset: None, entries: Vec::new() }
+        crate::portlist::tests::listing("acme", "Acme")
     }
 
     #[test]
@@ -553,7 +590,7 @@ mod tests {
             entry("Time", 123, Transport::Udp, Direction::LocalOnly),
             entry("Database", 0x2B73, Transport::Udp, Direction::Outbound),
         ];
-        let r = survey(&listing(), &entries, &["ignition".into()], &fake());
+        let r = survey(&listing(), &selected(entries.clone()), &["ignition".into()], &fake());
         let states: Vec<State> = r.ports.iter().map(|p| p.state).collect();
         assert_eq!(states, [State::Product, State::Conflict, State::Free, State::InUse, State::Exposed, State::InUse]);
         let web = &r.ports[0];
@@ -572,7 +609,7 @@ mod tests {
         assert!(r.ports[5].says.contains("outbound port"), "{}", r.ports[5].says);
         assert!(r.has_problem());
         // Without --process, a holder is only "in use": whose it is is not known.
-        let r = survey(&listing(), &entries[..1], &[], &fake());
+        let r = survey(&listing(), &selected(entries[..1].to_vec()), &[], &fake());
         assert_eq!(r.ports[0].state, State::InUse);
         assert!(
             r.ports[0].says.contains("if that is not Acme, its Web cannot start here") && !r.has_problem(),
@@ -585,7 +622,12 @@ mod tests {
     fn the_product_on_loopback_only_is_said_to_be_invisible() {
         let mut f = fake();
         f.1.insert(7093, vec![Process { pid: 5, command: "java".into(), cmdline: "ignition".into() }]);
-        let r = survey(&listing(), &[entry("Admin", 0x1111, Transport::Tcp, Direction::Inbound)], &["java".into()], &f);
+        let r = survey(
+            &listing(),
+            &selected(vec![entry("Admin", 0x1111, Transport::Tcp, Direction::Inbound)]),
+            &["java".into()],
+            &f,
+        );
         assert_eq!(r.ports[0].state, State::Product);
         assert!(
             r.ports[0].says.contains("(loopback only: other hosts cannot reach it): Acme's own"),
@@ -596,8 +638,12 @@ mod tests {
 
     #[test]
     fn table_and_json_carry_pid_user_and_address() {
-        let r =
-            survey(&listing(), &[entry("Web", 8088, Transport::Tcp, Direction::Inbound)], &["java".into()], &fake());
+        let r = survey(
+            &listing(),
+            &selected(vec![entry("Web", 8088, Transport::Tcp, Direction::Inbound)]),
+            &["java".into()],
+            &fake(),
+        );
         let t = render(&r, Format::Table);
         assert!(t.contains("8088/tcp") && t.contains("java pid 4242 (gw) on [::]:8088"), "{t}");
         let j: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
@@ -610,15 +656,41 @@ mod tests {
     }
 
     #[test]
+    fn the_table_names_the_role_and_what_was_not_surveyed() {
+        let web = PortEntry { role: Some("gateway".into()), ..entry("Web", 9, Transport::Tcp, Direction::Inbound) };
+        let ua = PortEntry { feature: Some("opcua".into()), ..entry("UA", 4840, Transport::Tcp, Direction::Inbound) };
+        let metro = entry("Metro", 8060, Transport::Tcp, Direction::Inbound);
+        let sel = Selected {
+            role: Some(("gateway".into(), "the gateway".into())),
+            several_roles: true,
+            entries: vec![web],
+            left_out: vec![
+                LeftOut { entry: ua, why: Why::FeatureOff },
+                LeftOut { entry: metro, why: Why::Closed("metro in g.xml:3 is 0".into()) },
+            ],
+        };
+        let r = survey(&listing(), &sel, &[], &fake());
+        let t = render(&r, Format::Table);
+        assert!(t.starts_with("Acme (profile acme, role gateway): "), "{t}");
+        assert!(
+            t.contains("\nNot surveyed, their features off (--with F or --all adds them): 4840/tcp UA (opcua).\n"),
+            "{t}"
+        );
+        assert!(t.contains("\nNot surveyed, it must be closed: 8060/tcp Metro: metro in g.xml:3 is 0.\n"), "{t}");
+        let j: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        assert_eq!((j["role"].as_str(), j["left_out"][0]["why"].as_str()), (Some("gateway"), Some("feature-off")));
+    }
+
+    #[test]
     fn this_machine_names_our_own_listener() {
         let Ok(machine) = Proc::here() else { return };
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let entries = [
+        let entries = vec![
             entry("T", l.local_addr().unwrap().port(), Transport::Tcp, Direction::Inbound),
             entry("U", u.local_addr().unwrap().port(), Transport::Udp, Direction::Inbound),
         ];
-        let r = survey(&listing(), &entries, &[], &machine);
+        let r = survey(&listing(), &selected(entries), &[], &machine);
         for p in &r.ports {
             assert_eq!(p.holders.len(), 1, "{p:?}");
             let h = &p.holders[0];

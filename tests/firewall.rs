@@ -130,7 +130,8 @@ fn without_name(line: &str) -> String {
 
 #[test]
 fn windows_rules_include_every_rule_of_the_ignition_document() {
-    let ours = firewall(&["ignition", "--os", "windows"]).stdout;
+    // The document's four rules are the web ports, Metro "if using GAN" and OPC UA "if enabled".
+    let ours = firewall(&["ignition", "--os", "windows", "--with", "gan,opcua"]).stdout;
     let ours: Vec<String> = ours.lines().filter(|l| l.starts_with("netsh ")).map(without_name).collect();
     let document = std::fs::read_to_string(data("ignition-document.txt")).unwrap();
     let rules: Vec<&str> = document.lines().filter(|l| l.starts_with("netsh ")).collect();
@@ -141,6 +142,93 @@ fn windows_rules_include_every_rule_of_the_ignition_document() {
     // Named after the product and the port, as the document's are.
     let text = firewall(&["ignition", "--os", "windows"]).stdout;
     assert!(text.contains("name=\"Inductive Automation Ignition 8.3 gateway - Gateway HTTP (8088/TCP)\""), "{text}");
+    // With no feature on, only the gateway's web ports; the rest is named, not opened.
+    let ports: Vec<&str> = text.lines().filter_map(|l| l.split(" localport=").nth(1)).collect();
+    assert_eq!(ports, ["8088", "8043"], "{text}");
+    assert!(
+        text.contains("REM Ports of features not on (--with F or --all adds them): require-ssl 8088/tcp; gan 8060/tcp; opcua 4840/tcp, 4096/tcp.\n"),
+        "{text}"
+    );
+}
+
+/// The ports a rule file opens: `localport=`, `dport`, `allow`, `--add-port=`.
+fn opened(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.starts_with("REM"))
+        .filter_map(|l| {
+            let l = l.trim_start();
+            l.split(" localport=")
+                .nth(1)
+                .or_else(|| l.split(" dport ").nth(1).map(|r| r.split(' ').next().unwrap()))
+                .or_else(|| l.strip_prefix("ufw allow ").map(|r| r.split('/').next().unwrap()))
+                .or_else(|| l.split("--add-port=").nth(1).map(|r| r.split('/').next().unwrap()))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn all_features_need_a_role_and_each_role_gets_its_own_rules() {
+    let run = portproof(&["firewall", "ignition", "--os", "nftables", "--all"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("several machines: give --role (gateway, device, database, backup)"), "{}", run.stderr);
+    for os in ["windows", "nftables", "ufw", "firewalld"] {
+        let db = firewall(&["ignition", "--os", os, "--role", "database", "--all"]).stdout;
+        assert_eq!(opened(&db), ["3306", "5432", "1433", "1521"], "{os}: {db}");
+        assert!(db.contains("For the database machine: the database servers the gateway connects to"), "{db}");
+        let gw = firewall(&["ignition", "--os", os, "--role", "gateway", "--all"]).stdout;
+        assert_eq!(opened(&gw), ["8088", "8043", "8060", "4840", "4096"], "{os}: {gw}");
+    }
+    // Two roles' nftables files on one machine keep their own tables.
+    let db = firewall(&["ignition", "--os", "nftables", "--role", "database", "--with", "postgres"]).stdout;
+    assert!(db.contains("\ntable inet portproof_ignition_database {\n"), "{db}");
+    assert_eq!(opened(&db), ["5432"], "only the feature asked for: {db}");
+    assert!(
+        db.contains(
+            "Ports of features not on (--with F or --all adds them): mysql 3306/tcp; mssql 1433/tcp; oracle 1521/tcp."
+        ),
+        "{db}"
+    );
+    // A declared role whose features are all off has nothing to open, and says why.
+    let backup = firewall(&["ignition", "--os", "ufw", "--role", "backup"]).stdout;
+    assert!(opened(&backup).is_empty() && backup.contains("Nothing to open inbound."), "{backup}");
+    assert!(backup.contains("redundancy 8088/tcp, 8043/tcp, 8060/tcp"), "{backup}");
+}
+
+#[test]
+fn local_only_ports_are_never_opened_inbound() {
+    for args in [vec!["pads4"], vec!["pads4", "--all"], vec!["pads4", "--all", "--role", "server"]] {
+        for os in ["windows", "nftables", "ufw", "firewalld"] {
+            let mut a = args.clone();
+            a.extend(["--os", os]);
+            let text = firewall(&a).stdout;
+            let ports = opened(&text);
+            for local in ["5672", "5671", "15672", "15671"] {
+                assert!(!ports.iter().any(|p| p == local), "{a:?} opens local-only {local}: {text}");
+            }
+            assert!(ports.contains(&"7237".to_owned()), "{a:?}: {text}");
+            assert!(text.contains("Never opened inbound, used on this machine only"), "{a:?}: {text}");
+            if args.len() > 1 {
+                assert!(text.contains("5672/tcp RabbitMQ AMQP, 5671/tcp RabbitMQ AMQP over TLS, 15672/tcp RabbitMQ HTTP API, 15671/tcp RabbitMQ HTTP API over TLS."), "{text}");
+                assert!(ports.contains(&"3702".to_owned()) && ports.contains(&"123".to_owned()), "{a:?}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_gateway_xml_moves_the_rules_and_closes_what_it_sets_to_0() {
+    let xml = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/gateway.xml");
+    let xml = xml.to_str().unwrap();
+    let text = firewall(&["ignition", "--os", "windows", "--with", "gan", "--config", xml]).stdout;
+    // gateway.xml sets 8080 and 8443, and 0 for Metro: the rules follow the file.
+    let ports = opened(&text);
+    assert_eq!(ports, ["8080", "8443"], "{text}");
+    assert!(text.contains("the load-balancer health check; gateway.port in gateway.xml:6\n"), "{text}");
+    assert!(text.contains("REM Features on: gan.\n"), "gan was asked for, though its one port is closed: {text}");
+    assert!(text.contains("Not opened, it must be closed: 8060/tcp Gateway Network (Metro): gateway.metroSSLPort in gateway.xml:8 is 0"), "{text}");
+    let nft = firewall(&["ignition", "--os", "nftables", "--config", xml]).stdout;
+    assert_eq!(opened(&nft), ["8080", "8443"], "{nft}");
 }
 
 #[test]
@@ -204,10 +292,16 @@ fn firewalld_takes_the_service_the_lines_define() {
     let dir = tempfile::tempdir().unwrap();
     let hostile = hostile_manifest(dir.path());
     for (args, service, ports) in [
+        (vec!["ignition", "--os", "firewalld"], "portproof-ignition-gateway", "8088/tcp 8043/tcp"),
         (
-            vec!["ignition", "--os", "firewalld"],
-            "portproof-ignition",
-            "8088/tcp 8043/tcp 8060/tcp 4840/tcp 4096/tcp 502/tcp 3306/tcp 5432/tcp 1433/tcp 1521/tcp",
+            vec!["ignition", "--os", "firewalld", "--role", "gateway", "--all"],
+            "portproof-ignition-gateway",
+            "8088/tcp 8043/tcp 8060/tcp 4840/tcp 4096/tcp",
+        ),
+        (
+            vec!["ignition", "--os", "firewalld", "--role", "database", "--all"],
+            "portproof-ignition-database",
+            "3306/tcp 5432/tcp 1433/tcp 1521/tcp",
         ),
         (
             vec!["wso2-mb", "--os", "firewalld", "--offset", "1"],
@@ -241,8 +335,16 @@ fn firewalld_takes_the_service_the_lines_define() {
 #[test]
 fn roles_features_and_bad_names_are_usage_errors() {
     for (args, says) in [
-        (vec!["ignition", "--os", "windows", "--role", "database"], "--role database: the profile has no such role"),
-        (vec!["ignition", "--os", "windows", "--with", "opcua"], "--with opcua: the profile has no such feature"),
+        (
+            vec!["ignition", "--os", "windows", "--role", "plc"],
+            "--role plc: the profile has no such role (its roles: backup, database, device, gateway)",
+        ),
+        (
+            vec!["ignition", "--os", "windows", "--with", "opcua,frobnicate"],
+            "--with frobnicate: no such feature; its features are: gan, modbus, mssql, mysql, opcua, oracle, postgres, redundancy, require-ssl",
+        ),
+        (vec!["ignition", "--os", "windows", "--all"], "give --role"),
+        (vec!["ignition", "--os", "windows", "--config", "/nonexistent/gateway.xml"], "/nonexistent/gateway.xml"),
         (vec!["nope", "--os", "windows"], "no profile \"nope\""),
         (vec!["ignition", "--os", "windows", "--offset", "60000"], "<profile ignition>"),
     ] {

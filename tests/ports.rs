@@ -58,7 +58,8 @@ fn names_this_tests_pid_and_the_address_bound() {
     let (offset, lo, any) = listeners();
     let six = TcpListener::bind(("::1", METRO + offset as u16)).ok();
     let off = offset.to_string();
-    let run = portproof(&["ports", "ignition", "--offset", &off, "--format", "json"]);
+    // Metro is the Gateway Network's port: listed only with the gan feature on.
+    let run = portproof(&["ports", "ignition", "--offset", &off, "--format", "json", "--with", "gan"]);
     assert_eq!(run.code, 0, "nothing is known to conflict without --process: {}{}", run.stdout, run.stderr);
     let report = run.json();
     let me = u64::from(std::process::id());
@@ -174,7 +175,12 @@ fn a_free_port_is_free_and_bad_input_is_a_usage_error() {
 
     for (args, says) in [
         (vec!["ports", "nope"], "no profile \"nope\""),
-        (vec!["ports", "ignition", "--role", "gateway"], "--role gateway: the profile has no such role"),
+        (vec!["ports", "ignition", "--role", "plc"], "--role plc: the profile has no such role"),
+        (
+            vec!["ports", "ignition", "--with", "frobnicate"],
+            "--with frobnicate: no such feature; its features are: gan,",
+        ),
+        (vec!["ports", "ignition", "--all"], "give --role"),
         (vec!["ports", "ignition", "--offset", "-9000"], "outside 1..65535"),
     ] {
         let run = portproof(&args);
@@ -186,4 +192,39 @@ fn a_free_port_is_free_and_bad_input_is_a_usage_error() {
     let run = portproof(&["ports", bad.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bad.yaml:2:") && run.stderr.contains("port"), "file, line and field: {}", run.stderr);
+}
+
+/// PADS4's RabbitMQ ports are the server's own: a broker bound to the wildcard address is
+/// reachable from other hosts, against the document, and `ports` says so (exit 1); one bound to
+/// loopback is only in use.
+#[test]
+fn a_local_only_port_on_a_wildcard_address_is_exposed() {
+    const AMQP: u16 = 5672;
+    const API: u16 = 15672;
+    let (offset, any, lo) = (20011..49000)
+        .step_by(211)
+        .find_map(|o: u16| {
+            let any = TcpListener::bind(("0.0.0.0", AMQP + o)).ok()?;
+            let lo = TcpListener::bind(("127.0.0.1", API + o)).ok()?;
+            Some((o, any, lo))
+        })
+        .expect("a free offset for the listeners");
+    let off = offset.to_string();
+    let run = portproof(&["ports", "pads4", "--offset", &off, "--format", "json"]);
+    assert_eq!(run.code, 1, "an exposed local-only port exits 1: {}{}", run.stdout, run.stderr);
+    let report = run.json();
+    let amqp = port(&report, AMQP + offset);
+    assert_eq!((amqp["direction"].as_str(), amqp["state"].as_str()), (Some("local-only"), Some("exposed")), "{amqp:#}");
+    assert!(amqp["says"].as_str().unwrap().contains("reachable from other hosts"), "{amqp:#}");
+    let api = port(&report, API + offset);
+    assert_eq!(api["state"], "in-use", "{api:#}");
+    assert_eq!(holders(api), [(u64::from(std::process::id()), "127.0.0.1".to_owned())]);
+    let run = portproof(&["ports", "pads4", "--offset", &off]);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with(&format!("{}/tcp", AMQP + offset)) && l.contains("EXPOSED")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Not surveyed, their features off (--with F or --all adds them): "), "{}", run.stdout);
+    drop((any, lo));
 }

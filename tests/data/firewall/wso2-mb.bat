@@ -1,6 +1,8 @@
 REM Inbound firewall rules for WSO2 Message Broker: portproof profile wso2-mb.
-REM Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker.
-REM Outbound and local-only ports are never opened inbound; this profile marks none as such.
+REM Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker; Carbon clustering guide (localMemberPort).
+REM Features on: none.
+REM Ports of features not on (--with F or --all adds them): jmx 11111/tcp, 9999/tcp; clustering 4000/tcp.
+REM None of these ports is outbound or local-only.
 REM Run as Administrator: save as a .bat file, or type each line into an elevated prompt.
 
 REM Management console (HTTPS): the Carbon management console; a self-signed default certificate needs --ca or tls.insecure

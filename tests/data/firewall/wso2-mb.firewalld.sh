@@ -1,6 +1,8 @@
 # Inbound firewall rules for WSO2 Message Broker: portproof profile wso2-mb.
-# Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker.
-# Outbound and local-only ports are never opened inbound; this profile marks none as such.
+# Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker; Carbon clustering guide (localMemberPort).
+# Features on: none.
+# Ports of features not on (--with F or --all adds them): jmx 11111/tcp, 9999/tcp; clustering 4000/tcp.
+# None of these ports is outbound or local-only.
 # Run as root. One service, portproof-wso2-mb, holds the ports, added to the default zone.
 # To make it again: firewall-cmd --permanent --delete-service=portproof-wso2-mb
 

@@ -1,6 +1,8 @@
 # Inbound firewall rules for WSO2 Message Broker: portproof profile wso2-mb.
-# Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker.
-# Outbound and local-only ports are never opened inbound; this profile marks none as such.
+# Ports from: WSO2 Carbon products, default ports reference: common ports and Message Broker; Carbon clustering guide (localMemberPort).
+# Features on: none.
+# Ports of features not on (--with F or --all adds them): jmx 11111/tcp, 9999/tcp; clustering 4000/tcp.
+# None of these ports is outbound or local-only.
 # Run as root (ufw --dry-run shows what a line would change); they apply once ufw is enabled.
 
 # Management console (HTTPS): the Carbon management console; a self-signed default certificate needs --ca or tls.insecure
