@@ -1082,7 +1082,7 @@ fn login(a: &CheckArgs, p: &Parsed) -> Result<Option<Login>, UsageError> {
 async fn check(mut a: CheckArgs) -> Result<u8, UsageError> {
     let parsed = parse_target(&a.target)?;
     if a.expect.is_none() && parsed.expect.is_none() {
-        let (expect, over_tls) = crate::identify::for_check(&parsed.host, parsed.port).await?;
+        let (expect, over_tls) = crate::identify::for_check(&parsed.host, parsed.port, a.runner.timeout).await?;
         a.expect = Some(expect);
         a.tls |= over_tls;
     }

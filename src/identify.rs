@@ -109,12 +109,18 @@ pub async fn command(a: IdentifyArgs) -> Result<u8, UsageError> {
     Ok(if findings.iter().all(|f| f.protocol.is_some()) { 0 } else { 1 })
 }
 
-/// The `--expect` for `check HOST:PORT` given without one: what identify proves the port speaks,
+/// The `--expect` for `check HOST:PORT` given without one (within `timeout`, the check's
+/// `--timeout`, when given): what identify proves the port speaks,
 /// and whether it runs over TLS without a TLS name of its own. A port that does not answer is
 /// checked as `tcp`, so the report says why; an open port whose protocol no probe proves is an
 /// error that says what was tried and heard, since only the user can say what it should speak.
-pub async fn for_check(host: &str, port: u16) -> Result<(String, bool), UsageError> {
-    let f = identify(host, port, Budget::default()).await;
+pub async fn for_check(host: &str, port: u16, timeout: Option<Duration>) -> Result<(String, bool), UsageError> {
+    // The check's own deadline bounds the identification as well (and each try within it).
+    let budget = match timeout {
+        Some(t) => Budget { total: t, per_try: Budget::default().per_try.min(t), ..Budget::default() },
+        None => Budget::default(),
+    };
+    let f = identify(host, port, budget).await;
     let tried = || f.tried.iter().map(|t| t.expect.as_str()).collect::<Vec<_>>().join(", ");
     match (&f.protocol, &f.suggest) {
         (Some(p), Some(s)) => {
@@ -283,8 +289,13 @@ pub async fn identify(host: &str, port: u16, budget: Budget) -> Finding {
         result: None,
         ms: 0.0,
     };
-    let listen = format!("    tcp: {{ greeting: {}ms }}\n", budget.listen.as_millis());
-    let deadline = budget.listen + budget.per_try;
+    // Every step is cut to what is left of the port's total, the first ones included.
+    let left = |started: Instant| budget.total.saturating_sub(started.elapsed());
+    let listen_for = budget.listen.min(budget.total / 2);
+    let listen = format!("    tcp: {{ greeting: {}ms }}\n", listen_for.as_millis());
+    // The listen is a quarter of the check's deadline at most (the tcp probe leaves the rest
+    // unspent), so the deadline is four times it, within the total.
+    let deadline = (listen_for * 4).max(budget.per_try).min(budget.total);
     if let Some(r) = try_probe(host, port, "tcp", &listen, deadline).await {
         f.tried.push(tried("tcp", &r));
         f.level = r.outcome.level;
@@ -296,7 +307,12 @@ pub async fn identify(host: &str, port: u16, budget: Budget) -> Finding {
     }
     if f.heard.is_none() {
         let tls_check = "    tls: { insecure: true }\n";
-        if let Some(r) = try_probe(host, port, "tls", tls_check, budget.per_try).await {
+        let remaining = left(started);
+        if remaining < Duration::from_millis(100) {
+            f.ms = portproof_probes::millis(started.elapsed());
+            return f;
+        }
+        if let Some(r) = try_probe(host, port, "tls", tls_check, budget.per_try.min(remaining)).await {
             f.tried.push(tried("tls", &r));
             f.tls = r.outcome.level >= Level::Speaks;
             if f.tls {

@@ -251,11 +251,10 @@ pub fn read_config(m: &Manifest, arg: &str) -> Result<ConfigValues, String> {
         )
     })?;
     let shown = path;
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    if meta.len() > MAX_CONFIG {
-        return Err(format!("{shown}: {} bytes is not a configuration file (at most {MAX_CONFIG})", meta.len()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let bytes = portproof_probes::files::read_small(Path::new(path), "configuration file", MAX_CONFIG)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!("{shown}: not UTF-8 text (byte {}): save it as UTF-8 to read it here", e.utf8_error().valid_up_to())
+    })?;
     let mut wanted: Vec<&str> = source.ports.keys().map(String::as_str).collect();
     if let Some(k) = &source.offset {
         wanted.push(k);

@@ -614,3 +614,32 @@ fn handshake_expectations_on_another_probe_are_refused_not_ignored() {
         assert!(run.stderr.contains("is what the tls probe checks"), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn a_fifo_or_device_named_as_a_file_is_refused_not_read() {
+    // Opening a FIFO blocks until a writer comes, and /dev/zero never ends: neither may hang a
+    // run outside every deadline.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    let pw = dir.path().join("m.yaml");
+    std::fs::write(
+        &pw,
+        format!(
+            "checks:\n  - {{name: a, host: 127.0.0.1, port: 1, expect: amqp, login: {{user: u, password_file: {fifo}}}}}\n"
+        ),
+    )
+    .unwrap();
+    for (args, needle) in [
+        (vec!["check", "127.0.0.1:1", "--expect", "https", "--ca", fifo], "not a regular file"),
+        (vec!["check", "127.0.0.1:1", "--expect", "https", "--ca", "/dev/zero"], "not a regular file"),
+        (vec!["profile", "ignition", "--config", &format!("gateway.xml={fifo}"), "--list"], "not a regular file"),
+        (vec!["run", pw.to_str().unwrap()], "not a regular file"),
+    ] {
+        let run = portproof(&args);
+        assert!(run.stderr.contains(needle) || run.stdout.contains(needle), "{args:?}: {} {}", run.stderr, run.stdout);
+        assert_ne!(run.code, 0, "{args:?}");
+    }
+}

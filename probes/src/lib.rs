@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub mod amqp;
 pub mod codes;
 pub mod cql;
+pub mod files;
 pub mod hadoop_ipc;
 pub mod hazelcast;
 pub mod http;

@@ -286,7 +286,12 @@ impl Datagrams {
             None => self.next().await.map(Some),
         };
         let result = match got {
-            Ok(Some(d)) => Ok(d),
+            Ok(Some(d)) => {
+                // A datagram from the target is UDP's only sign of an open port, whatever it
+                // says: a port that must be closed and answers this is not closed.
+                cx.reach(crate::Level::Open);
+                Ok(d)
+            }
             Ok(None) => Err(cx.silence_failure(started.elapsed()).expect("awaiting an answer")),
             Err(e) => Err(e),
         };
@@ -546,6 +551,27 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn any_datagram_from_the_target_makes_the_port_open() {
+        // A UDP port that answers junk is open, whatever the probe then makes of the answer:
+        // a check that the port is closed must not read it as silence.
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let peer = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            if let Ok((_, from)) = server.recv_from(&mut buf).await {
+                let _ = server.send_to(b"junk", from).await;
+            }
+        });
+        let mut cx = ProbeCx::new(Some(std::time::Instant::now() + std::time::Duration::from_secs(5)));
+        let mut d = Datagrams::open(peer, ReplyFrom::Target, 1 << 16).await.unwrap();
+        d.send(&mut cx, b"hello").await.unwrap();
+        assert_eq!(cx.level(), Level::Unreachable, "nothing heard yet");
+        let got = d.recv(&mut cx, &crate::codes::core::UDP_ERROR, "an answer").await.unwrap();
+        assert_eq!(got.bytes, b"junk");
+        assert_eq!(cx.level(), Level::Open);
+    }
 
     #[tokio::test]
     async fn refused_port_is_tcp_refused() {

@@ -314,7 +314,9 @@ impl Login {
                     "login.password_env: the environment variable {var} is not valid UTF-8"
                 ))),
             },
-            (None, Some(path)) => match std::fs::read_to_string(path) {
+            (None, Some(path)) => match crate::files::read_small(path, "login.password_file", 64 << 10).and_then(|b| {
+                String::from_utf8(b).map_err(|_| format!("login.password_file {} is not UTF-8 text", path.display()))
+            }) {
                 Ok(mut v) => {
                     if v.ends_with('\n') {
                         v.pop();
@@ -324,9 +326,7 @@ impl Login {
                     }
                     Ok(Secret(v))
                 }
-                Err(e) => {
-                    Err(crate::Failure::config(format!("login.password_file: cannot read {}: {e}", path.display())))
-                }
+                Err(e) => Err(crate::Failure::config(e)),
             },
             (None, None) => Ok(Secret(String::new())),
         }

@@ -50,10 +50,13 @@ impl Probe for Tcp {
 async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     let started = Instant::now();
     let mut conn = dial(cx, &t.host, t.port).await?;
-    let wait = t.options_or_default::<TcpOptions>().greeting_wait(started.elapsed());
-    // However long the greeting may take, the verdict (`open`) is already earned: leave most of
-    // the deadline unspent rather than turn a patient wait into a timeout.
-    let wait = cx.remaining().map_or(wait, |r| wait.min(r / 4));
+    let opts = t.options_or_default::<TcpOptions>();
+    let wait = opts.greeting_wait(started.elapsed());
+    // The verdict (`open`) is already earned: a wait must not turn into a timeout. A stated one
+    // is kept up to nine tenths of what is left; the adaptive one never takes more than a
+    // quarter.
+    let share = |r: std::time::Duration| if opts.greeting.is_some() { r - r / 10 } else { r / 4 };
+    let wait = cx.remaining().map_or(wait, |r| wait.min(share(r)));
     if wait.is_zero() {
         return Ok(());
     }

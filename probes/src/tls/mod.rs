@@ -67,8 +67,8 @@ fn system_roots() -> Arc<RootCertStore> {
 
 /// Reads every certificate of a PEM file; an empty file is an error, not an empty trust store.
 pub fn load_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, Failure> {
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| Failure::config(format!("cannot read {what} {}: {e}", path.display())))?
+    let pem = crate::files::read_small(path, what, crate::files::MAX_SMALL_FILE).map_err(Failure::config)?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
         .map_err(|e| Failure::config(format!("{what} {} is not valid PEM: {e}", path.display())))?;
     if certs.is_empty() {
@@ -86,16 +86,29 @@ struct Trust {
     certs: Arc<Vec<CertificateDer<'static>>>,
 }
 
-/// Which version of a file a cache entry holds: a file changed since (an exporter's long run, a
-/// test rewriting it) is read again, at the price of one `stat` per check.
-type FileKey = (PathBuf, Option<SystemTime>, u64);
+/// Which version of a file a cache entry holds (path, mtime, size, inode, ctime): a file changed
+/// since (an exporter's long run, a test rewriting it) is read again, at the price of one
+/// `stat` per check.
+type FileKey = (PathBuf, Option<SystemTime>, u64, u64, i64, i64);
 
 /// Parsed files by the version of the files they came from.
 type FileCache<K, T> = OnceLock<Mutex<HashMap<K, T>>>;
 
 fn file_key(path: &Path) -> FileKey {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok();
-    (path.to_path_buf(), meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()))
+    let m = meta.as_ref();
+    // The inode and the change time as well: a file replaced with one of the same size and
+    // modification time (`cp -p`, `rsync -t`, a tar extraction) is another inode, or has a new
+    // ctime, which no tool can set back.
+    (
+        path.to_path_buf(),
+        m.and_then(|m| m.modified().ok()),
+        m.map_or(0, |m| m.len()),
+        m.map_or(0, MetadataExt::ino),
+        m.map_or(0, MetadataExt::ctime),
+        m.map_or(0, MetadataExt::ctime_nsec),
+    )
 }
 
 /// Looks `key` up in `cache`, or loads and keeps it. Errors are not kept: each check reports its
@@ -142,7 +155,8 @@ fn identity_files(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, Failure>
 }
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
-    PrivateKeyDer::from_pem_file(path)
+    let pem = crate::files::read_small(path, "client key", crate::files::MAX_SMALL_FILE).map_err(Failure::config)?;
+    PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| Failure::config(format!("cannot read a private key from {}: {e}", path.display())))
 }
 
@@ -844,6 +858,17 @@ mod tests {
         let changed = trust_file(&path).unwrap();
         assert!(!Arc::ptr_eq(&first, &changed));
         assert_eq!(changed.certs.len(), 2);
+        // Same size and modification time, replaced by a rename (`cp -p`, `rsync -t`): the inode
+        // and ctime tell it apart.
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let same_len = pem("a-much-longer-name.example") + &pem("c.example");
+        assert_eq!(same_len.len() as u64, std::fs::metadata(&path).unwrap().len());
+        let next = dir.join("next.pem");
+        std::fs::write(&next, &same_len).unwrap();
+        std::fs::File::options().write(true).open(&next).unwrap().set_modified(mtime).unwrap();
+        std::fs::rename(&next, &path).unwrap();
+        let swapped = trust_file(&path).unwrap();
+        assert!(!Arc::ptr_eq(&changed, &swapped), "a file swapped in with the same size and mtime is read again");
         std::fs::write(&path, "not pem").unwrap();
         assert!(trust_file(&path).is_err(), "a broken file is an error, not the last good version");
         std::fs::remove_dir_all(&dir).unwrap();
