@@ -1346,6 +1346,9 @@ fn plan_one(
         *f = base.join(&*f);
     }
     target.options = r.sections.first().map(|(_, o)| o.clone());
+    if spec.is_closed() && target.options.is_none() {
+        portproof_probes::listen_patiently(&mut target);
+    }
     if let Err(f) = probe.validate(&target) {
         // The probe says what is wrong, not where: its own section is the likeliest place,
         // then the check's TLS and login settings.

@@ -774,6 +774,13 @@ pub fn registry() -> &'static [&'static dyn Probe] {
     ]
 }
 
+/// Sets the baseline probe of a check whose port must be closed to listen patiently (1 s): if
+/// something does answer there, a greeting-first service is named by what it says, where the
+/// adaptive wait of an ordinary connect check might miss a greeting on a loaded machine.
+pub fn listen_patiently(t: &mut Target) {
+    t.set_options(tcp::TcpOptions { greeting: Some(std::time::Duration::from_secs(1)) });
+}
+
 /// The probe that only connects (and names a service that greets first): what a check that
 /// must find its port closed (`expect: closed`) listens with, since it states no protocol.
 pub fn baseline() -> &'static dyn Probe {
