@@ -800,10 +800,12 @@ fn overrides(
     for h in hosts {
         match h.split_once('=') {
             Some((role, list)) => {
-                let list: Vec<String> =
-                    list.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
-                if list.is_empty() {
-                    return Err(UsageError(format!("--host {h}: give ROLE=HOST[,HOST...]")));
+                let list: Vec<String> = list.split(',').map(str::trim).map(str::to_owned).collect();
+                if list.iter().any(String::is_empty) {
+                    return Err(UsageError(format!("--host {h}: give ROLE=HOST[,HOST...], with no empty host")));
+                }
+                if let Some(twice) = list.iter().enumerate().find(|(i, x)| list[..*i].contains(x)).map(|(_, x)| x) {
+                    return Err(UsageError(format!("--host {h}: {twice} is given twice for {role}")));
                 }
                 if o.role_hosts.iter().any(|(r, _)| r == role) {
                     return Err(UsageError(format!(
@@ -813,6 +815,11 @@ fn overrides(
                 o.role_hosts.push((role.trim().to_owned(), list));
             }
             None => {
+                if h.contains(',') {
+                    return Err(UsageError(format!(
+                        "--host {h}: a bare --host is one host for every role; place several with --host ROLE=HOST,HOST"
+                    )));
+                }
                 manifest::check_host(h).map_err(|e| UsageError(format!("--host: {e}")))?;
                 if let Some(first) = &o.host {
                     return Err(UsageError(format!(

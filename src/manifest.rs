@@ -1172,7 +1172,9 @@ pub struct Resolved {
 /// local-only port there is held to the stricter rule.
 pub fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    // `::ffff:127.0.0.1` is IPv4's loopback written as IPv6: the same machine.
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn usage(origin: &str, message: String) -> ManifestError {
@@ -1400,6 +1402,16 @@ pub fn schema() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_is_every_spelling_of_this_machine() {
+        for h in ["127.0.0.1", "127.9.9.9", "::1", "[::1]", "::ffff:127.0.0.1", "localhost", "LOCALHOST."] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["192.0.2.2", "::ffff:192.0.2.2", "gateway.example", "0.0.0.0"] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
 
     const GOOD: &str = "\
 defaults:

@@ -348,6 +348,12 @@ fn xml_entries(text: &str) -> Result<Found, FileError> {
                     v.push_str(&entity(&g, text, start)?);
                 }
             }
+            // Java's properties reader takes a CDATA section's text as the value.
+            Ok(Event::CData(c)) => {
+                if let Some((_, v, _)) = open.as_mut() {
+                    v.push_str(&String::from_utf8_lossy(&c));
+                }
+            }
             Ok(Event::End(e)) if e.local_name().as_ref() == b"entry" => {
                 if let Some((k, v, line)) = open.take() {
                     found.insert(k, (v, line));

@@ -363,3 +363,26 @@ fn list_shows_roles_features_and_where_each_port_comes_from() {
     let run = portproof(&["profile", "pads4", "--list", "-f", "junit"]);
     assert_eq!(run.code, 2, "--list is a table or JSON");
 }
+
+#[test]
+fn host_forms_that_say_two_things_are_usage_errors() {
+    for (host, says) in [
+        ("127.0.0.1,127.0.0.2", "one host for every role"),
+        ("gateway=1.2.3.4,,5.6.7.8", "no empty host"),
+        ("gateway=127.0.0.1,127.0.0.1", "given twice"),
+    ] {
+        let run = portproof(&["profile", "ignition", "--host", host]);
+        assert_eq!(run.code, 2, "{host}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{host}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_cdata_value_in_gateway_xml_is_read_as_java_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("gateway.xml");
+    std::fs::write(&f, "<properties><entry key=\"gateway.port\"><![CDATA[8080]]></entry></properties>\n").unwrap();
+    let run = portproof(&["profile", "ignition", "--config", f.to_str().unwrap(), "--list", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("8080") && run.stdout.contains("gateway.port in gateway.xml:1"), "{}", run.stdout);
+}
