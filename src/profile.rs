@@ -229,6 +229,25 @@ fn answered(o: &Outcome, probe: &str) -> String {
 /// The most bytes read from one configuration file: they are a few kilobytes; more is not one.
 const MAX_CONFIG: u64 = 16 << 20;
 
+/// A configuration file's text: UTF-8, or ISO-8859-1 where its XML declaration says so (WSO2's
+/// carbon.xml declares it). `Err` is the offset of the first byte that is not UTF-8.
+fn decode_config(bytes: Vec<u8>) -> Result<String, usize> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_ascii_lowercase();
+            let declared = head.starts_with("<?xml")
+                && ["iso-8859-1", "iso8859-1", "latin1", "latin-1"]
+                    .iter()
+                    .any(|n| head.contains(&format!("encoding=\"{n}\"")) || head.contains(&format!("encoding='{n}'")));
+            // ISO-8859-1 is the first 256 code points: each byte is its own character.
+            if declared { Ok(bytes.iter().map(|&b| char::from(b)).collect()) } else { Err(at) }
+        }
+    }
+}
+
 /// Reads `--config ARG` (`PATH`, or `NAME=PATH` for a file renamed) for the ports and offset
 /// it sets, as `m`'s `config:` says: which entry is picked by the file's name, and the keys
 /// each sets. An error names the file and, for what is in it, the line.
@@ -252,8 +271,8 @@ pub fn read_config(m: &Manifest, arg: &str) -> Result<ConfigValues, String> {
     })?;
     let shown = path;
     let bytes = portproof_probes::files::read_small(Path::new(path), "configuration file", MAX_CONFIG)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!("{shown}: not UTF-8 text (byte {}): save it as UTF-8 to read it here", e.utf8_error().valid_up_to())
+    let text = decode_config(bytes).map_err(|at| {
+        format!("{shown}: not UTF-8 text (byte {at}), and its XML declaration names no encoding read here (ISO-8859-1)")
     })?;
     let mut wanted: Vec<&str> = source.ports.keys().map(String::as_str).collect();
     if let Some(k) = &source.offset {
@@ -697,6 +716,15 @@ pub fn list_json(name: &str, m: &Manifest, entries: &[PortEntry], o: &Overrides)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_latin1_file_is_read_where_its_declaration_says_so() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<!-- caf\xe9 -->\n<Server/>".to_vec();
+        assert!(decode_config(latin1).unwrap().contains("caf\u{e9}"));
+        let undeclared = b"<?xml version=\"1.0\"?>\n<!-- caf\xe9 -->".to_vec();
+        assert_eq!(decode_config(undeclared), Err(30), "the offset of the first byte that is not UTF-8");
+        assert_eq!(decode_config(b"plain".to_vec()).unwrap(), "plain");
+    }
     use crate::manifest::plan;
 
     fn loopback() -> Overrides {

@@ -116,11 +116,23 @@ async fn run(t: &Target, cx: &mut ProbeCx) -> Result<(), Failure> {
     }
 }
 
+/// A stream id for OPTIONS: random and positive (negative ids are the server's events), so that
+/// only a peer that read the request answers it.
+fn stream_id() -> i16 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 2];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    (i16::from_be_bytes(b) & 0x7fff).max(1)
+}
+
 /// One connection: OPTIONS in `version`, and what came back.
 async fn attempt(t: &Target, cx: &mut ProbeCx, version: u8) -> Result<Attempt, Failure> {
     let net::Opened { mut conn, tape, peer } = net::open(cx, t, &[]).await?;
     cx.phase(Phase::Greeting);
-    conn.write_all(&wire::options(version)).await.map_err(|e| read_failure(&e, Phase::Greeting, "sending OPTIONS"))?;
+    let stream = stream_id();
+    conn.write_all(&wire::options_on(version, stream))
+        .await
+        .map_err(|e| read_failure(&e, Phase::Greeting, "sending OPTIONS"))?;
     let mut head = [0u8; wire::HEADER_LEN];
     let got = read_head(&mut conn, &mut head, Phase::Greeting, "waiting for the answer to OPTIONS").await?;
     if got == 0 {
@@ -132,6 +144,17 @@ async fn attempt(t: &Target, cx: &mut ProbeCx, version: u8) -> Result<Attempt, F
         return Err(sniff::not_expected(cx, &mut conn, &tape, &EXPECTED, "OPTIONS", &codes::MALFORMED).await);
     };
     let body = read_body(&mut conn, &h, Phase::Greeting, "the answer to OPTIONS").await?;
+    if h.stream != stream {
+        return Err(Failure::new(
+            &codes::MALFORMED,
+            Phase::Greeting,
+            format!(
+                "the answer to OPTIONS on stream {stream} came on stream {}: it does not answer the request",
+                h.stream
+            ),
+        )
+        .hint("a CQL server answers on the request's stream; this peer sends something else"));
+    }
     match h.opcode {
         op::SUPPORTED => {
             let options = wire::supported(&body).map_err(|m| malformed(Phase::Greeting, "SUPPORTED", m))?;
@@ -222,15 +245,24 @@ mod tests {
     use super::*;
     use tokio::net::TcpListener;
 
-    /// A peer that answers each connection's first frame with `answers[i]` (one per connection).
+    /// A peer that answers each connection's first frame with `answers[i]` (one per
+    /// connection), on the request's stream as a server does.
     async fn peer(answers: Vec<Vec<u8>>) -> u16 {
+        peer_on(answers, true).await
+    }
+
+    /// [`peer`], echoing the request's stream id or not.
+    async fn peer_on(answers: Vec<Vec<u8>>, echo: bool) -> u16 {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         tokio::spawn(async move {
-            for a in answers {
+            for mut a in answers {
                 let (mut s, _) = l.accept().await.unwrap();
                 let mut h = [0u8; 9];
                 s.read_exact(&mut h).await.unwrap();
+                if echo && a.len() >= 4 {
+                    a[2..4].copy_from_slice(&h[2..4]);
+                }
                 s.write_all(&a).await.unwrap();
                 let _ = s.shutdown().await;
             }
@@ -242,6 +274,16 @@ mod tests {
         let t = Target::new("127.0.0.1", port);
         let mut cx = ProbeCx::new(Some(std::time::Instant::now() + std::time::Duration::from_secs(5)));
         Cql.probe(&t, &mut cx).await
+    }
+
+    #[tokio::test]
+    async fn an_answer_on_another_stream_is_not_cql() {
+        // The same ERROR frame sent to everyone, on stream 0: it answers no request of ours.
+        let mut f = vec![0x85, 0, 0, 0, 0, 0, 0, 0, 6];
+        f.extend_from_slice(b"\x00\x00\x00\x0a\x00\x00");
+        let o = probe(peer_on(vec![f], false).await).await;
+        assert!(o.level < Level::Speaks, "{o:?}");
+        assert_eq!(o.failure.unwrap().code, "cql.malformed");
     }
 
     #[tokio::test]

@@ -49,7 +49,13 @@ pub fn request(version: u8, stream: i16, opcode: u8, body: &[u8]) -> Vec<u8> {
 
 /// OPTIONS: an empty body (§4.1.3).
 pub fn options(version: u8) -> Vec<u8> {
-    request(version, 0, op::OPTIONS, &[])
+    options_on(version, 0)
+}
+
+/// OPTIONS on `stream`: the probe picks one at random, and an answer on another stream is not
+/// an answer to it (a peer that sends the same bytes to everyone is not a CQL server).
+pub fn options_on(version: u8, stream: i16) -> Vec<u8> {
+    request(version, stream, op::OPTIONS, &[])
 }
 
 /// STARTUP with `CQL_VERSION` and no compression (§4.1.1): a [string map] of one entry.
