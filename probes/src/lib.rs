@@ -40,6 +40,7 @@ pub mod tcp;
 pub mod thrift;
 pub mod tls;
 pub mod websocket;
+pub mod wire;
 pub mod ws_discovery;
 
 mod target;

@@ -11,6 +11,8 @@
 /// 0.20 answers a version other than its own with `RPC$VersionMismatch`, and one of 9 or more
 /// with the protobuf answer.
 pub const HEADER: &[u8; 7] = b"hrpc\x7f\x00\x00";
+pub use crate::wire::Malformed;
+use crate::wire::bad;
 /// The version offered, for messages.
 pub const OFFERED_VERSION: u8 = 0x7f;
 /// The most a fatal answer may take: a class name and a sentence.
@@ -68,19 +70,6 @@ pub fn error_code_name(code: u64) -> &'static str {
         15 => "FATAL_UNAUTHORIZED",
         _ => "UNKNOWN",
     }
-}
-
-/// Why bytes are not the answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Malformed {
-    /// More bytes are needed (and may come).
-    Short,
-    /// Not this protocol's shape.
-    Bad(String),
-}
-
-fn bad<T>(why: impl Into<String>) -> Result<T, Malformed> {
-    Err(Malformed::Bad(why.into()))
 }
 
 /// Parses the server's answer from the start of `b`.

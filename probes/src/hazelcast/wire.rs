@@ -8,6 +8,8 @@
 
 /// The preamble a client sends first: the client protocol, version 2.
 pub const PREAMBLE: &[u8; 3] = b"CP2";
+pub use crate::wire::Malformed;
+use crate::wire::bad;
 /// ClientAuthentication's request and response types.
 pub const AUTH_REQUEST: i32 = 0x000100;
 /// The response type.
@@ -64,19 +66,6 @@ pub struct Frame {
     pub flags: u16,
     /// Its content.
     pub content: Vec<u8>,
-}
-
-/// Why bytes are not a client message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Malformed {
-    /// More bytes are needed.
-    Short,
-    /// Not this protocol's shape.
-    Bad(String),
-}
-
-fn bad<T>(why: impl Into<String>) -> Result<T, Malformed> {
-    Err(Malformed::Bad(why.into()))
 }
 
 /// Splits the start of `b` into the frames of one message, up to the final one.

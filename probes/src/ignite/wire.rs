@@ -7,6 +7,8 @@
 
 /// TcpDiscoverySpi's and TcpCommunicationSpi's magic (`U.IGNITE_HEADER`, 0x00004747).
 pub const IGNITE_HEADER: [u8; 4] = [0x00, 0x00, 0x47, 0x47];
+pub use crate::wire::Malformed;
+use crate::wire::bad;
 /// A header one byte off Ignite's: a discovery port closes on it at once.
 pub const WRONG_HEADER: [u8; 4] = [0x00, 0x00, 0x47, 0x48];
 /// The thin-client protocol version the probe offers first (partition awareness, which has
@@ -67,19 +69,6 @@ pub enum Handshake {
         /// The client status code after the message (1.1.0 and later), when sent.
         status: Option<i32>,
     },
-}
-
-/// Why bytes are not Ignite's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Malformed {
-    /// More bytes are needed.
-    Short,
-    /// Not this protocol's shape.
-    Bad(String),
-}
-
-fn bad<T>(why: impl Into<String>) -> Result<T, Malformed> {
-    Err(Malformed::Bad(why.into()))
 }
 
 /// A checked little-endian reader.

@@ -5,6 +5,7 @@
 
 /// Version record (§2.2.3.1): type, major, minor.
 pub const VERSION: u8 = 0x00;
+pub use crate::wire::Malformed;
 /// Mode record (§2.2.3.2).
 pub const MODE: u8 = 0x01;
 /// Via record (§2.2.3.3).
@@ -55,15 +56,6 @@ pub fn preamble(host: &str, port: u16) -> Vec<u8> {
     out.extend_from_slice(via.as_bytes());
     out.extend_from_slice(&[KNOWN_ENCODING, ENCODING_BINARY_SESSION, PREAMBLE_END]);
     out
-}
-
-/// Why bytes are not what the protocol allows here.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Malformed {
-    /// More bytes are needed.
-    Short,
-    /// Not this protocol's shape; the text says what was wrong.
-    Bad(String),
 }
 
 /// Reads a variable-length integer: the value and how many bytes it took.

@@ -5,6 +5,7 @@
 
 /// The client's header: `JRMI`, version 2, StreamProtocol (§10.2.1).
 pub const HEADER: &[u8; 7] = b"JRMI\x00\x02\x4b";
+pub use crate::wire::Malformed;
 
 /// ProtocolAck: the server takes the stream protocol (§10.3).
 pub const PROTOCOL_ACK: u8 = 0x4e;
@@ -69,15 +70,6 @@ pub struct SeenAs {
     pub host: String,
     /// The client's port, as the server sees it.
     pub port: i32,
-}
-
-/// Why bytes are not what the protocol allows here.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Malformed {
-    /// More bytes are needed.
-    Short,
-    /// Not this protocol's shape; the text says what was wrong.
-    Bad(String),
 }
 
 /// A reader over a received buffer that fails with [`Malformed::Short`] at its end.

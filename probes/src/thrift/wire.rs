@@ -7,6 +7,8 @@
 
 /// The method the probe calls: no service names a method so.
 pub const METHOD: &str = "__portproof_no_such_method";
+pub use crate::wire::Malformed;
+use crate::wire::bad;
 
 /// The largest frame or unframed answer the probe reads (Thrift's own default frame limit is
 /// 16 MiB; an exception is a few dozen bytes).
@@ -64,19 +66,6 @@ impl Framing {
 /// framed (Cassandra's 9160, nonblocking servers), then compact framed.
 pub const ATTEMPTS: [(Protocol, Framing); 3] =
     [(Protocol::Binary, Framing::Unframed), (Protocol::Binary, Framing::Framed), (Protocol::Compact, Framing::Framed)];
-
-/// Why bytes are not (yet) an answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Malformed {
-    /// More bytes are needed.
-    Short,
-    /// Not a Thrift message of this protocol.
-    Bad(String),
-}
-
-fn bad<T>(why: impl Into<String>) -> Result<T, Malformed> {
-    Err(Malformed::Bad(why.into()))
-}
 
 /// A message header and what the probe reads of its body.
 #[derive(Clone, Debug, PartialEq, Eq)]

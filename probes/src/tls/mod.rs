@@ -861,14 +861,18 @@ mod tests {
         // Same size and modification time, replaced by a rename (`cp -p`, `rsync -t`): the inode
         // and ctime tell it apart.
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let same_len = pem("a-much-longer-name.example") + &pem("c.example");
-        assert_eq!(same_len.len() as u64, std::fs::metadata(&path).unwrap().len());
+        // One certificate, padded with text outside any PEM section to the old file's size.
+        let old_len = std::fs::metadata(&path).unwrap().len() as usize;
+        let one = pem("c.example");
+        let same_len = format!("{}\n{one}", "#".repeat(old_len - one.len() - 1));
+        assert_eq!(same_len.len(), old_len);
         let next = dir.join("next.pem");
         std::fs::write(&next, &same_len).unwrap();
         std::fs::File::options().write(true).open(&next).unwrap().set_modified(mtime).unwrap();
         std::fs::rename(&next, &path).unwrap();
         let swapped = trust_file(&path).unwrap();
         assert!(!Arc::ptr_eq(&changed, &swapped), "a file swapped in with the same size and mtime is read again");
+        assert_eq!(swapped.certs.len(), 1);
         std::fs::write(&path, "not pem").unwrap();
         assert!(trust_file(&path).is_err(), "a broken file is an error, not the last good version");
         std::fs::remove_dir_all(&dir).unwrap();
